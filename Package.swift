@@ -1,0 +1,59 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "defpi",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "defpi", targets: ["defpi"]),
+        .library(name: "Engine", targets: ["Engine"]),
+        .library(name: "Protocol", targets: ["Protocol"]),
+        .library(name: "Console", targets: ["Console"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        // System libraries: a module map and a shim header each, nothing else.
+        .systemLibrary(
+            name: "CNcursesw", pkgConfig: "ncursesw",
+            providers: [.apt(["libncurses-dev"]), .brew(["ncurses"])]),
+        .systemLibrary(
+            name: "CCurl", pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"]), .brew(["curl"])]),
+        .systemLibrary(
+            name: "CMongoc", pkgConfig: "libmongoc-1.0",
+            providers: [.apt(["libmongoc-dev"]), .brew(["mongo-c-driver"])]),
+
+        .target(name: "Protocol"),
+        .target(
+            name: "Engine",
+            dependencies: [
+                "Protocol", "CCurl", "CMongoc",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ]),
+        .target(
+            name: "Console",
+            dependencies: ["Engine", "CNcursesw", .product(name: "Logging", package: "swift-log")]),
+        .executableTarget(
+            name: "defpi",
+            dependencies: [
+                "Engine", "Console",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+
+        // Fixtures shared by the test targets.
+        .target(name: "DefpiTesting", dependencies: ["Engine"], path: "Tests/DefpiTesting"),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "DefpiTesting"]),
+        .testTarget(name: "StoreTests", dependencies: ["Engine", "DefpiTesting"]),
+        .testTarget(name: "ProtocolTests", dependencies: ["Protocol"]),
+        .testTarget(name: "ConsoleTests", dependencies: ["Console", "CNcursesw"]),
+        .testTarget(name: "CLITests", dependencies: ["DefpiTesting"]),
+    ]
+)

@@ -1,0 +1,30 @@
+// The wide-character ncurses API (get_wch, add_wch, setcchar, wcwidth ...) as one Swift module.
+#ifndef DEFPI_CNCURSESW_SHIM_H
+#define DEFPI_CNCURSESW_SHIM_H
+
+#ifndef _XOPEN_SOURCE_EXTENDED
+#define _XOPEN_SOURCE_EXTENDED 1
+#endif
+#ifndef NCURSES_WIDECHAR
+#define NCURSES_WIDECHAR 1
+#endif
+
+#include <locale.h>
+#include <wchar.h>
+#include <ncursesw/curses.h>
+
+// glibc declares wcwidth only under _XOPEN_SOURCE, which the system module map does not set.
+extern int wcwidth(wchar_t character);
+
+// Attribute and colour macros Swift cannot import, as functions.
+static inline attr_t defpi_curses_attr_normal(void) { return A_NORMAL; }
+static inline attr_t defpi_curses_attr_bold(void) { return A_BOLD; }
+static inline attr_t defpi_curses_attr_dim(void) { return A_DIM; }
+static inline attr_t defpi_curses_attr_reverse(void) { return A_REVERSE; }
+static inline attr_t defpi_curses_attr_underline(void) { return A_UNDERLINE; }
+static inline attr_t defpi_curses_attr_italic(void) { return A_ITALIC; }
+static inline attr_t defpi_curses_color_pair(short pair) { return (attr_t)COLOR_PAIR(pair); }
+static inline int defpi_curses_key_resize(void) { return KEY_RESIZE; }
+static inline int defpi_curses_ok(void) { return OK; }
+
+#endif

@@ -1,0 +1,100 @@
+import GRDB
+
+/// The SQLite schema: one document table per collection, expression indexes on the fields the
+/// managers query, and the SQL of the queue.
+enum SQLiteSchema {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1: document tables") { db in
+            for collection in EntityCollection.allCases {
+                try db.execute(sql: """
+                    CREATE TABLE "\(collection.rawValue)" (
+                        id TEXT PRIMARY KEY NOT NULL,
+                        revision INTEGER NOT NULL,
+                        data TEXT NOT NULL CHECK (json_valid(data)))
+                    """)
+            }
+            for index in StoreIndex.all where index.fields != ["resources"] {
+                let expressions = index.fields.map { SQLiteQuery.expression(StoreField(stringLiteral: $0)) }
+                    .joined(separator: ", ")
+                try db.execute(sql: """
+                    CREATE \(index.unique ? "UNIQUE " : "")INDEX "\(index.name)" ON "\(index.collection.rawValue)" (\(expressions))
+                    """)
+            }
+            try db.execute(sql: "PRAGMA user_version = 1")
+        }
+        return migrator
+    }
+
+    /// Resources of changes whose lease is still valid at `?` (epoch ms).
+    static let leasedResourcesSQL = """
+        SELECT DISTINCT r.value FROM PendingChange p, json_each(p.data, '$.resources') r
+        WHERE json_extract(p.data, '$.state') = 'RUNNING' AND json_extract(p.data, '$.leaseExpiry') > ?
+        """
+
+    static let dueChangesPage = 64
+
+    /// Changes that may run at `?` (epoch ms): due and not leased, or leased with an expired lease.
+    static let dueChangesSQL = """
+        SELECT revision, data FROM PendingChange
+        WHERE (json_extract(data, '$.state') IN ('NEW', 'FAILED_TEMPORARY') AND json_extract(data, '$.runAt') <= ?)
+           OR (json_extract(data, '$.state') = 'RUNNING' AND json_extract(data, '$.leaseExpiry') <= ?)
+        ORDER BY json_extract(data, '$.runAt'), id LIMIT \(dueChangesPage) OFFSET ?
+        """
+}
+
+/// A `StoreFilter` as a SQL condition with its arguments.
+struct SQLiteQuery {
+    private(set) var sql = ""
+    private(set) var arguments = StatementArguments()
+
+    init(_ filter: StoreFilter) {
+        sql = render(filter)
+    }
+
+    /// The SQL expression of a field: a column for `id` and `revision`, `json_extract` otherwise.
+    static func expression(_ field: StoreField) -> String {
+        switch field.path {
+        case "id", "revision": return field.path
+        default: return "json_extract(data, '$.\(field.path)')"
+        }
+    }
+
+    private mutating func bind(_ value: StoreValue) -> String {
+        switch value {
+        case .string(let text): _ = arguments.append(contentsOf: [text])
+        case .int(let number): _ = arguments.append(contentsOf: [number])
+        case .bool(let flag): _ = arguments.append(contentsOf: [flag ? 1 : 0])
+        case .date: _ = arguments.append(contentsOf: [value.jsonScalar as! Int64])
+        }
+        return "?"
+    }
+
+    private mutating func render(_ filter: StoreFilter) -> String {
+        switch filter {
+        case .all:
+            return "1"
+        case .equals(let field, let value):
+            return "\(Self.expression(field)) = \(bind(value))"
+        case .isNull(let field):
+            return "\(Self.expression(field)) IS NULL"
+        case .isIn(let field, let values):
+            guard !values.isEmpty else { return "0" }
+            return "\(Self.expression(field)) IN (\(values.map { bind($0) }.joined(separator: ", ")))"
+        case .contains(let field, let value):
+            return "EXISTS (SELECT 1 FROM json_each(data, '$.\(field.path)') WHERE value = \(bind(value)))"
+        case .lessThan(let field, let value):
+            return "\(Self.expression(field)) < \(bind(value))"
+        case .greaterThan(let field, let value):
+            return "\(Self.expression(field)) > \(bind(value))"
+        case .and(let filters):
+            guard !filters.isEmpty else { return "1" }
+            return "(" + filters.map { render($0) }.joined(separator: " AND ") + ")"
+        case .or(let filters):
+            guard !filters.isEmpty else { return "0" }
+            return "(" + filters.map { render($0) }.joined(separator: " OR ") + ")"
+        case .not(let inner):
+            return "NOT (\(render(inner)))"
+        }
+    }
+}

@@ -1,0 +1,96 @@
+import Foundation
+
+/// The persistent truth shared by every Engine that runs against it. Writes are optimistic: an
+/// update or delete names the revision it was based on and fails with `StoreError.conflict` when
+/// someone else wrote in between. The queue primitives are atomic across processes.
+public protocol Store: Sendable {
+    /// Where the store lives, safe to print (passwords redacted).
+    var location: String { get }
+
+    /// Stores a new entity at revision 1 and returns it as stored.
+    func insert<E: Entity>(_ entity: E) async throws -> E
+    /// Replaces an entity whose stored revision equals `entity.revision`; returns it at the next
+    /// revision. Throws `conflict` when the revision is stale, `notFound` when it is gone.
+    func update<E: Entity>(_ entity: E) async throws -> E
+    /// The entity with this id, or nil.
+    func fetch<E: Entity>(_ type: E.Type, id: String) async throws -> E?
+    /// Removes an entity; with `revision`, only if that is still the stored revision. Returns
+    /// false when nothing was stored under the id.
+    @discardableResult
+    func delete<E: Entity>(_ type: E.Type, id: String, revision: Int?) async throws -> Bool
+    /// A page of the entities that match `query`, with the total number of matches.
+    func list<E: Entity>(_ type: E.Type, _ query: StoreQuery) async throws -> StorePage<E>
+    /// The number of entities that match `filter`.
+    func count<E: Entity>(_ type: E.Type, _ filter: StoreFilter) async throws -> Int
+
+    /// Leases the due change (earliest `runAt` first) none of whose resources is leased by anyone,
+    /// taking over expired leases; nil when there is none.
+    func leaseNextChange(owner: String, leaseUntil: Date, now: Date) async throws -> PendingChange?
+    /// Extends a lease this owner holds; `leaseLost` when it holds it no more.
+    func renewLease(changeId: String, owner: String, leaseUntil: Date) async throws -> PendingChange
+    /// Marks a leased change finished and releases its resources.
+    func finishChange(changeId: String, owner: String, now: Date) async throws -> PendingChange
+    /// Records a failed attempt: retried at `retryAt`, or failed for good when `retryAt` is nil.
+    func failChange(changeId: String, owner: String, error: String, retryAt: Date?, now: Date) async throws
+        -> PendingChange
+
+    /// What the store holds, for `defpi store check`.
+    func inventory() async throws -> StoreInventory
+}
+
+extension Store {
+    /// Queues a new change (state `NEW`, no lease, no attempts yet).
+    public func enqueue(_ change: PendingChange) async throws -> PendingChange {
+        var change = change
+        change.state = .new
+        change.count = 0
+        change.leaseOwner = nil
+        change.leaseExpiry = nil
+        return try await insert(change)
+    }
+
+    /// All entities matching `filter`, in id order.
+    public func all<E: Entity>(_ type: E.Type, _ filter: StoreFilter = .all) async throws -> [E] {
+        try await list(type, StoreQuery(filter: filter)).items
+    }
+
+    /// The first entity matching `filter`, or nil.
+    public func first<E: Entity>(_ type: E.Type, _ filter: StoreFilter) async throws -> E? {
+        try await list(type, StoreQuery(filter: filter, limit: 1)).items.first
+    }
+}
+
+/// One page of a listing.
+public struct StorePage<E: Entity>: Sendable {
+    public var items: [E]
+    /// Matches before paging.
+    public var total: Int
+
+    public init(items: [E], total: Int) {
+        self.items = items
+        self.total = total
+    }
+}
+
+/// A summary of a store's contents.
+public struct StoreInventory: Sendable, Equatable {
+    /// Backend name, e.g. `SQLite 3.40.1` or `MongoDB wire version 21`.
+    public var backend: String
+    public var location: String
+    /// The schema version the store is at.
+    public var schemaVersion: Int
+    /// Documents per collection.
+    public var counts: [EntityCollection: Int]
+
+    public init(backend: String, location: String, schemaVersion: Int, counts: [EntityCollection: Int]) {
+        self.backend = backend
+        self.location = location
+        self.schemaVersion = schemaVersion
+        self.counts = counts
+    }
+}
+
+/// The schema version this build of defpi writes; a store at a higher version is refused.
+public enum StoreSchema {
+    public static let currentVersion = 1
+}

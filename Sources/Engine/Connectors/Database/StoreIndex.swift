@@ -1,0 +1,52 @@
+import Foundation
+
+/// An index every backend keeps, so the managers' queries stay fast and unique fields stay unique.
+struct StoreIndex: Sendable {
+    let collection: EntityCollection
+    let name: String
+    let fields: [String]
+    let unique: Bool
+
+    init(_ collection: EntityCollection, _ name: String, _ fields: [String], unique: Bool = false) {
+        self.collection = collection
+        self.name = name
+        self.fields = fields
+        self.unique = unique
+    }
+
+    static let all: [StoreIndex] = [
+        StoreIndex(.user, "User_username", ["username"], unique: true),
+        StoreIndex(.node, "Node_dockerId", ["dockerId"]),
+        StoreIndex(.node, "Node_kind", ["kind"]),
+        StoreIndex(.process, "Process_userId", ["userId"]),
+        StoreIndex(.process, "Process_token", ["token"]),
+        StoreIndex(.process, "Process_dockerId", ["dockerId"]),
+        StoreIndex(.process, "Process_runningNodeId", ["runningNodeId"]),
+        StoreIndex(.connection, "Connection_endpoint1", ["endpoint1.processId"]),
+        StoreIndex(.connection, "Connection_endpoint2", ["endpoint2.processId"]),
+        StoreIndex(.pendingChange, "PendingChange_due", ["state", "runAt"]),
+        StoreIndex(.pendingChange, "PendingChange_lease", ["state", "leaseExpiry"]),
+        StoreIndex(.pendingChange, "PendingChange_userId", ["userId"]),
+        StoreIndex(.pendingChange, "PendingChange_resources", ["resources"]),
+        StoreIndex(.auditEvent, "AuditEvent_target", ["target"]),
+        StoreIndex(.auditEvent, "AuditEvent_time", ["time"]),
+    ]
+
+    /// The unique index whose name appears in a database's duplicate-key message.
+    static func unique(in collection: EntityCollection, mentionedIn message: String) -> StoreIndex? {
+        all.first { $0.collection == collection && $0.unique && message.contains($0.name) }
+    }
+}
+
+extension StoreError {
+    /// The `duplicate` error for a unique-index violation reported with `message`.
+    static func duplicate<E: Entity>(_ entity: E, databaseMessage message: String) -> StoreError {
+        guard let index = StoreIndex.unique(in: E.collection, mentionedIn: message), let field = index.fields.first else {
+            return .duplicate(E.collection, field: "id", value: entity.id)
+        }
+        let value = (try? ModelCoding.encoder().encode(entity))
+            .flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }?[field].map { "\($0)" } ?? "?"
+        return .duplicate(E.collection, field: field, value: value)
+    }
+}
+

@@ -1,0 +1,144 @@
+import Foundation
+
+/// One running instance of a service version, owned by a user, placed on a pool or a private
+/// node, with its own configuration.
+public struct Process: Entity {
+    public static let collection = EntityCollection.process
+
+    public var id: String
+    public var revision: Int
+    public var name: String
+    public var userId: String
+    public var serviceId: String
+    /// The service version (image tag group) deployed.
+    public var serviceVersion: String
+    /// Placement target: a pool of public nodes ...
+    public var nodePoolId: String?
+    /// ... or one private node of the owner. Exactly one of the two is set.
+    public var privateNodeId: String?
+    /// Secret the process presents (`X-Auth-Token`) when it calls back.
+    public var token: String
+    public var state: ProcessState
+    /// The swarm service id.
+    public var dockerId: String?
+    /// The defpi node the process was placed on.
+    public var runningNodeId: String?
+    /// Environment configuration of this process alone.
+    public var configuration: [ProcessParameter]
+    /// 0 = unlimited.
+    public var maxMemoryBytes: Int64
+    /// 0 = unlimited.
+    public var maxNanoCPUs: Int64
+    public var mountPoints: [MountPoint]
+    public var exposePorts: [ExposePort]
+    /// 0 = off.
+    public var debuggingPort: Int
+    public var suspendOnDebug: Bool
+    public var created: Date?
+
+    public init(id: String = ObjectID.generate(), revision: Int = 0, name: String, userId: String, serviceId: String,
+                serviceVersion: String, placement: PlacementTarget, token: String = UUID().uuidString.lowercased(),
+                state: ProcessState = .starting, dockerId: String? = nil, runningNodeId: String? = nil,
+                configuration: [ProcessParameter] = [], maxMemoryBytes: Int64 = 0, maxNanoCPUs: Int64 = 0,
+                mountPoints: [MountPoint] = [], exposePorts: [ExposePort] = [], debuggingPort: Int = 0,
+                suspendOnDebug: Bool = false, created: Date? = Date()) {
+        self.id = id
+        self.revision = revision
+        self.name = name
+        self.userId = userId
+        self.serviceId = serviceId
+        self.serviceVersion = serviceVersion
+        self.token = token
+        self.state = state
+        self.dockerId = dockerId
+        self.runningNodeId = runningNodeId
+        self.configuration = configuration
+        self.maxMemoryBytes = maxMemoryBytes
+        self.maxNanoCPUs = maxNanoCPUs
+        self.mountPoints = mountPoints
+        self.exposePorts = exposePorts
+        self.debuggingPort = debuggingPort
+        self.suspendOnDebug = suspendOnDebug
+        self.created = created
+        self.placement = placement
+    }
+
+    /// Where the process may run, derived from `nodePoolId` / `privateNodeId`.
+    public var placement: PlacementTarget? {
+        get {
+            switch (nodePoolId, privateNodeId) {
+            case (let pool?, nil): return .pool(pool)
+            case (nil, let node?): return .privateNode(node)
+            default: return nil
+            }
+        }
+        set {
+            switch newValue {
+            case .pool(let pool)?: (nodePoolId, privateNodeId) = (pool, nil)
+            case .privateNode(let node)?: (nodePoolId, privateNodeId) = (nil, node)
+            case nil: (nodePoolId, privateNodeId) = (nil, nil)
+            }
+        }
+    }
+}
+
+/// Where a process may be placed.
+public enum PlacementTarget: Sendable, Hashable {
+    /// Any ready node of this pool of public nodes.
+    case pool(String)
+    /// This private node.
+    case privateNode(String)
+}
+
+/// The lifecycle states of a process, with the original's names.
+public enum ProcessState: String, FallbackDecodable, Sendable, CaseIterable {
+    case starting = "STARTING"
+    case initializing = "INITIALIZING"
+    case running = "RUNNING"
+    case suspended = "SUSPENDED"
+    case terminated = "TERMINATED"
+    public static let fallback = ProcessState.starting
+}
+
+/// One `key=value` pair of a process's configuration.
+public struct ProcessParameter: Codable, Sendable, Hashable {
+    public var key: String
+    public var value: String
+
+    public init(key: String, value: String) {
+        self.key = key
+        self.value = value
+    }
+}
+
+/// A host path or volume mounted into a process's container.
+public struct MountPoint: Codable, Sendable, Hashable {
+    public var source: String
+    public var target: String
+    /// `bind` or `volume`; nil means bind for an absolute source, volume otherwise.
+    public var type: MountType?
+
+    public init(source: String, target: String, type: MountType? = nil) {
+        self.source = source
+        self.target = target
+        self.type = type
+    }
+}
+
+/// How a mount point is attached.
+public enum MountType: String, FallbackDecodable, Sendable {
+    case bind
+    case volume
+    public static let fallback = MountType.bind
+}
+
+/// A container port published on the node's host network.
+public struct ExposePort: Codable, Sendable, Hashable {
+    public var `internal`: Int
+    public var external: Int
+
+    public init(internal: Int, external: Int) {
+        self.internal = `internal`
+        self.external = external
+    }
+}
