@@ -50,8 +50,10 @@ let package = Package(
 
         // Fixtures shared by the test targets.
         .target(name: "DefpiTesting", dependencies: ["Engine"], path: "Tests/DefpiTesting"),
-        .testTarget(name: "EngineTests", dependencies: ["Engine", "DefpiTesting"]),
-        .testTarget(name: "StoreTests", dependencies: ["Engine", "DefpiTesting"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "DefpiTesting", "CCurl", "CMongoc"]),
+        .testTarget(
+            name: "StoreTests",
+            dependencies: ["Engine", "DefpiTesting", "CMongoc", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "ProtocolTests", dependencies: ["Protocol"]),
         .testTarget(name: "ConsoleTests", dependencies: ["Console", "CNcursesw"]),
         .testTarget(name: "CLITests", dependencies: ["DefpiTesting"]),

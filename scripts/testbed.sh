@@ -354,14 +354,18 @@ remove_worker() { # leave the swarm for good: stop it, delete its node entry, na
   ip netns del "$(node_ns "$n")" 2>/dev/null || true
   rm -rf "$(node_dir "$n")"
 }
-stop_pidfile() { # stop_pidfile FILE PATTERN: SIGTERM, wait up to 5 s, then SIGKILL
-  local p end
+stop_pidfile() { # stop_pidfile FILE PATTERN [GRACE]: SIGTERM, wait up to GRACE (5) s, then SIGKILL
+  local p end grace=${3:-5}
   alive "$1" "$2" || { rm -f "$1"; return 0; }
   p=$(pid_of "$1")
-  kill -TERM "$p" 2>/dev/null || true
-  end=$(( $(date +%s) + 5 ))
-  while kill -0 "$p" 2>/dev/null && [ "$(date +%s)" -lt "$end" ]; do sleep 0.1; done
-  if kill -0 "$p" 2>/dev/null; then log "WARNING: $(basename "$1" .pid) ignored SIGTERM for 5 s, SIGKILL"; kill -KILL "$p" 2>/dev/null || true; fi
+  if [ "$grace" -gt 0 ]; then
+    kill -TERM "$p" 2>/dev/null || true
+    end=$(( $(date +%s) + grace ))
+    while kill -0 "$p" 2>/dev/null && [ "$(date +%s)" -lt "$end" ]; do sleep 0.1; done
+    if kill -0 "$p" 2>/dev/null; then log "WARNING: $(basename "$1" .pid) ignored SIGTERM for $grace s, SIGKILL"; fi
+  fi
+  kill -KILL "$p" 2>/dev/null || true
+  wait_for 5 sh -c "! kill -0 $p 2>/dev/null || grep -q '^State:.*Z' /proc/$p/status" || log "WARNING: pid $p survived SIGKILL"
   rm -f "$1"
 }
 
@@ -501,7 +505,8 @@ cmd_down() {
   sp=()
   stop_pidfile "$TB/registry/bridge.pid" "$TB/registry/registry.sock" & sp+=($!)
   stop_pidfile "$TB/registry/registry.pid" "$TB/registry/config.yml" & sp+=($!)
-  stop_pidfile "$TB/mongo/secantusd.pid" "$TB/mongo/data" & sp+=($!)
+  # its data is deleted next, so a graceful shutdown (3-4 s) buys nothing; it survives SIGKILL anyway
+  stop_pidfile "$TB/mongo/secantusd.pid" "$TB/mongo/data" 0 & sp+=($!)
   for n in "${sp[@]}"; do wait "$n" || true; done
   log "registry and secantusd stopped"
   for n in $(our_namespaces); do ip netns del "$n" 2>/dev/null || log "WARNING: could not delete netns $n"; done

@@ -63,6 +63,10 @@ final class BSONDocument: @unchecked Sendable {
         }
     }
 
+    func appendNull(_ key: String) {
+        bson_append_null(pointer, key, Int32(key.utf8.count))
+    }
+
     func append(_ key: String, int32 value: Int32) {
         bson_append_int32(pointer, key, Int32(key.utf8.count), value)
     }
@@ -75,21 +79,21 @@ final class BSONDocument: @unchecked Sendable {
     func append(_ key: String, array documents: [BSONDocument]) {
         let array = BSONDocument()
         for (index, document) in documents.enumerated() { array.append(String(index), document: document) }
-        bson_append_array(pointer, key, Int32(key.utf8.count), array.pointer)
+        withExtendedLifetime(array) { _ = bson_append_array(pointer, key, Int32(key.utf8.count), array.pointer) }
     }
 
     /// Appends `values` as an array.
     func append(_ key: String, array values: [StoreValue], objectIDs: Bool = false) {
         let array = BSONDocument()
         for (index, value) in values.enumerated() { array.append(String(index), value, objectID: objectIDs) }
-        bson_append_array(pointer, key, Int32(key.utf8.count), array.pointer)
+        withExtendedLifetime(array) { _ = bson_append_array(pointer, key, Int32(key.utf8.count), array.pointer) }
     }
 
     /// The top-level value of `key` as an integer (int32, int64 or double), or nil.
     func integer(_ key: String) -> Int64? {
         guard let iter = BSONIterator(pointer, key: key) else { return nil }
         switch iter.type {
-        case BSON_TYPE_INT32, BSON_TYPE_INT64, BSON_TYPE_DOUBLE: return bson_iter_as_int64(iter.pointer)
+        case BSON_TYPE_INT32, BSON_TYPE_INT64, BSON_TYPE_DOUBLE: return iter.int64
         default: return nil
         }
     }
@@ -97,7 +101,7 @@ final class BSONDocument: @unchecked Sendable {
     /// The top-level value of `key` as a string, or nil.
     func string(_ key: String) -> String? {
         guard let iter = BSONIterator(pointer, key: key), iter.type == BSON_TYPE_UTF8 else { return nil }
-        return String(cString: bson_iter_utf8(iter.pointer, nil))
+        return iter.utf8
     }
 }
 
@@ -138,6 +142,20 @@ final class BSONIterator {
     func next() -> Bool { bson_iter_next(pointer) }
     var key: String { String(cString: bson_iter_key(pointer)) }
     var type: bson_type_t { bson_iter_type(pointer) }
+    /// The current value as an integer (for int32, int64, double, bool).
+    var int64: Int64 { bson_iter_as_int64(pointer) }
+    var utf8: String { String(cString: bson_iter_utf8(pointer, nil)) }
+    var dateTimeMilliseconds: Int64 { bson_iter_date_time(pointer) }
+    /// The current ObjectId as 24 hex digits.
+    var objectIDText: String {
+        var text = [CChar](repeating: 0, count: 25)
+        bson_oid_to_string(bson_iter_oid(pointer), &text)
+        return String(decoding: text.prefix(24).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+    /// Appends the current value, as it is, to `document` under `key`.
+    func appendValue(to document: OpaquePointer, key: String) {
+        bson_append_iter(document, key, -1, pointer)
+    }
 }
 
 /// Storage for a child document or array being appended (`bson_append_document_begin`).
@@ -175,16 +193,18 @@ enum BSONMapping {
         }
         let result = BSONDocument()
         result.append("_id", .string(entity.id), objectID: true)
-        let iter = BSONIterator(json.pointer)
         let dateFields = E.collection.dateFields
-        while iter.next() {
-            let key = iter.key
-            guard key != "id" else { continue }
-            let type = iter.type
-            if dateFields.contains(key), type == BSON_TYPE_INT32 || type == BSON_TYPE_INT64 || type == BSON_TYPE_DOUBLE {
-                bson_append_date_time(result.pointer, key, -1, bson_iter_as_int64(iter.pointer))
-            } else {
-                bson_append_iter(result.pointer, key, -1, iter.pointer)
+        withExtendedLifetime((json, result)) {
+            let iter = BSONIterator(json.pointer)
+            while iter.next() {
+                let key = iter.key
+                guard key != "id" else { continue }
+                let type = iter.type
+                if dateFields.contains(key), type == BSON_TYPE_INT32 || type == BSON_TYPE_INT64 || type == BSON_TYPE_DOUBLE {
+                    bson_append_date_time(result.pointer, key, -1, iter.int64)
+                } else {
+                    iter.appendValue(to: result.pointer, key: key)
+                }
             }
         }
         return result
@@ -192,9 +212,9 @@ enum BSONMapping {
 
     /// The entity a stored document holds. ObjectIds become hex strings and dates epoch
     /// milliseconds at any depth, so documents written by other tools decode too.
-    static func entity<E: Entity>(_ type: E.Type, from document: OpaquePointer) throws -> E {
+    static func entity<E: Entity>(_ type: E.Type, from document: BSONDocument) throws -> E {
         let plain = BSONDocument()
-        copyPlain(BSONIterator(document), into: plain.pointer, topLevel: true)
+        withExtendedLifetime((document, plain)) { copyPlain(BSONIterator(document.pointer), into: plain.pointer, topLevel: true) }
         do {
             return try ModelCoding.decoder().decode(E.self, from: plain.json)
         } catch {
@@ -207,11 +227,9 @@ enum BSONMapping {
             let key = topLevel && iter.key == "_id" ? "id" : iter.key
             switch iter.type {
             case BSON_TYPE_OID:
-                var text = [CChar](repeating: 0, count: 25)
-                bson_oid_to_string(bson_iter_oid(iter.pointer), &text)
-                bson_append_utf8(target, key, -1, text, 24)
+                bson_append_utf8(target, key, -1, iter.objectIDText, 24)
             case BSON_TYPE_DATE_TIME:
-                bson_append_int64(target, key, -1, bson_iter_date_time(iter.pointer))
+                bson_append_int64(target, key, -1, iter.dateTimeMilliseconds)
             case BSON_TYPE_DOCUMENT, BSON_TYPE_ARRAY:
                 let isArray = iter.type == BSON_TYPE_ARRAY
                 let children = BSONIterator(children: iter)
@@ -221,7 +239,7 @@ enum BSONMapping {
                     if isArray { bson_append_array_end(target, nested) } else { bson_append_document_end(target, nested) }
                 }
             default:
-                bson_append_iter(target, key, -1, iter.pointer)
+                iter.appendValue(to: target, key: key)
             }
         }
     }
@@ -244,7 +262,7 @@ enum BSONMapping {
         case .equals(let field, let value), .contains(let field, let value):
             document.append(key(field), value, objectID: key(field) == "_id")
         case .isNull(let field):
-            bson_append_null(document.pointer, key(field), -1)
+            document.appendNull(key(field))
         case .isIn(let field, let values):
             let operand = BSONDocument()
             operand.append("$in", array: values, objectIDs: key(field) == "_id")

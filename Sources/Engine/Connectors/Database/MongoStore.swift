@@ -4,9 +4,10 @@ import Foundation
 import Logging
 
 /// The MongoDB store, through libmongoc: the original dEF-Pi's collections (`User`, `NodePool`,
-/// `Process`, `Connection`, `PendingChange`, plus `Node`, `AuditEvent`), the indexes it lacked,
-/// a `revision` field for optimistic versioning, and a `PendingChangeLock` collection whose unique
-/// `_id`s keep two changes that share a resource from running at once, across Engines.
+/// `Process`, `Connection`, `PendingChange`) plus `Node` and `AuditEvent`, the indexes the
+/// original lacked, a `revision` field for optimistic versioning, and a `PendingChangeLock`
+/// collection whose unique `_id`s keep two changes that share a resource from running at once,
+/// across Engines.
 public final class MongoStore: Store, @unchecked Sendable {
     public let location: String
     private let pool: OpaquePointer
@@ -15,21 +16,16 @@ public final class MongoStore: Store, @unchecked Sendable {
     /// libmongoc blocks; its calls run here, off the cooperative thread pool.
     private let queue = DispatchQueue(label: "defpi.mongo", attributes: .concurrent)
 
+    private static let logger = Logger(label: "defpi.store.mongo")
     private static let initialized: Bool = {
         mongoc_init()
-        // libmongoc logs to stderr by default, which would draw over the console: route it to swift-log.
-        mongoc_log_set_handler({ level, domain, message, _ in
-            let text = "\(domain.map { String(cString: $0) } ?? "mongoc"): \(message.map { String(cString: $0) } ?? "")"
-            switch level {
-            case MONGOC_LOG_LEVEL_ERROR, MONGOC_LOG_LEVEL_CRITICAL: MongoStore.logger.error("\(text)")
-            case MONGOC_LOG_LEVEL_WARNING: MongoStore.logger.warning("\(text)")
-            default: MongoStore.logger.trace("\(text)")
-            }
+        // libmongoc logs to stderr by default, which would draw over the console. Every failure it
+        // logs also comes back as a bson_error_t that becomes a StoreError, so its log is debug detail.
+        mongoc_log_set_handler({ _, domain, message, _ in
+            MongoStore.logger.debug("\(domain.map { String(cString: $0) } ?? "mongoc"): \(message.map { String(cString: $0) } ?? "")")
         }, nil)
         return true
     }()
-
-    private static let logger = Logger(label: "defpi.store.mongo")
 
     /// Connects to the server named by `uri` (within 5 s unless the URI sets its own timeouts),
     /// refuses a store written by a newer defpi, and ensures the indexes.
@@ -54,7 +50,7 @@ public final class MongoStore: Store, @unchecked Sendable {
         self.uri = uri
         self.pool = pool
         databaseName = mongoc_uri_get_database(uri).map { String(cString: $0) } ?? "def-pi"
-        try prepare()
+        try withClient { client in try prepare(client) }
     }
 
     deinit {
@@ -73,109 +69,85 @@ public final class MongoStore: Store, @unchecked Sendable {
         }
     }
 
+    /// Runs blocking work on one collection of this store's database.
+    private func run<T: Sendable>(on name: String, _ body: @escaping @Sendable (MongoCollection) throws -> T) async throws -> T {
+        try await run { client in try self.withCollection(client, name, body) }
+    }
+
     private func withClient<T>(_ body: (OpaquePointer) throws -> T) throws -> T {
         let client = mongoc_client_pool_pop(pool)!
         defer { mongoc_client_pool_push(pool, client) }
         return try body(client)
     }
 
-    private func withCollection<T>(_ client: OpaquePointer, _ name: String, _ body: (OpaquePointer) throws -> T) rethrows -> T {
-        let collection = mongoc_client_get_collection(client, databaseName, name)!
-        defer { mongoc_collection_destroy(collection) }
-        return try body(collection)
+    private func withCollection<T>(_ client: OpaquePointer, _ name: String, _ body: (MongoCollection) throws -> T) rethrows -> T {
+        let handle = mongoc_client_get_collection(client, databaseName, name)!
+        defer { mongoc_collection_destroy(handle) }
+        return try body(MongoCollection(handle: handle, failure: failure))
+    }
+
+    private func command(_ client: OpaquePointer, database: String, _ command: BSONDocument) throws -> BSONDocument {
+        let reply = BSONDocument()
+        var error = bson_error_t()
+        let succeeded = withExtendedLifetime((command, reply)) {
+            mongoc_client_command_simple(client, database, command.pointer, nil, reply.pointer, &error)
+        }
+        guard succeeded else { throw failure(error) }
+        return reply
     }
 
     private func failure(_ error: bson_error_t) -> StoreError {
         if error.domain == MONGOC_ERROR_SERVER_SELECTION.rawValue || error.domain == MONGOC_ERROR_STREAM.rawValue {
-            let hosts = MongoURI.hosts(uri)
-            return .unreachable(location: location, reason: "no answer from \(hosts) (\(error.text))")
+            return .unreachable(location: location, reason: "no answer from \(MongoURI.hosts(uri)) (\(error.text))")
         }
         return .backend(location: location, message: error.text)
     }
 
-    private static let duplicateKeyCode: UInt32 = 11000
+    private static let schemaKey = BSONMapping.query(.equals("id", .string("schema")))
 
     /// Checks the server answers and the schema version, then ensures the indexes.
-    private func prepare() throws {
-        try withClient { client in
-            var error = bson_error_t()
-            let ping = BSONDocument()
-            ping.append("ping", int32: 1)
-            guard mongoc_client_command_simple(client, "admin", ping.pointer, nil, nil, &error) else { throw failure(error) }
+    private func prepare(_ client: OpaquePointer) throws {
+        let ping = BSONDocument()
+        ping.append("ping", int32: 1)
+        _ = try command(client, database: "admin", ping)
 
-            let found = try withCollection(client, "defpiMeta") { meta -> Int64 in
-                let filter = BSONDocument()
-                filter.append("_id", .string("schema"))
-                return try findDocuments(meta, filter: filter, options: nil).first?.integer("version") ?? 0
-            }
-            guard found <= Int64(StoreSchema.currentVersion) else {
-                throw StoreError.newerSchema(location: location, found: Int(found), supported: StoreSchema.currentVersion)
-            }
-            for collection in EntityCollection.allCases {
-                let indexes = StoreIndex.all.filter { $0.collection == collection }
-                guard !indexes.isEmpty else { continue }
-                let command = BSONDocument()
-                command.append("createIndexes", .string(collection.rawValue))
-                command.append("indexes", array: indexes.map { index in
-                    let spec = BSONDocument()
-                    let keys = BSONDocument()
-                    for field in index.fields { keys.append(field, int32: 1) }
-                    spec.append("key", document: keys)
-                    spec.append("name", .string(index.name))
-                    if index.unique { spec.append("unique", .bool(true)) }
-                    return spec
-                })
-                guard mongoc_client_command_simple(client, databaseName, command.pointer, nil, nil, &error) else {
-                    throw failure(error)
-                }
-            }
-            if found < Int64(StoreSchema.currentVersion) {
-                try withCollection(client, "defpiMeta") { meta in
-                    let filter = BSONDocument()
-                    filter.append("_id", .string("schema"))
-                    let replacement = BSONDocument()
-                    replacement.append("_id", .string("schema"))
-                    replacement.append("version", .int(Int64(StoreSchema.currentVersion)))
-                    let options = BSONDocument()
-                    options.append("upsert", .bool(true))
-                    guard mongoc_collection_replace_one(meta, filter.pointer, replacement.pointer, options.pointer, nil, &error) else {
-                        throw failure(error)
-                    }
-                }
-            }
+        let found = try withCollection(client, "defpiMeta") { try $0.find(Self.schemaKey).first?.integer("version") } ?? 0
+        guard found <= Int64(StoreSchema.currentVersion) else {
+            throw StoreError.newerSchema(location: location, found: Int(found), supported: StoreSchema.currentVersion)
+        }
+        for collection in EntityCollection.allCases {
+            let indexes = StoreIndex.all.filter { $0.collection == collection }
+            guard !indexes.isEmpty else { continue }
+            let create = BSONDocument()
+            create.append("createIndexes", .string(collection.rawValue))
+            create.append("indexes", array: indexes.map { index in
+                let keys = BSONDocument()
+                for field in index.fields { keys.append(field, int32: 1) }
+                let spec = BSONDocument()
+                spec.append("key", document: keys)
+                spec.append("name", .string(index.name))
+                if index.unique { spec.append("unique", .bool(true)) }
+                return spec
+            })
+            _ = try command(client, database: databaseName, create)
+        }
+        if found < Int64(StoreSchema.currentVersion) {
+            let schema = BSONDocument()
+            schema.append("_id", .string("schema"))
+            schema.append("version", .int(Int64(StoreSchema.currentVersion)))
+            _ = try withCollection(client, "defpiMeta") { try $0.replaceOne(Self.schemaKey, with: schema, upsert: true) }
         }
     }
 
-    private func findDocuments(_ collection: OpaquePointer, filter: BSONDocument, options: BSONDocument?) throws -> [BSONDocument] {
-        let cursor = mongoc_collection_find_with_opts(collection, filter.pointer, options?.pointer, nil)!
-        defer { mongoc_cursor_destroy(cursor) }
-        var results: [BSONDocument] = []
-        var document: OpaquePointer?
-        while mongoc_cursor_next(cursor, &document) {
-            results.append(BSONDocument(copying: document!))
-        }
-        var error = bson_error_t()
-        if mongoc_cursor_error(cursor, &error) { throw failure(error) }
-        return results
+    /// The filter matching document `id` at `revision`.
+    private static func revisionFilter(id: String, revision: Int?) -> BSONDocument {
+        var conditions: [StoreFilter] = [.equals("id", .string(id))]
+        if let revision { conditions.append(.equals("revision", .int(Int64(revision)))) }
+        return BSONMapping.query(.and(conditions))
     }
 
-    /// Replaces the document `id` at `revision`; returns the number of documents matched (0 or 1).
-    private func replace(_ collection: OpaquePointer, id: String, revision: Int, with document: BSONDocument) throws -> Int64 {
-        let filter = BSONDocument()
-        filter.append("_id", .string(id), objectID: true)
-        filter.append("revision", .int(Int64(revision)))
-        let reply = BSONDocument()
-        var error = bson_error_t()
-        guard mongoc_collection_replace_one(collection, filter.pointer, document.pointer, nil, reply.pointer, &error) else {
-            throw error.code == Self.duplicateKeyCode ? BSONError(message: error.text) : failure(error)
-        }
-        return reply.integer("matchedCount") ?? 0
-    }
-
-    private func storedRevision(_ collection: OpaquePointer, id: String) throws -> Int? {
-        let filter = BSONDocument()
-        filter.append("_id", .string(id), objectID: true)
-        return try findDocuments(collection, filter: filter, options: nil).first?.integer("revision").map(Int.init)
+    private static func storedRevision(_ collection: MongoCollection, id: String) throws -> Int? {
+        try collection.find(revisionFilter(id: id, revision: nil)).first?.integer("revision").map(Int.init)
     }
 
     // MARK: Documents
@@ -183,13 +155,9 @@ public final class MongoStore: Store, @unchecked Sendable {
     public func insert<E: Entity>(_ entity: E) async throws -> E {
         let stored = entity.atRevision(1)
         let document = try BSONMapping.document(for: stored)
-        try await run { client in
-            try self.withCollection(client, E.collection.rawValue) { collection in
-                var error = bson_error_t()
-                guard mongoc_collection_insert_one(collection, document.pointer, nil, nil, &error) else {
-                    if error.code == Self.duplicateKeyCode { throw StoreError.duplicate(stored, databaseMessage: error.text) }
-                    throw self.failure(error)
-                }
+        try await run(on: E.collection.rawValue) { collection in
+            if case .duplicate(let message) = try collection.insert(document) {
+                throw StoreError.duplicate(stored, databaseMessage: message)
             }
         }
         return stored
@@ -198,20 +166,16 @@ public final class MongoStore: Store, @unchecked Sendable {
     public func update<E: Entity>(_ entity: E) async throws -> E {
         let stored = entity.atRevision(entity.revision + 1)
         let document = try BSONMapping.document(for: stored)
-        try await run { client in
-            try self.withCollection(client, E.collection.rawValue) { collection in
-                let matched: Int64
-                do {
-                    matched = try self.replace(collection, id: entity.id, revision: entity.revision, with: document)
-                } catch let error as BSONError {
-                    throw StoreError.duplicate(stored, databaseMessage: error.message)
-                }
-                guard matched == 0 else { return }
-                guard let current = try self.storedRevision(collection, id: entity.id) else {
-                    throw StoreError.notFound(E.collection, id: entity.id)
-                }
-                throw StoreError.conflict(E.collection, id: entity.id, expectedRevision: entity.revision, storedRevision: current)
+        try await run(on: E.collection.rawValue) { collection in
+            switch try collection.replaceOne(Self.revisionFilter(id: entity.id, revision: entity.revision), with: document) {
+            case .success(1): return
+            case .success: break
+            case .failure(let duplicate): throw StoreError.duplicate(stored, databaseMessage: duplicate.message)
             }
+            guard let current = try Self.storedRevision(collection, id: entity.id) else {
+                throw StoreError.notFound(E.collection, id: entity.id)
+            }
+            throw StoreError.conflict(E.collection, id: entity.id, expectedRevision: entity.revision, storedRevision: current)
         }
         return stored
     }
@@ -222,60 +186,38 @@ public final class MongoStore: Store, @unchecked Sendable {
 
     @discardableResult
     public func delete<E: Entity>(_ type: E.Type, id: String, revision: Int?) async throws -> Bool {
-        try await run { client in
-            try self.withCollection(client, E.collection.rawValue) { collection in
-                let filter = BSONDocument()
-                filter.append("_id", .string(id), objectID: true)
-                if let revision { filter.append("revision", .int(Int64(revision))) }
-                let reply = BSONDocument()
-                var error = bson_error_t()
-                guard mongoc_collection_delete_one(collection, filter.pointer, nil, reply.pointer, &error) else {
-                    throw self.failure(error)
-                }
-                if reply.integer("deletedCount") == 1 { return true }
-                guard let current = try self.storedRevision(collection, id: id) else { return false }
-                throw StoreError.conflict(E.collection, id: id, expectedRevision: revision ?? 0, storedRevision: current)
-            }
+        try await run(on: E.collection.rawValue) { collection in
+            if try collection.delete(Self.revisionFilter(id: id, revision: revision)) == 1 { return true }
+            guard let current = try Self.storedRevision(collection, id: id) else { return false }
+            throw StoreError.conflict(E.collection, id: id, expectedRevision: revision ?? 0, storedRevision: current)
         }
     }
 
     public func list<E: Entity>(_ type: E.Type, _ query: StoreQuery) async throws -> StorePage<E> {
-        try await run { client in
-            try self.withCollection(client, E.collection.rawValue) { collection in
-                let filter = BSONMapping.query(query.filter)
-                let options = BSONDocument()
-                let sort = BSONDocument()
-                for key in query.sort { sort.append(key.field.path == "id" ? "_id" : key.field.path, int32: key.ascending ? 1 : -1) }
-                if !query.sort.contains(where: { $0.field.path == "id" }) { sort.append("_id", int32: 1) }
-                options.append("sort", document: sort)
-                if query.offset > 0 { options.append("skip", .int(Int64(query.offset))) }
-                if let limit = query.limit { options.append("limit", .int(Int64(max(0, limit)))) }
-                let documents = query.limit == 0 ? [] : try self.findDocuments(collection, filter: filter, options: options)
-                let items = try documents.map { try BSONMapping.entity(E.self, from: $0.pointer) }
-                let total: Int
-                if query.offset == 0 && (query.limit == nil || items.count < query.limit!) {
-                    total = items.count
-                } else {
-                    total = try self.countDocuments(collection, filter: filter)
-                }
-                return StorePage(items: items, total: total)
-            }
+        try await run(on: E.collection.rawValue) { collection in
+            let filter = BSONMapping.query(query.filter)
+            let options = Self.findOptions(sort: query.sort, offset: query.offset, limit: query.limit)
+            let documents = query.limit == 0 ? [] : try collection.find(filter, options: options)
+            let items = try documents.map { try BSONMapping.entity(E.self, from: $0) }
+            let complete = query.offset == 0 && (query.limit == nil || items.count < query.limit!)
+            return StorePage(items: items, total: complete ? items.count : try collection.count(filter))
         }
     }
 
-    private func countDocuments(_ collection: OpaquePointer, filter: BSONDocument) throws -> Int {
-        var error = bson_error_t()
-        let count = mongoc_collection_count_documents(collection, filter.pointer, nil, nil, nil, &error)
-        guard count >= 0 else { throw failure(error) }
-        return Int(count)
+    /// `find` options: the sort keys then `_id` (so pages are stable), skip and limit.
+    private static func findOptions(sort keys: [StoreSort], offset: Int, limit: Int?) -> BSONDocument {
+        let sort = BSONDocument()
+        for key in keys { sort.append(key.field.path == "id" ? "_id" : key.field.path, int32: key.ascending ? 1 : -1) }
+        if !keys.contains(where: { $0.field.path == "id" }) { sort.append("_id", int32: 1) }
+        let options = BSONDocument()
+        options.append("sort", document: sort)
+        if offset > 0 { options.append("skip", .int(Int64(offset))) }
+        if let limit { options.append("limit", .int(Int64(max(0, limit)))) }
+        return options
     }
 
     public func count<E: Entity>(_ type: E.Type, _ filter: StoreFilter) async throws -> Int {
-        try await run { client in
-            try self.withCollection(client, E.collection.rawValue) { collection in
-                try self.countDocuments(collection, filter: BSONMapping.query(filter))
-            }
-        }
+        try await run(on: E.collection.rawValue) { try $0.count(BSONMapping.query(filter)) }
     }
 
     // MARK: Queue
@@ -293,28 +235,24 @@ public final class MongoStore: Store, @unchecked Sendable {
                     ]))
                     var offset = 0
                     while true {
-                        let options = BSONDocument()
-                        let sort = BSONDocument()
-                        sort.append("runAt", int32: 1)
-                        sort.append("_id", int32: 1)
-                        options.append("sort", document: sort)
-                        options.append("skip", .int(Int64(offset)))
-                        options.append("limit", .int(Int64(Self.dueChangesPage)))
-                        let page = try self.findDocuments(changes, filter: due, options: options)
+                        let page = try changes.find(due, options: Self.findOptions(
+                            sort: [StoreSort("runAt")], offset: offset, limit: Self.dueChangesPage))
                         for document in page {
-                            var change = try BSONMapping.entity(PendingChange.self, from: document.pointer)
-                            guard try self.lock(change, owner: owner, until: leaseUntil, now: now, in: locks) else { continue }
-                            let read = change
+                            let read = try BSONMapping.entity(PendingChange.self, from: document)
+                            let leaseId = ObjectID.generate()
+                            guard try Self.lock(read, leaseId: leaseId, until: leaseUntil, now: now, in: locks) else { continue }
+                            var change = read
                             change.state = .running
                             change.leaseOwner = owner
                             change.leaseExpiry = leaseUntil
                             change.count += 1
                             change.updated = now
                             change.revision += 1
-                            if try self.replace(changes, id: change.id, revision: read.revision, with: BSONMapping.document(for: change)) == 1 {
+                            let filter = Self.revisionFilter(id: read.id, revision: read.revision)
+                            if case .success(1) = try changes.replaceOne(filter, with: BSONMapping.document(for: change)) {
                                 return change
                             }
-                            try self.unlock(changeId: change.id, in: locks)
+                            try locks.delete(BSONMapping.query(.equals("leaseId", .string(leaseId))), many: true)
                         }
                         guard page.count == Self.dueChangesPage else { return nil }
                         offset += page.count
@@ -324,62 +262,32 @@ public final class MongoStore: Store, @unchecked Sendable {
         }
     }
 
-    /// Takes the lock of every resource of `change` for it, or none of them. An expired lock, or
-    /// one left by an earlier lease of the same change, is taken over.
-    private func lock(_ change: PendingChange, owner: String, until: Date, now: Date, in locks: OpaquePointer) throws -> Bool {
-        var taken: [String] = []
+    /// Takes the lock of every resource of `change` for the lease attempt `leaseId`, or none of
+    /// them. A lock whose lease has expired is taken over.
+    private static func lock(_ change: PendingChange, leaseId: String, until: Date, now: Date, in locks: MongoCollection) throws -> Bool {
         for resource in Set(change.resources).sorted() {
             let lock = BSONDocument()
             lock.append("_id", .string(resource))
             lock.append("changeId", .string(change.id))
-            lock.append("owner", .string(owner))
+            lock.append("leaseId", .string(leaseId))
             lock.append("expiry", .date(until))
-            var error = bson_error_t()
-            if mongoc_collection_insert_one(locks, lock.pointer, nil, nil, &error) {
-                taken.append(resource)
-                continue
-            }
-            guard error.code == Self.duplicateKeyCode else { throw failure(error) }
-            let stale = BSONMapping.query(.and([
-                .equals("id", .string(resource)),
-                .or([.not(.greaterThan("expiry", .date(now))), .equals("changeId", .string(change.id))]),
-            ]))
-            let reply = BSONDocument()
-            guard mongoc_collection_replace_one(locks, stale.pointer, lock.pointer, nil, reply.pointer, &error) else { throw failure(error) }
-            if reply.integer("matchedCount") == 1 {
-                taken.append(resource)
-            } else {
-                for resource in taken { try deleteLock(resource, changeId: change.id, in: locks) }
-                return false
-            }
+            if case .inserted = try locks.insert(lock) { continue }
+            let expired = BSONMapping.query(.and([.equals("id", .string(resource)), .not(.greaterThan("expiry", .date(now)))]))
+            if case .success(1) = try locks.replaceOne(expired, with: lock) { continue }
+            try locks.delete(BSONMapping.query(.equals("leaseId", .string(leaseId))), many: true)
+            return false
         }
         return true
-    }
-
-    private func deleteLock(_ resource: String, changeId: String, in locks: OpaquePointer) throws {
-        let filter = BSONMapping.query(.and([.equals("id", .string(resource)), .equals("changeId", .string(changeId))]))
-        var error = bson_error_t()
-        guard mongoc_collection_delete_one(locks, filter.pointer, nil, nil, &error) else { throw failure(error) }
-    }
-
-    private func unlock(changeId: String, in locks: OpaquePointer) throws {
-        let filter = BSONMapping.query(.equals("changeId", .string(changeId)))
-        var error = bson_error_t()
-        guard mongoc_collection_delete_many(locks, filter.pointer, nil, nil, &error) else { throw failure(error) }
     }
 
     public func renewLease(changeId: String, owner: String, leaseUntil: Date) async throws -> PendingChange {
         try await modifyLeased(changeId: changeId, owner: owner) { change, locks in
             change.leaseExpiry = leaseUntil
-            let filter = BSONMapping.query(.equals("changeId", .string(changeId)))
-            let update = BSONDocument()
             let set = BSONDocument()
             set.append("expiry", .date(leaseUntil))
+            let update = BSONDocument()
             update.append("$set", document: set)
-            var error = bson_error_t()
-            guard mongoc_collection_update_many(locks, filter.pointer, update.pointer, nil, nil, &error) else {
-                throw self.failure(error)
-            }
+            try locks.updateMany(BSONMapping.query(.equals("changeId", .string(changeId))), update)
         }
     }
 
@@ -400,27 +308,27 @@ public final class MongoStore: Store, @unchecked Sendable {
     /// Applies `modify` to a change this owner leases, then writes it back (compare-and-set on
     /// its revision); with `releasing`, drops its resource locks afterwards.
     private func modifyLeased(changeId: String, owner: String, releasing: Bool = false,
-                              _ modify: @escaping @Sendable (inout PendingChange, OpaquePointer) throws -> Void)
+                              _ modify: @escaping @Sendable (inout PendingChange, MongoCollection) throws -> Void)
         async throws -> PendingChange
     {
         try await run { client in
             try self.withCollection(client, EntityCollection.pendingChange.rawValue) { changes in
                 try self.withCollection(client, Self.lockCollection) { locks in
-                    let filter = BSONMapping.query(.equals("id", .string(changeId)))
-                    guard let document = try self.findDocuments(changes, filter: filter, options: nil).first else {
+                    guard let document = try changes.find(Self.revisionFilter(id: changeId, revision: nil)).first else {
                         throw StoreError.leaseLost(changeId: changeId, owner: owner)
                     }
-                    var change = try BSONMapping.entity(PendingChange.self, from: document.pointer)
-                    guard change.state == .running, change.leaseOwner == owner else {
+                    let read = try BSONMapping.entity(PendingChange.self, from: document)
+                    guard read.state == .running, read.leaseOwner == owner else {
                         throw StoreError.leaseLost(changeId: changeId, owner: owner)
                     }
-                    let read = change
+                    var change = read
                     try modify(&change, locks)
                     change.revision += 1
-                    guard try self.replace(changes, id: changeId, revision: read.revision, with: BSONMapping.document(for: change)) == 1 else {
+                    let filter = Self.revisionFilter(id: changeId, revision: read.revision)
+                    guard case .success(1) = try changes.replaceOne(filter, with: BSONMapping.document(for: change)) else {
                         throw StoreError.leaseLost(changeId: changeId, owner: owner)
                     }
-                    if releasing { try self.unlock(changeId: changeId, in: locks) }
+                    if releasing { try locks.delete(BSONMapping.query(.equals("changeId", .string(changeId))), many: true) }
                     return change
                 }
             }
@@ -431,14 +339,11 @@ public final class MongoStore: Store, @unchecked Sendable {
         try await run { client in
             var counts: [EntityCollection: Int] = [:]
             for collection in EntityCollection.allCases {
-                counts[collection] = try self.withCollection(client, collection.rawValue) { try self.countDocuments($0, filter: BSONDocument()) }
+                counts[collection] = try self.withCollection(client, collection.rawValue) { try $0.count(BSONDocument()) }
             }
-            var error = bson_error_t()
-            let command = BSONDocument()
-            command.append("buildInfo", int32: 1)
-            let reply = BSONDocument()
-            let version = mongoc_client_command_simple(client, "admin", command.pointer, nil, reply.pointer, &error)
-                ? reply.string("version") ?? "?" : "?"
+            let buildInfo = BSONDocument()
+            buildInfo.append("buildInfo", int32: 1)
+            let version = (try? self.command(client, database: "admin", buildInfo))?.string("version") ?? "?"
             return StoreInventory(backend: "MongoDB \(version) (database \(self.databaseName))", location: self.location,
                                   schemaVersion: StoreSchema.currentVersion, counts: counts)
         }

@@ -1,8 +1,8 @@
 import Foundation
 
-/// One running instance of a service version, owned by a user, placed on a pool or a private
+/// A process: one running instance of a service version, owned by a user, placed on a pool or a private
 /// node, with its own configuration.
-public struct Process: Entity {
+public struct ServiceProcess: Entity {
     public static let collection = EntityCollection.process
 
     public var id: String

@@ -1,0 +1,19 @@
+import CNcursesw
+import Console
+import Testing
+
+@Suite("Terminal text")
+struct TerminalTextTests {
+    @Test("the ncursesw binding links and reports its version")
+    func cursesVersion() {
+        #expect(TerminalText.cursesVersion.hasPrefix("ncurses "))
+        #expect(defpi_curses_attr_bold() != defpi_curses_attr_normal())
+    }
+
+    @Test("text is measured in display columns", arguments: [
+        ("node", 4), ("tb-w1 ✓", 7), ("日本語", 6), ("e\u{301}", 1), ("📦", 2), ("", 0),
+    ])
+    func displayWidth(text: String, columns: Int) {
+        #expect(TerminalText.displayWidth(text) == columns)
+    }
+}

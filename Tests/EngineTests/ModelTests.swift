@@ -1,0 +1,81 @@
+import DefpiTesting
+import Engine
+import Foundation
+import Testing
+
+@Suite("Model")
+struct ModelTests {
+    @Test("generated ids are 24 hex digits and unique")
+    func objectIDs() {
+        let ids = (0..<10_000).map { _ in ObjectID.generate() }
+        #expect(Set(ids).count == ids.count)
+        #expect(ids.allSatisfy(ObjectID.isValid))
+        #expect(!ObjectID.isValid("1"))
+        #expect(!ObjectID.isValid("zzzzzzzzzzzzzzzzzzzzzzzz"))
+        #expect(ObjectID.isValid("5a0b1c2d3e4f5a6b7c8d9e0F"))
+    }
+
+    @Test("a process encodes with the original dEF-Pi field names, dates in epoch milliseconds")
+    func processFieldNames() throws {
+        let process = Fixtures.process(user: "5a0b1c2d3e4f5a6b7c8d9e0f")
+        let json = try #require(try JSONSerialization.jsonObject(with: ModelCoding.encoder().encode(process)) as? [String: Any])
+        for field in ["id", "name", "userId", "serviceId", "nodePoolId", "token", "state", "dockerId", "runningNodeId",
+                      "configuration", "maxMemoryBytes", "maxNanoCPUs", "mountPoints", "exposePorts", "debuggingPort",
+                      "suspendOnDebug", "serviceVersion", "created"] {
+            #expect(json[field] != nil, "missing \(field)")
+        }
+        #expect(json["state"] as? String == "RUNNING")
+        #expect((json["created"] as? NSNumber)?.int64Value == 1_795_000_000_123)
+        #expect((json["configuration"] as? [[String: String]]) == [["key": "INTERVAL", "value": "5"]])
+        #expect((json["exposePorts"] as? [[String: Int]]) == [["internal": 8080, "external": 18080]])
+    }
+
+    @Test("a node in the original's document shape decodes, unknown enum values fall back")
+    func originalNodeDocument() throws {
+        let json = """
+            {"id":"5a0b1c2d3e4f5a6b7c8d9e0f","revision":3,"kind":"PUBLIC","name":"lab-1","dockerId":"ldieotutp",
+             "hostname":"tb-w1","lastSync":1795000000123,"status":"ready","architecture":"RISCV","availability":"ACTIVE",
+             "role":"WORKER","nodePoolId":"5a0b1c2d3e4f5a6b7c8d9e10","className":"org.flexiblepower.model.PublicNode"}
+            """
+        let node = try ModelCoding.decoder().decode(Node.self, from: Data(json.utf8))
+        #expect(node.status == .ready)
+        #expect(node.architecture == .unknown)
+        #expect(node.lastSync == Fixtures.epoch)
+        #expect(node.nodePoolId == "5a0b1c2d3e4f5a6b7c8d9e10")
+    }
+
+    @Test("Docker platform names map to architectures", arguments: [
+        ("x86_64", Architecture.x86_64), ("amd64", .x86_64), ("aarch64", .arm64), ("arm64", .arm64),
+        ("armv7l", .arm), ("armhf", .arm), ("riscv64", .unknown), ("", .unknown),
+    ])
+    func architectures(name: String, expected: Architecture) {
+        #expect(Architecture(platformName: name) == expected)
+    }
+
+    @Test("a process's placement is exactly one of pool and private node")
+    func placement() {
+        var process = Fixtures.process(user: "u", pool: "pool-1")
+        #expect(process.placement == .pool("pool-1"))
+        process.placement = .privateNode("node-9")
+        #expect(process.nodePoolId == nil && process.privateNodeId == "node-9")
+        process.nodePoolId = "pool-2"
+        #expect(process.placement == nil)
+    }
+
+    @Test("interface versions are compatible when each sends what the other receives")
+    func interfaceCompatibility() {
+        let meter = InterfaceVersion(versionName: "v1", receivesHash: "r", sendsHash: "s")
+        #expect(meter.isCompatible(with: InterfaceVersion(versionName: "v1", receivesHash: "s", sendsHash: "r")))
+        #expect(!meter.isCompatible(with: meter))
+        let symmetric = InterfaceVersion(versionName: "v1", receivesHash: "x", sendsHash: "x")
+        #expect(symmetric.isCompatible(with: symmetric))
+    }
+
+    @Test("a connection knows the endpoint on the other side")
+    func otherEndpoint() {
+        let connection = Fixtures.connection("a", "b")
+        #expect(connection.otherEndpoint(of: "a")?.processId == "b")
+        #expect(connection.otherEndpoint(of: "b")?.processId == "a")
+        #expect(connection.otherEndpoint(of: "c") == nil)
+    }
+}

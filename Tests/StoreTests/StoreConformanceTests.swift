@@ -1,0 +1,326 @@
+import DefpiTesting
+import Engine
+import Foundation
+import Testing
+
+extension StoreBackend: CustomTestStringConvertible {
+    public var testDescription: String { rawValue }
+}
+
+/// One suite, every backend: what the managers rely on from a store.
+@Suite("Store conformance")
+struct StoreConformanceTests {
+    @Test("the MongoDB backend is tested whenever the test command runs")
+    func mongoIsConfiguredWhenRequired() {
+        if TestBed.isRequired {
+            #expect(TestBed.mongoURI != nil, "DEFPI_REQUIRE_TESTBED=1 but no TESTBED_MONGODB_URI: start scripts/testbed.sh")
+        }
+    }
+
+    // MARK: CRUD
+
+    @Test("every entity round-trips through insert, fetch, update and delete", arguments: StoreBackend.available)
+    func crudOfEveryEntity(backend: StoreBackend) async throws {
+        let store = try backend.makeStore()
+        let user = Fixtures.user()
+        try await roundTrip(user, in: store) { $0.email = "new@example.org" }
+        try await roundTrip(Fixtures.pool(), in: store) { $0.name = "renamed" }
+        try await roundTrip(Fixtures.node(), in: store) { $0.status = .down; $0.kind = .private; $0.userId = user.id }
+        try await roundTrip(Fixtures.process(user: user.id), in: store) { $0.state = .suspended; $0.placement = .privateNode("n") }
+        try await roundTrip(Fixtures.connection("p1", "p2"), in: store) { $0.port = 6000 }
+        try await roundTrip(Fixtures.change(["p1"]), in: store) { $0.description = "changed" }
+        try await roundTrip(Fixtures.audit(), in: store) { $0.detail = "more" }
+    }
+
+    private func roundTrip<E: Entity>(_ entity: E, in store: any Store, change: (inout E) -> Void) async throws {
+        let inserted = try await store.insert(entity)
+        #expect(inserted.revision == 1)
+        #expect(try await store.fetch(E.self, id: entity.id) == inserted)
+
+        var edited = inserted
+        change(&edited)
+        let updated = try await store.update(edited)
+        #expect(updated.revision == 2)
+        #expect(try await store.fetch(E.self, id: entity.id) == updated)
+        #expect(updated != inserted)
+
+        #expect(try await store.delete(E.self, id: entity.id, revision: 2))
+        #expect(try await store.fetch(E.self, id: entity.id) == nil)
+        #expect(try await store.delete(E.self, id: entity.id, revision: nil) == false)
+    }
+
+    @Test("a duplicate id is refused", arguments: StoreBackend.available)
+    func duplicateId(backend: StoreBackend) async throws {
+        let store = try backend.makeStore()
+        let pool = try await store.insert(Fixtures.pool())
+        await #expect(throws: StoreError.duplicate(.nodePool, field: "id", value: pool.id)) {
+            try await store.insert(Fixtures.pool("other").withID(pool.id))
+        }
+    }
+
+    @Test("usernames are unique, on insert and on update", arguments: StoreBackend.available)
+    func uniqueUsernames(backend: StoreBackend) async throws {
+        let store = try backend.makeStore()
+        _ = try await store.insert(Fixtures.user("alice"))
+        await #expect(throws: StoreError.duplicate(.user, field: "username", value: "alice")) {
+            try await store.insert(Fixtures.user("alice"))
+        }
+        var bob = try await store.insert(Fixtures.user("bob"))
+        bob.username = "alice"
+        await #expect(throws: StoreError.duplicate(.user, field: "username", value: "alice")) {
+            try await store.update(bob)
+        }
+        #expect(try await store.count(User.self, .all) == 2)
+    }
+
+    // MARK: Optimistic versioning
+
+    @Test("a write based on a stale revision fails with a typed conflict", arguments: StoreBackend.available)
+    func staleWritesConflict(backend: StoreBackend) async throws {
+        let store = try backend.makeStore()
+        let original = try await store.insert(Fixtures.process(user: "u1"))
+        var first = original
+        first.state = .running
+        _ = try await store.update(first)
+
+        var stale = original
+        stale.name = "lost update"
+        await #expect(throws: StoreError.conflict(.process, id: original.id, expectedRevision: 1, storedRevision: 2)) {
+            try await store.update(stale)
+        }
+        await #expect(throws: StoreError.conflict(.process, id: original.id, expectedRevision: 1, storedRevision: 2)) {
+            try await store.delete(ServiceProcess.self, id: original.id, revision: 1)
+        }
+        #expect(try await store.fetch(ServiceProcess.self, id: original.id)?.name == original.name)
+
+        let missing = Fixtures.process(user: "u1").atRevision(1)
+        await #expect(throws: StoreError.notFound(.process, id: missing.id)) {
+            try await store.update(missing)
+        }
+    }
+
+    // MARK: Queries
+
+    @Test("the managers' queries: by owner, token, endpoint, Docker id, resource", arguments: StoreBackend.available)
+    func managerQueries(backend: StoreBackend) async throws {
+        let store = try backend.makeStore()
+        var processes: [ServiceProcess] = []
+        for index in 0..<12 {
+            processes.append(try await store.insert(Fixtures.process(user: "user-\(index % 3)", name: "p\(index)")))
+        }
+        let mine = try await store.all(ServiceProcess.self, .where("userId", is: "user-1"))
+        #expect(Set(mine.map(\.name)) == ["p1", "p4", "p7", "p10"])
+
+        let byToken = try await store.first(ServiceProcess.self, .where("token", is: processes[5].token))
+        #expect(byToken?.id == processes[5].id)
+        #expect(try await store.first(ServiceProcess.self, .where("dockerId", is: "svc-p3"))?.id == processes[3].id)
+
+        let a = try await store.insert(Fixtures.connection(processes[0].id, processes[1].id))
+        let b = try await store.insert(Fixtures.connection(processes[2].id, processes[0].id))
+        _ = try await store.insert(Fixtures.connection(processes[1].id, processes[2].id))
+        let ofFirst = try await store.all(Connection.self, .or([
+            .where("endpoint1.processId", is: processes[0].id), .where("endpoint2.processId", is: processes[0].id),
+        ]))
+        #expect(Set(ofFirst.map(\.id)) == [a.id, b.id])
+
+        let node = try await store.insert(Fixtures.node("tb-w2"))
+        #expect(try await store.first(Node.self, .where("dockerId", is: "docker-tb-w2"))?.id == node.id)
+        #expect(try await store.count(Node.self, .where("kind", is: NodeKind.public.rawValue)) == 1)
+
+        let change = try await store.insert(Fixtures.change([processes[4].id, "user-1"]))
+        _ = try await store.insert(Fixtures.change([processes[5].id]))
+        #expect(try await store.all(PendingChange.self, .contains("resources", .string(processes[4].id))).map(\.id) == [change.id])
+
+        let ids = [processes[0].id, processes[2].id, "missing"]
+        #expect(Set(try await store.all(ServiceProcess.self, .isIn("id", ids.map(StoreValue.string))).map(\.id)) == [processes[0].id, processes[2].id])
+        #expect(try await store.count(ServiceProcess.self, .isNull("privateNodeId")) == 12)
+        #expect(try await store.count(ServiceProcess.self, .not(.where("userId", is: "user-0"))) == 8)
+    }
+
+    @Test("listing sorts, pages and counts the matches before paging", arguments: StoreBackend.available)
+    func sortingAndPaging(backend: StoreBackend) async throws {
+        let store = try backend.makeStore()
+        for index in 0..<25 {
+            var change = Fixtures.change(["r\(index)"], runAt: Fixtures.epoch.addingTimeInterval(Double(index)))
+            change.description = String(format: "change %02d", index)
+            _ = try await store.insert(change)
+        }
+        let page = try await store.list(PendingChange.self, StoreQuery(
+            filter: .greaterThan("runAt", .date(Fixtures.epoch.addingTimeInterval(4.5))),
+            sort: [StoreSort("description", ascending: false)], offset: 5, limit: 10))
+        #expect(page.total == 20)
+        #expect(page.items.map(\.description) == (10...19).reversed().map { String(format: "change %02d", $0) })
+
+        let early = try await store.list(PendingChange.self, StoreQuery(
+            filter: .lessThan("runAt", .date(Fixtures.epoch.addingTimeInterval(3))), sort: [StoreSort("runAt")]))
+        #expect(early.items.map(\.description) == ["change 00", "change 01", "change 02"])
+        #expect(early.total == 3)
+
+        let beyond = try await store.list(PendingChange.self, StoreQuery(offset: 30, limit: 10))
+        #expect(beyond.items.isEmpty && beyond.total == 25)
+    }
+
+    // MARK: Queue
+
+    @Test("the queue leases the earliest due change and only when it is due", arguments: StoreBackend.available)
+    func leasingOrder(backend: StoreBackend) async throws {
+        let store = try backend.makeStore()
+        let now = Fixtures.epoch
+        let later = try await store.enqueue(Fixtures.change(["b"], runAt: now.addingTimeInterval(-5)))
+        let earliest = try await store.enqueue(Fixtures.change(["a"], runAt: now.addingTimeInterval(-10)))
+        _ = try await store.enqueue(Fixtures.change(["c"], runAt: now.addingTimeInterval(60)))
+
+        let first = try #require(try await store.leaseNextChange(owner: "w1", leaseUntil: now + 30, now: now))
+        #expect(first.id == earliest.id)
+        #expect(first.state == .running && first.leaseOwner == "w1" && first.leaseExpiry == now + 30 && first.count == 1)
+        #expect(try await store.leaseNextChange(owner: "w1", leaseUntil: now + 30, now: now)?.id == later.id)
+        #expect(try await store.leaseNextChange(owner: "w1", leaseUntil: now + 30, now: now) == nil)
+        #expect(try await store.leaseNextChange(owner: "w1", leaseUntil: now + 90, now: now + 61) != nil)
+    }
+
+    @Test("changes that share a resource never run at once", arguments: StoreBackend.available)
+    func resourceExclusion(backend: StoreBackend) async throws {
+        let store = try backend.makeStore()
+        let now = Fixtures.epoch
+        let createProcess = try await store.enqueue(Fixtures.change(["p1", "u1"], runAt: now - 3))
+        let configure = try await store.enqueue(Fixtures.change(["p1"], runAt: now - 2))
+        let other = try await store.enqueue(Fixtures.change(["p2"], runAt: now - 1))
+
+        #expect(try await store.leaseNextChange(owner: "w1", leaseUntil: now + 30, now: now)?.id == createProcess.id)
+        #expect(try await store.leaseNextChange(owner: "w2", leaseUntil: now + 30, now: now)?.id == other.id)
+        #expect(try await store.leaseNextChange(owner: "w2", leaseUntil: now + 30, now: now) == nil)
+
+        let finished = try await store.finishChange(changeId: createProcess.id, owner: "w1", now: now + 1)
+        #expect(finished.state == .finished && finished.leaseOwner == nil && finished.leaseExpiry == nil)
+        #expect(try await store.leaseNextChange(owner: "w2", leaseUntil: now + 30, now: now + 1)?.id == configure.id)
+    }
+
+    @Test("renewing, failing and retrying a lease", arguments: StoreBackend.available)
+    func renewFailRetry(backend: StoreBackend) async throws {
+        let store = try backend.makeStore()
+        let now = Fixtures.epoch
+        let change = try await store.enqueue(Fixtures.change(["p1"], runAt: now))
+        _ = try await store.leaseNextChange(owner: "w1", leaseUntil: now + 10, now: now)
+        let renewed = try await store.renewLease(changeId: change.id, owner: "w1", leaseUntil: now + 40)
+        #expect(renewed.leaseExpiry == now + 40)
+        // Still held at now + 20: the renewed lease keeps others out.
+        #expect(try await store.leaseNextChange(owner: "w2", leaseUntil: now + 60, now: now + 20) == nil)
+
+        let failed = try await store.failChange(changeId: change.id, owner: "w1", error: "node w2 unreachable",
+                                                retryAt: now + 50, now: now + 21)
+        #expect(failed.state == .failedTemporary && failed.lastError == "node w2 unreachable" && failed.runAt == now + 50)
+        #expect(try await store.leaseNextChange(owner: "w2", leaseUntil: now + 60, now: now + 49) == nil)
+        let retried = try #require(try await store.leaseNextChange(owner: "w2", leaseUntil: now + 80, now: now + 50))
+        #expect(retried.id == change.id && retried.count == 2 && retried.leaseOwner == "w2")
+
+        let dead = try await store.failChange(changeId: change.id, owner: "w2", error: "image gone", retryAt: nil, now: now + 51)
+        #expect(dead.state == .failedPermanently && dead.lastError == "image gone")
+        #expect(try await store.leaseNextChange(owner: "w2", leaseUntil: now + 999, now: now + 900) == nil)
+        await #expect(throws: StoreError.leaseLost(changeId: change.id, owner: "w2")) {
+            try await store.finishChange(changeId: change.id, owner: "w2", now: now + 52)
+        }
+    }
+
+    @Test("an expired lease is taken over, and the old holder loses it", arguments: StoreBackend.available)
+    func expiredLeaseTakeover(backend: StoreBackend) async throws {
+        let store = try backend.makeStore()
+        let now = Fixtures.epoch
+        let change = try await store.enqueue(Fixtures.change(["p1", "u1"], runAt: now))
+        let blocked = try await store.enqueue(Fixtures.change(["u1"], runAt: now + 1))
+        _ = try await store.leaseNextChange(owner: "crashed-engine", leaseUntil: now + 5, now: now)
+
+        let takenOver = try #require(try await store.leaseNextChange(owner: "w2", leaseUntil: now + 40, now: now + 6))
+        #expect(takenOver.id == change.id && takenOver.count == 2 && takenOver.leaseOwner == "w2")
+        #expect(try await store.leaseNextChange(owner: "w3", leaseUntil: now + 40, now: now + 6) == nil)
+        await #expect(throws: StoreError.leaseLost(changeId: change.id, owner: "crashed-engine")) {
+            try await store.finishChange(changeId: change.id, owner: "crashed-engine", now: now + 7)
+        }
+        await #expect(throws: StoreError.leaseLost(changeId: change.id, owner: "crashed-engine")) {
+            try await store.renewLease(changeId: change.id, owner: "crashed-engine", leaseUntil: now + 99)
+        }
+        _ = try await store.finishChange(changeId: change.id, owner: "w2", now: now + 8)
+        #expect(try await store.leaseNextChange(owner: "w3", leaseUntil: now + 40, now: now + 8)?.id == blocked.id)
+    }
+
+    @Test("the queue lists with paging, sort and a state filter", arguments: StoreBackend.available)
+    func queueListing(backend: StoreBackend) async throws {
+        let store = try backend.makeStore()
+        let now = Fixtures.epoch
+        for index in 0..<6 { _ = try await store.enqueue(Fixtures.change(["r\(index)"], runAt: now + Double(index))) }
+        for _ in 0..<2 {
+            let leased = try #require(try await store.leaseNextChange(owner: "w1", leaseUntil: now + 60, now: now + 10))
+            _ = try await store.finishChange(changeId: leased.id, owner: "w1", now: now + 10)
+        }
+        let waiting = try await store.list(PendingChange.self, StoreQuery(
+            filter: .where("state", is: PendingChangeState.new.rawValue), sort: [StoreSort("runAt", ascending: false)], limit: 3))
+        #expect(waiting.total == 4)
+        #expect(waiting.items.map(\.resources) == [["r5"], ["r4"], ["r3"]])
+    }
+
+    @Test("two engines on one store never run changes that share a resource at once", arguments: StoreBackend.available)
+    func concurrentEngines(backend: StoreBackend) async throws {
+        let location = backend.freshLocation()
+        let engines = [try StoreLocation(parsing: location).open(), try StoreLocation(parsing: location).open()]
+        let resourcesPerChange = 2
+        let changes = 60
+        for index in 0..<changes {
+            let resources = (0..<resourcesPerChange).map { "r\((index + $0 * 7) % 10)" }
+            _ = try await engines[0].enqueue(Fixtures.change(resources, runAt: Date() - 1))
+        }
+        let monitor = LeaseMonitor()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for worker in 0..<6 {
+                let store = engines[worker % 2]
+                group.addTask {
+                    let owner = "engine\(worker % 2)-worker\(worker)"
+                    var idle = 0
+                    while idle < 20 {
+                        guard let change = try await store.leaseNextChange(owner: owner, leaseUntil: Date() + 60, now: Date()) else {
+                            idle += 1
+                            try await Task.sleep(for: .milliseconds(5))
+                            continue
+                        }
+                        idle = 0
+                        try await monitor.begin(change)
+                        try await Task.sleep(for: .milliseconds(1))
+                        await monitor.end(change)
+                        _ = try await store.finishChange(changeId: change.id, owner: owner, now: Date())
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(await monitor.finished.count == changes)
+        #expect(await monitor.finished.allSatisfy { $0.value == 1 })
+        #expect(try await engines[1].count(PendingChange.self, .where("state", is: "FINISHED")) == changes)
+    }
+}
+
+/// Records which resources are held right now and fails if two leased changes share one.
+actor LeaseMonitor {
+    private var held: Set<String> = []
+    private(set) var finished: [String: Int] = [:]
+
+    func begin(_ change: PendingChange) throws {
+        let overlap = held.intersection(change.resources)
+        guard overlap.isEmpty else { throw OverlapError(resources: overlap) }
+        held.formUnion(change.resources)
+    }
+
+    func end(_ change: PendingChange) {
+        held.subtract(change.resources)
+        finished[change.id, default: 0] += 1
+    }
+
+    struct OverlapError: Error {
+        let resources: Set<String>
+    }
+}
+
+extension NodePool {
+    func withID(_ id: String) -> NodePool {
+        var copy = self
+        copy.id = id
+        return copy
+    }
+}
