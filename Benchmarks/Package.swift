@@ -1,0 +1,28 @@
+// swift-tools-version: 6.1
+// Performance benchmarks of defpi, kept out of the main package so that building and testing
+// defpi does not build the benchmark harness. Run: `cd Benchmarks && swift package benchmark`.
+import Foundation
+import PackageDescription
+
+/// SwiftPM names a path dependency after its directory, which is wherever defpi was cloned.
+let defpi = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .lastPathComponent.lowercased()
+
+let package = Package(
+    name: "defpi-benchmarks",
+    platforms: [.macOS(.v14)],
+    dependencies: [
+        .package(path: ".."),
+        .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
+    ],
+    targets: [
+        .executableTarget(
+            name: "StoreBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "Engine", package: defpi),
+            ],
+            path: "Benchmarks/StoreBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]),
+    ]
+)

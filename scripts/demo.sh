@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# demo.sh - defpi on a local demo cluster, from a fresh machine: installs what is needed, brings
+# up the demo cluster (a swarm manager with 2 workers and the registry; it stays up, stop it with
+# `scripts/testbed.sh down`), builds defpi, and runs it against the cluster with the embedded
+# SQLite store. Arguments are passed to defpi (default: `store check`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/install-deps.sh
+
+sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo -E"
+eval "$($sudo scripts/testbed.sh up 2 --only swarm,registry)"
+export DEFPI_REGISTRY="$TESTBED_REGISTRY_URL"
+
+swift build -c release --product defpi
+[ $# -gt 0 ] || set -- store check
+exec .build/release/defpi "$@"

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# test.sh - the whole test suite, from a fresh machine: installs the build and test-bed packages,
+# brings up the test bed (a swarm manager with 2 workers, the registry, the MongoDB server),
+# runs every test against it, and tears the bed down again. Exit status: that of the tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/install-deps.sh
+
+sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo -E"
+bed_env=$($sudo scripts/testbed.sh up 2)
+trap '$sudo scripts/testbed.sh down >&2 || true' EXIT
+eval "$bed_env"
+export DEFPI_REQUIRE_TESTBED=1
+
+swift build --build-tests
+swift test --skip-build "$@"
