@@ -126,3 +126,13 @@ struct MongoShell {
         #expect(mongoc_collection_update_one(collection, filter, change, nil, nil, &error))
     }
 }
+
+extension StoreFailureTests {
+    @Test("a directory given as the SQLite file is refused with a hint")
+    func directoryAsStore() {
+        let directory = TemporaryDirectory.make().path
+        #expect(throws: StoreError.unreadable(location: directory, reason: "it is a directory; name a file in it, e.g. \(directory)/defpi.sqlite")) {
+            try SQLiteStore(path: directory)
+        }
+    }
+}

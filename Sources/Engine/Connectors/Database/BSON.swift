@@ -218,7 +218,7 @@ enum BSONMapping {
         do {
             return try ModelCoding.decoder().decode(E.self, from: plain.json)
         } catch {
-            throw StoreError.backend(location: E.collection.rawValue, message: "a stored document cannot be read: \(error)")
+            throw StoreError.undecodable(E.collection, reason: "\(error)")
         }
     }
 

@@ -14,13 +14,15 @@ enum SQLiteSchema {
                         data TEXT NOT NULL CHECK (json_valid(data)))
                     """)
             }
-            for index in StoreIndex.all where index.fields != ["resources"] {
-                let expressions = index.fields.map { SQLiteQuery.expression(StoreField(stringLiteral: $0)) }
-                    .joined(separator: ", ")
+            for index in StoreIndex.all where index.inSQLite {
+                // Unique indexes end at the field; the others end with the id, so matches come out in id order.
+                let expressions = (index.fields.map { SQLiteQuery.expression(StoreField(stringLiteral: $0)) }
+                    + (index.unique ? [] : ["id"])).joined(separator: ", ")
                 try db.execute(sql: """
                     CREATE \(index.unique ? "UNIQUE " : "")INDEX "\(index.name)" ON "\(index.collection.rawValue)" (\(expressions))
                     """)
             }
+            try db.execute(sql: waitingIndexSQL)
             try db.execute(sql: "PRAGMA user_version = 1")
         }
         return migrator
@@ -32,14 +34,27 @@ enum SQLiteSchema {
         WHERE json_extract(p.data, '$.state') = 'RUNNING' AND json_extract(p.data, '$.leaseExpiry') > ?
         """
 
-    static let dueChangesPage = 64
+    /// Changes waiting to run, in due order: the queue's partial index.
+    static let waitingIndexSQL = """
+        CREATE INDEX PendingChange_waiting ON PendingChange (json_extract(data, '$.runAt'), id)
+        WHERE json_extract(data, '$.state') IN ('NEW', 'FAILED_TEMPORARY')
+        """
 
-    /// Changes that may run at `?` (epoch ms): due and not leased, or leased with an expired lease.
-    static let dueChangesSQL = """
-        SELECT revision, data FROM PendingChange
-        WHERE (json_extract(data, '$.state') IN ('NEW', 'FAILED_TEMPORARY') AND json_extract(data, '$.runAt') <= ?)
-           OR (json_extract(data, '$.state') = 'RUNNING' AND json_extract(data, '$.leaseExpiry') <= ?)
-        ORDER BY json_extract(data, '$.runAt'), id LIMIT \(dueChangesPage) OFFSET ?
+    /// The earliest change due at `?1` (epoch ms), waiting, with no resource in the JSON array `?2`.
+    /// Walks `PendingChange_waiting` in due order and stops at the first that fits.
+    static let dueChangeSQL = """
+        SELECT id, revision, data, json_extract(data, '$.runAt') AS runAt FROM PendingChange INDEXED BY PendingChange_waiting
+        WHERE json_extract(data, '$.state') IN ('NEW', 'FAILED_TEMPORARY') AND json_extract(data, '$.runAt') <= ?1
+          AND NOT EXISTS (SELECT 1 FROM json_each(data, '$.resources') r WHERE r.value IN (SELECT value FROM json_each(?2)))
+        ORDER BY json_extract(data, '$.runAt'), id LIMIT 1
+        """
+
+    /// The earliest change whose lease expired at `?1`, with no resource in the JSON array `?2`.
+    static let expiredLeaseSQL = """
+        SELECT id, revision, data, json_extract(data, '$.runAt') AS runAt FROM PendingChange
+        WHERE json_extract(data, '$.state') = 'RUNNING' AND json_extract(data, '$.leaseExpiry') <= ?1
+          AND NOT EXISTS (SELECT 1 FROM json_each(data, '$.resources') r WHERE r.value IN (SELECT value FROM json_each(?2)))
+        ORDER BY json_extract(data, '$.runAt'), id LIMIT 1
         """
 }
 

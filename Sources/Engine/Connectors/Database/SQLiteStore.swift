@@ -44,7 +44,11 @@ public final class SQLiteStore: Store {
                 throw StoreError.unreadable(location: path, reason: "cannot create the directory \(directory) (\(error.localizedDescription))")
             }
         }
-        guard FileManager.default.fileExists(atPath: path) else { return }
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { return }
+        if isDirectory.boolValue {
+            throw StoreError.unreadable(location: path, reason: "it is a directory; name a file in it, e.g. \(path)/defpi.sqlite")
+        }
         guard let handle = FileHandle(forReadingAtPath: path) else {
             throw StoreError.unreadable(location: path, reason: "the file cannot be read (permission denied?)")
         }
@@ -193,23 +197,21 @@ public final class SQLiteStore: Store {
         let documents = self.documents
         let nowMillis = StoreValue.date(now).jsonScalar as! Int64
         return try await write { db -> PendingChange? in
-            let busy = Set(try String.fetchAll(db, sql: SQLiteSchema.leasedResourcesSQL, arguments: [nowMillis]))
-            var offset = 0
-            while true {
-                let rows = try Row.fetchAll(db, sql: SQLiteSchema.dueChangesSQL, arguments: [nowMillis, nowMillis, offset])
-                for row in rows {
-                    var change = try documents.decode(PendingChange.self, row: row)
-                    guard busy.isDisjoint(with: change.resources) else { continue }
-                    change.state = .running
-                    change.leaseOwner = owner
-                    change.leaseExpiry = leaseUntil
-                    change.count += 1
-                    change.updated = now
-                    return try Self.replace(change, in: db, documents: documents)
-                }
-                guard rows.count == SQLiteSchema.dueChangesPage else { return nil }
-                offset += rows.count
+            let held = try String.fetchAll(db, sql: SQLiteSchema.leasedResourcesSQL, arguments: [nowMillis])
+            let heldJSON = String(decoding: try JSONEncoder().encode(held), as: UTF8.self)
+            let candidates = try [SQLiteSchema.dueChangeSQL, SQLiteSchema.expiredLeaseSQL].compactMap { sql in
+                try Row.fetchOne(db, sql: sql, arguments: [nowMillis, heldJSON])
             }
+            guard let next = candidates.min(by: { ($0["runAt"] as Int64, $0["id"] as String) < ($1["runAt"], $1["id"]) }) else {
+                return nil
+            }
+            var change = try documents.decode(PendingChange.self, row: next)
+            change.state = .running
+            change.leaseOwner = owner
+            change.leaseExpiry = leaseUntil
+            change.count += 1
+            change.updated = now
+            return try Self.replace(change, in: db, documents: documents)
         }
     }
 
@@ -275,9 +277,12 @@ public final class SQLiteStore: Store {
 
 /// Encodes entities to the JSON text stored in the `data` column and back.
 struct DocumentCoder: Sendable {
+    private let encoder = ModelCoding.encoder()
+    private let decoder = ModelCoding.decoder()
+
     func encode<E: Entity>(_ entity: E) throws -> String {
         do {
-            return String(decoding: try ModelCoding.encoder().encode(entity), as: UTF8.self)
+            return String(decoding: try encoder.encode(entity), as: UTF8.self)
         } catch {
             throw StoreError.invalidEntity(E.collection, reason: "\(error)")
         }
@@ -286,11 +291,11 @@ struct DocumentCoder: Sendable {
     func decode<E: Entity>(_ type: E.Type, row: Row) throws -> E {
         let data: String = row["data"]
         do {
-            var entity = try ModelCoding.decoder().decode(E.self, from: Data(data.utf8))
+            var entity = try decoder.decode(E.self, from: Data(data.utf8))
             entity.revision = row["revision"]
             return entity
         } catch {
-            throw StoreError.backend(location: E.collection.rawValue, message: "a stored document cannot be read: \(error)")
+            throw StoreError.undecodable(E.collection, reason: "\(error)")
         }
     }
 }

@@ -21,6 +21,8 @@ public enum StoreError: UserFacingError, Equatable {
     case invalidLocation(String, reason: String)
     /// The entity cannot be stored as given (e.g. it fails to encode).
     case invalidEntity(EntityCollection, reason: String)
+    /// A stored document does not decode as this kind of entity.
+    case undecodable(EntityCollection, reason: String)
     /// Any other failure reported by the database.
     case backend(location: String, message: String)
 
@@ -44,6 +46,8 @@ public enum StoreError: UserFacingError, Equatable {
             return "invalid store location '\(location)': \(reason). Use a file path, sqlite:///path/to/file.sqlite, or mongodb://host:port/database"
         case .invalidEntity(let collection, let reason):
             return "cannot store this \(collection.rawValue): \(reason)"
+        case .undecodable(let collection, _):
+            return "a stored \(collection.rawValue) document cannot be read; it was written by another tool or a damaged copy. Remove or repair it"
         case .backend(let location, let message):
             return "the store at \(location) failed: \(message)"
         }
@@ -55,6 +59,8 @@ public enum StoreError: UserFacingError, Equatable {
             return "based on revision \(expected), stored revision \(stored.map(String.init) ?? "none")"
         case .leaseLost(_, let owner):
             return "owner \(owner)"
+        case .undecodable(_, let reason):
+            return reason
         default:
             return nil
         }

@@ -6,12 +6,16 @@ struct StoreIndex: Sendable {
     let name: String
     let fields: [String]
     let unique: Bool
+    /// Whether SQLite keeps it too (it cannot index array elements, and has a partial index of
+    /// its own for the queue's due order).
+    let inSQLite: Bool
 
-    init(_ collection: EntityCollection, _ name: String, _ fields: [String], unique: Bool = false) {
+    init(_ collection: EntityCollection, _ name: String, _ fields: [String], unique: Bool = false, inSQLite: Bool = true) {
         self.collection = collection
         self.name = name
         self.fields = fields
         self.unique = unique
+        self.inSQLite = inSQLite
     }
 
     static let all: [StoreIndex] = [
@@ -24,10 +28,10 @@ struct StoreIndex: Sendable {
         StoreIndex(.process, "Process_runningNodeId", ["runningNodeId"]),
         StoreIndex(.connection, "Connection_endpoint1", ["endpoint1.processId"]),
         StoreIndex(.connection, "Connection_endpoint2", ["endpoint2.processId"]),
-        StoreIndex(.pendingChange, "PendingChange_due", ["state", "runAt"]),
+        StoreIndex(.pendingChange, "PendingChange_due", ["state", "runAt"], inSQLite: false),
         StoreIndex(.pendingChange, "PendingChange_lease", ["state", "leaseExpiry"]),
         StoreIndex(.pendingChange, "PendingChange_userId", ["userId"]),
-        StoreIndex(.pendingChange, "PendingChange_resources", ["resources"]),
+        StoreIndex(.pendingChange, "PendingChange_resources", ["resources"], inSQLite: false),
         StoreIndex(.auditEvent, "AuditEvent_target", ["target"]),
         StoreIndex(.auditEvent, "AuditEvent_time", ["time"]),
     ]

@@ -1,0 +1,95 @@
+import Benchmark
+import Engine
+import Foundation
+
+// Store benchmarks, SQLite and (when DEFPI_BENCH_MONGODB_URI or TESTBED_MONGODB_URI names a server)
+// MongoDB side by side. Targets on SQLite: listing one user's 1,000 of 10,000 processes in at most
+// 20 ms; at least 2,000 queue changes leased and finished per second.
+let benchmarks: @Sendable () -> Void = {
+    Benchmark.defaultConfiguration = .init(
+        metrics: [.wallClock, .cpuTotal, .mallocCountTotal, .peakMemoryResident],
+        timeUnits: .milliseconds, warmupIterations: 1, maxDuration: .seconds(30), maxIterations: 50)
+
+    for backend in BenchmarkBackend.available {
+        let name = backend.name
+
+        Benchmark("\(name): insert 10,000 processes", configuration: .init(maxIterations: backend.slowIterations)) { benchmark in
+            let store = try! backend.freshStore()
+            let processes = Workload.processes(count: 10_000, users: 10)
+            benchmark.startMeasurement()
+            for process in processes { _ = try! await store.insert(process) }
+            benchmark.stopMeasurement()
+        }
+
+        let listing = SharedStore()
+        Benchmark("\(name): list one user's 1,000 of 10,000 processes") { benchmark in
+            let page = try! await listing.store!.all(ServiceProcess.self, .where("userId", is: Workload.userId(3)))
+            precondition(page.count == 1_000)
+            blackHole(page)
+        } setup: {
+            let store = try backend.freshStore()
+            for process in Workload.processes(count: 10_000, users: 10) { _ = try await store.insert(process) }
+            listing.store = store
+        }
+
+        Benchmark("\(name): lease and finish 1,000 queued changes", configuration: .init(maxIterations: backend.slowIterations)) { benchmark in
+            let store = try! backend.freshStore()
+            for index in 0..<1_000 {
+                _ = try! await store.enqueue(PendingChange(
+                    type: "SendConfiguration", description: "configure process \(index)", resources: ["process-\(index)"],
+                    runAt: Date(timeIntervalSince1970: 0), createdBy: "benchmark"))
+            }
+            benchmark.startMeasurement()
+            let now = Date()
+            while let change = try! await store.leaseNextChange(owner: "bench", leaseUntil: now + 60, now: now) {
+                _ = try! await store.finishChange(changeId: change.id, owner: "bench", now: now)
+            }
+            benchmark.stopMeasurement()
+        }
+    }
+}
+
+/// A store prepared once by a benchmark's setup and read by its iterations.
+final class SharedStore: @unchecked Sendable {
+    var store: (any Store)?
+}
+
+/// Where the benchmarks run.
+struct BenchmarkBackend: Sendable {
+    let name: String
+    let slowIterations: Int
+    let freshLocation: @Sendable () -> String
+
+    func freshStore() throws -> any Store {
+        try StoreLocation(parsing: freshLocation()).open()
+    }
+
+    static var available: [BenchmarkBackend] {
+        var backends = [BenchmarkBackend(name: "SQLite", slowIterations: 10) {
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("defpi-bench-\(ObjectID.generate())")
+            try! FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            return directory.path + "/defpi.sqlite"
+        }]
+        let environment = ProcessInfo.processInfo.environment
+        if let uri = environment["DEFPI_BENCH_MONGODB_URI"] ?? environment["TESTBED_MONGODB_URI"], !uri.isEmpty {
+            backends.append(BenchmarkBackend(name: "MongoDB", slowIterations: 3) {
+                uri.replacingOccurrences(of: "/?", with: "/defpi_bench_\(ObjectID.generate())?")
+            })
+        }
+        return backends
+    }
+}
+
+/// The data the benchmarks work on.
+enum Workload {
+    static func userId(_ index: Int) -> String { String(format: "%024x", index + 1) }
+
+    /// `count` processes spread evenly over `users` owners.
+    static func processes(count: Int, users: Int) -> [ServiceProcess] {
+        (0..<count).map { index in
+            ServiceProcess(name: "meter-\(index)", userId: userId(index % users), serviceId: "meter", serviceVersion: "1.2.0",
+                           placement: .pool("pool-1"), state: .running, dockerId: "svc-\(index)",
+                           configuration: [ProcessParameter(key: "INTERVAL", value: "\(index % 60)")])
+        }
+    }
+}
