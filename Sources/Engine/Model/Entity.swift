@@ -58,12 +58,13 @@ extension FallbackDecodable {
 }
 
 /// The JSON conventions of the model, shared by every store and front: dates as epoch
-/// milliseconds (as the original's Jackson did), stable key order for readable diffs.
+/// milliseconds (as the original's Jackson did).
 public enum ModelCoding {
-    public static func encoder() -> JSONEncoder {
+    /// An encoder of the model's JSON; `sortedKeys` for output people read and diff.
+    public static func encoder(sortedKeys: Bool = false) -> JSONEncoder {
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .millisecondsSince1970
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.outputFormatting = sortedKeys ? [.sortedKeys, .withoutEscapingSlashes] : [.withoutEscapingSlashes]
         return encoder
     }
 

@@ -96,8 +96,8 @@ public final class SQLiteStore: Store {
         let table = E.collection.rawValue
         do {
             try await pool.write { db in
-                try db.execute(sql: "INSERT INTO \"\(table)\" (id, revision, data) VALUES (?, 1, ?)",
-                               arguments: [stored.id, data])
+                try db.cachedStatement(sql: "INSERT INTO \"\(table)\" (id, revision, data) VALUES (?, 1, ?)")
+                    .execute(arguments: [stored.id, data])
             }
         } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
             throw StoreError.duplicate(stored, databaseMessage: error.message ?? "")
@@ -113,10 +113,10 @@ public final class SQLiteStore: Store {
         let table = E.collection.rawValue
         do {
             let storedRevision: Int?? = try await pool.write { db in
-                try db.execute(sql: "UPDATE \"\(table)\" SET revision = ?, data = ? WHERE id = ? AND revision = ?",
-                               arguments: [stored.revision, data, entity.id, entity.revision])
+                try db.cachedStatement(sql: "UPDATE \"\(table)\" SET revision = ?, data = ? WHERE id = ? AND revision = ?")
+                    .execute(arguments: [stored.revision, data, entity.id, entity.revision])
                 if db.changesCount == 1 { return .none }
-                return .some(try Int.fetchOne(db, sql: "SELECT revision FROM \"\(table)\" WHERE id = ?", arguments: [entity.id]))
+                return .some(try Int.fetchOne(db.cachedStatement(sql: "SELECT revision FROM \"\(table)\" WHERE id = ?"), arguments: [entity.id]))
             }
             switch storedRevision {
             case .none: return stored
@@ -135,7 +135,7 @@ public final class SQLiteStore: Store {
         let table = E.collection.rawValue
         let documents = self.documents
         return try await read { db in
-            try Row.fetchOne(db, sql: "SELECT revision, data FROM \"\(table)\" WHERE id = ?", arguments: [id])
+            try Row.fetchOne(db.cachedStatement(sql: "SELECT revision, data FROM \"\(table)\" WHERE id = ?"), arguments: [id])
                 .map { try documents.decode(E.self, row: $0) }
         }
     }
@@ -145,12 +145,12 @@ public final class SQLiteStore: Store {
         let table = E.collection.rawValue
         let storedRevision: Int?? = try await write { db in
             if let revision {
-                try db.execute(sql: "DELETE FROM \"\(table)\" WHERE id = ? AND revision = ?", arguments: [id, revision])
+                try db.cachedStatement(sql: "DELETE FROM \"\(table)\" WHERE id = ? AND revision = ?").execute(arguments: [id, revision])
             } else {
-                try db.execute(sql: "DELETE FROM \"\(table)\" WHERE id = ?", arguments: [id])
+                try db.cachedStatement(sql: "DELETE FROM \"\(table)\" WHERE id = ?").execute(arguments: [id])
             }
             if db.changesCount == 1 { return .none }
-            return .some(try Int.fetchOne(db, sql: "SELECT revision FROM \"\(table)\" WHERE id = ?", arguments: [id]))
+            return .some(try Int.fetchOne(db.cachedStatement(sql: "SELECT revision FROM \"\(table)\" WHERE id = ?"), arguments: [id]))
         }
         switch storedRevision {
         case .none: return true
@@ -197,10 +197,10 @@ public final class SQLiteStore: Store {
         let documents = self.documents
         let nowMillis = StoreValue.date(now).jsonScalar as! Int64
         return try await write { db -> PendingChange? in
-            let held = try String.fetchAll(db, sql: SQLiteSchema.leasedResourcesSQL, arguments: [nowMillis])
+            let held = try String.fetchAll(db.cachedStatement(sql: SQLiteSchema.leasedResourcesSQL), arguments: [nowMillis])
             let heldJSON = String(decoding: try JSONEncoder().encode(held), as: UTF8.self)
             let candidates = try [SQLiteSchema.dueChangeSQL, SQLiteSchema.expiredLeaseSQL].compactMap { sql in
-                try Row.fetchOne(db, sql: sql, arguments: [nowMillis, heldJSON])
+                try Row.fetchOne(db.cachedStatement(sql: sql), arguments: [nowMillis, heldJSON])
             }
             guard let next = candidates.min(by: { ($0["runAt"] as Int64, $0["id"] as String) < ($1["runAt"], $1["id"]) }) else {
                 return nil
@@ -240,7 +240,7 @@ public final class SQLiteStore: Store {
     {
         let documents = self.documents
         return try await write { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT revision, data FROM PendingChange WHERE id = ?", arguments: [changeId]) else {
+            guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT revision, data FROM PendingChange WHERE id = ?"), arguments: [changeId]) else {
                 throw StoreError.leaseLost(changeId: changeId, owner: owner)
             }
             var change = try documents.decode(PendingChange.self, row: row)
@@ -256,8 +256,8 @@ public final class SQLiteStore: Store {
     private static func replace(_ change: PendingChange, in db: Database, documents: DocumentCoder) throws -> PendingChange {
         var stored = change
         stored.revision += 1
-        try db.execute(sql: "UPDATE PendingChange SET revision = ?, data = ? WHERE id = ? AND revision = ?",
-                       arguments: [stored.revision, try documents.encode(stored), change.id, change.revision])
+        try db.cachedStatement(sql: "UPDATE PendingChange SET revision = ?, data = ? WHERE id = ? AND revision = ?")
+            .execute(arguments: [stored.revision, try documents.encode(stored), change.id, change.revision])
         return stored
     }
 
