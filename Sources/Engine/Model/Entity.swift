@@ -74,3 +74,8 @@ public enum ModelCoding {
         return decoder
     }
 }
+
+extension Date {
+    /// Milliseconds since 1970, as the model's JSON writes dates.
+    var epochMilliseconds: Int64 { Int64((timeIntervalSince1970 * 1000).rounded()) }
+}

@@ -59,7 +59,7 @@ final class BSONDocument: @unchecked Sendable {
             }
         case .int(let number): bson_append_int64(pointer, key, length, number)
         case .bool(let flag): bson_append_bool(pointer, key, length, flag)
-        case .date(let date): bson_append_date_time(pointer, key, length, Int64((date.timeIntervalSince1970 * 1000).rounded()))
+        case .date(let date): bson_append_date_time(pointer, key, length, date.epochMilliseconds)
         }
     }
 

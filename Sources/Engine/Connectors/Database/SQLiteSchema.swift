@@ -80,7 +80,7 @@ struct SQLiteQuery {
         case .string(let text): _ = arguments.append(contentsOf: [text])
         case .int(let number): _ = arguments.append(contentsOf: [number])
         case .bool(let flag): _ = arguments.append(contentsOf: [flag ? 1 : 0])
-        case .date: _ = arguments.append(contentsOf: [value.jsonScalar as! Int64])
+        case .date(let date): _ = arguments.append(contentsOf: [date.epochMilliseconds])
         }
         return "?"
     }

@@ -195,7 +195,7 @@ public final class SQLiteStore: Store {
 
     public func leaseNextChange(owner: String, leaseUntil: Date, now: Date) async throws -> PendingChange? {
         let documents = self.documents
-        let nowMillis = StoreValue.date(now).jsonScalar as! Int64
+        let nowMillis = now.epochMilliseconds
         return try await write { db -> PendingChange? in
             let held = try String.fetchAll(db.cachedStatement(sql: SQLiteSchema.leasedResourcesSQL), arguments: [nowMillis])
             let heldJSON = String(decoding: try JSONEncoder().encode(held), as: UTF8.self)

@@ -56,16 +56,6 @@ public enum StoreValue: Sendable, Hashable {
     case int(Int64)
     case bool(Bool)
     case date(Date)
-
-    /// The value as it appears in the JSON form of a document (dates in epoch milliseconds).
-    public var jsonScalar: any Sendable {
-        switch self {
-        case .string(let value): return value
-        case .int(let value): return value
-        case .bool(let value): return value
-        case .date(let value): return Int64((value.timeIntervalSince1970 * 1000).rounded())
-        }
-    }
 }
 
 /// Which documents a query matches. Evaluated by the store, on its indexes where it has them.
