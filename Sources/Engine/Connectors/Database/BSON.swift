@@ -182,12 +182,15 @@ extension bson_error_t {
 
 /// Converts entities to the BSON documents of their collection and back.
 enum BSONMapping {
+    private static let encoder = ModelCoding.encoder()
+    private static let decoder = ModelCoding.decoder()
+
     /// The entity as a document: `_id` (an ObjectId for 24-hex ids) plus every field, with the
     /// collection's date fields as BSON dates.
     static func document<E: Entity>(for entity: E) throws -> BSONDocument {
         let json: BSONDocument
         do {
-            json = try BSONDocument(json: try ModelCoding.encoder().encode(entity))
+            json = try BSONDocument(json: try encoder.encode(entity))
         } catch {
             throw StoreError.invalidEntity(E.collection, reason: "\(error)")
         }
@@ -216,7 +219,7 @@ enum BSONMapping {
         let plain = BSONDocument()
         withExtendedLifetime((document, plain)) { copyPlain(BSONIterator(document.pointer), into: plain.pointer, topLevel: true) }
         do {
-            return try ModelCoding.decoder().decode(E.self, from: plain.json)
+            return try decoder.decode(E.self, from: plain.json)
         } catch {
             throw StoreError.undecodable(E.collection, reason: "\(error)")
         }
