@@ -6,9 +6,30 @@ import Yams
 public struct ConfigurationFile: Codable, Sendable, Equatable {
     /// The store location (see `StoreLocation`).
     public var store: String?
+    /// The Docker Engine to manage (`unix://...` or `tcp://...`) when `DOCKER_HOST` is not set.
+    public var dockerHost: String?
+    /// The registry that holds the service images.
+    public var registry: Registry?
 
-    public init(store: String? = nil) {
+    /// The `registry:` section.
+    public struct Registry: Codable, Sendable, Equatable {
+        public var url: String?
+        public var username: String?
+        public var password: String?
+        public var prefix: String?
+
+        public init(url: String? = nil, username: String? = nil, password: String? = nil, prefix: String? = nil) {
+            self.url = url
+            self.username = username
+            self.password = password
+            self.prefix = prefix
+        }
+    }
+
+    public init(store: String? = nil, dockerHost: String? = nil, registry: Registry? = nil) {
         self.store = store
+        self.dockerHost = dockerHost
+        self.registry = registry
     }
 
     /// The config file's path for this environment.
@@ -67,5 +88,56 @@ public enum StoreSelection {
             return try StoreLocation(parsing: configured)
         }
         return StoreLocation.defaultLocation(environment: environment)
+    }
+}
+
+/// The registry defpi reads services from and publishes to: URL, credentials and repository
+/// prefix, each from its flag, else the environment (`DEFPI_REGISTRY`, `DEFPI_REGISTRY_USERNAME`,
+/// `DEFPI_REGISTRY_PASSWORD`, `DEFPI_REGISTRY_PREFIX`), else the config file's `registry:`.
+public struct RegistrySettings: Sendable, Equatable {
+    public var url: String
+    public var credentials: RegistryCredentials?
+    public var prefix: String
+
+    public static let defaultURL = "http://127.0.0.1:5000"
+    public static let defaultPrefix = "services"
+
+    public init(url: String = RegistrySettings.defaultURL, credentials: RegistryCredentials? = nil,
+                prefix: String = RegistrySettings.defaultPrefix) {
+        self.url = url
+        self.credentials = credentials
+        self.prefix = prefix
+    }
+
+    /// Resolves every setting by precedence: flag, environment, config file, default.
+    public static func resolve(url: String? = nil, username: String? = nil, password: String? = nil,
+                               prefix: String? = nil,
+                               environment: [String: String] = ProcessInfo.processInfo.environment) throws
+        -> RegistrySettings
+    {
+        let file = try ConfigurationFile.load(path: ConfigurationFile.path(environment: environment)).registry
+        func pick(_ flag: String?, _ variable: String, _ configured: String?) -> String? {
+            [flag, environment[variable], configured].lazy.compactMap { $0 }.first { !$0.isEmpty }
+        }
+        let user = pick(username, "DEFPI_REGISTRY_USERNAME", file?.username)
+        let secret = pick(password, "DEFPI_REGISTRY_PASSWORD", file?.password)
+        return RegistrySettings(
+            url: pick(url, "DEFPI_REGISTRY", file?.url) ?? defaultURL,
+            credentials: user.map { RegistryCredentials(username: $0, password: secret ?? "") },
+            prefix: pick(prefix, "DEFPI_REGISTRY_PREFIX", file?.prefix) ?? defaultPrefix)
+    }
+}
+
+/// Picks the Docker Engine: `DOCKER_HOST` (with the TLS variables), else the config file's
+/// `dockerHost`, else the local socket.
+public enum DockerSelection {
+    public static func resolve(environment: [String: String] = ProcessInfo.processInfo.environment) throws
+        -> DockerEndpoint
+    {
+        if let host = environment["DOCKER_HOST"], !host.isEmpty { return try DockerEndpoint(environment: environment) }
+        if let configured = try ConfigurationFile.load(path: ConfigurationFile.path(environment: environment)).dockerHost {
+            return try DockerEndpoint(host: configured, environment: environment)
+        }
+        return try DockerEndpoint(environment: environment)
     }
 }

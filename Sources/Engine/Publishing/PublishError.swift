@@ -1,0 +1,26 @@
+/// Why `defpi service publish` cannot build or push an image.
+public enum PublishError: UserFacingError, Equatable {
+    case unreadable(path: String, reason: String)
+    case invalidDescription(path: String, reason: String)
+    case invalidName(field: String, value: String)
+    case notAnExecutable(path: String)
+    case libraryNotFound(executable: String, detail: String)
+    case pathTooLong(String)
+
+    public var userMessage: String {
+        switch self {
+        case .unreadable(let path, let reason):
+            return "cannot read \(path): \(reason)"
+        case .invalidDescription(let path, let reason):
+            return "\(path) is not a valid service description: \(reason)"
+        case .invalidName(let field, let value):
+            return "\"\(value)\" is not a valid \(field); use lower-case letters, digits, '.', '_' and '-' (a tag may also hold upper case)"
+        case .notAnExecutable(let path):
+            return "\(path) is not an executable file; build the service first and pass its binary"
+        case .libraryNotFound(let executable, let detail):
+            return "cannot find the libraries \(executable) links (\(detail)); install them or link the binary statically"
+        case .pathTooLong(let path):
+            return "the path \(path) is too long for an image layer"
+        }
+    }
+}

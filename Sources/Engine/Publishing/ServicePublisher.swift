@@ -1,0 +1,167 @@
+import Foundation
+
+/// Builds a one-layer service image from an executable, in process (no Docker daemon), and
+/// pushes it to the registry as `<prefix>/<serviceId>:<version>`.
+///
+/// The layer holds the executable at `/app/<name>` and, for a dynamic binary, every library
+/// `ldd` lists at the path the loader looks for it; the config carries the dEF-Pi labels and
+/// the entrypoint. Layers are deterministic, so re-publishing unchanged inputs uploads nothing.
+public struct ServicePublisher: Sendable {
+    public let registry: RegistryClient
+    public let prefix: String
+
+    public init(registry: RegistryClient, prefix: String = RegistrySettings.defaultPrefix) {
+        self.registry = registry
+        self.prefix = prefix
+    }
+
+    /// What to publish.
+    public struct Request: Sendable {
+        public var executable: String
+        public var description: ServiceDescription
+        /// Where the description file is (its `file:` entries are relative to it).
+        public var descriptionDirectory: String
+        public var serviceId: String
+        public var version: String
+
+        public init(executable: String, description: ServiceDescription, descriptionDirectory: String,
+                    serviceId: String, version: String) {
+            self.executable = executable
+            self.description = description
+            self.descriptionDirectory = descriptionDirectory
+            self.serviceId = serviceId
+            self.version = version
+        }
+    }
+
+    /// What was pushed.
+    public struct Published: Codable, Sendable, Equatable {
+        public var image: String
+        public var digest: String
+        public var architecture: String
+        public var layerBytes: Int
+        public var files: [String]
+    }
+
+    public func publish(_ request: Request) async throws -> Published {
+        try Self.validate(serviceId: request.serviceId, version: request.version)
+        let interfaces = try request.description.interfaces(
+            serviceId: request.serviceId, directory: request.descriptionDirectory)
+        let root = try ImageRoot.collect(executable: request.executable)
+        let layer = try root.layer()
+        let repository = "\(prefix)/\(request.serviceId)"
+        let labelEncoder = JSONEncoder()
+        labelEncoder.outputFormatting = .sortedKeys
+        let config = ImageConfig(
+            architecture: root.architecture, created: ISO8601DateFormatter().string(from: Date()),
+            config: .init(
+                labels: [
+                    ServiceLabels.serviceName: request.description.name,
+                    ServiceLabels.interfaces: String(decoding: try labelEncoder.encode(interfaces), as: UTF8.self),
+                    ServiceLabels.apiVersion: "1",
+                    "org.opencontainers.image.version": request.version,
+                ],
+                entrypoint: [root.entrypoint], env: ["PATH=/app:/usr/local/bin:/usr/bin:/bin"]),
+            rootfs: .init(diffIDs: [RegistryClient.digest(of: layer)]))
+        let configData = try labelEncoder.encode(config)
+        let layerDigest = try await registry.pushBlob(repository: repository, data: layer)
+        let configDigest = try await registry.pushBlob(repository: repository, data: configData)
+        let manifest = ImageManifest(
+            config: ContentDescriptor(mediaType: RegistryMediaType.ociConfig, digest: configDigest, size: configData.count),
+            layers: [ContentDescriptor(mediaType: RegistryMediaType.ociLayer, digest: layerDigest, size: layer.count)])
+        let digest = try await registry.pushManifest(
+            repository: repository, reference: request.version, body: try labelEncoder.encode(manifest),
+            mediaType: RegistryMediaType.ociManifest)
+        return Published(image: "\(registry.host)/\(repository):\(request.version)", digest: digest,
+                         architecture: root.architecture, layerBytes: layer.count, files: root.files.map(\.target))
+    }
+
+    static func validate(serviceId: String, version: String) throws {
+        let idPattern = /[a-z0-9]+(?:[._-][a-z0-9]+)*/
+        let tagPattern = /[A-Za-z0-9_][A-Za-z0-9._-]{0,127}/
+        guard serviceId.wholeMatch(of: idPattern) != nil else { throw PublishError.invalidName(field: "service id", value: serviceId) }
+        guard version.wholeMatch(of: tagPattern) != nil else { throw PublishError.invalidName(field: "version", value: version) }
+    }
+}
+
+/// The image labels of a dEF-Pi service.
+public enum ServiceLabels {
+    public static let serviceName = "org.flexiblepower.serviceName"
+    public static let interfaces = "org.flexiblepower.interfaces"
+    public static let apiVersion = "org.flexiblepower.defpi_api_version"
+}
+
+/// The files of a service image: the executable and the shared libraries it loads.
+struct ImageRoot {
+    struct File {
+        var source: String
+        var target: String
+    }
+
+    var files: [File]
+    var entrypoint: String
+    /// The executable's CPU in the registry's naming (`amd64`, `arm64`, `arm`).
+    var architecture: String
+
+    static func collect(executable: String) throws -> ImageRoot {
+        guard FileManager.default.isExecutableFile(atPath: executable),
+              let header = FileHandle(forReadingAtPath: executable).flatMap({ try? $0.read(upToCount: 20) }),
+              header.count == 20, header.starts(with: [0x7F, 0x45, 0x4C, 0x46])
+        else { throw PublishError.notAnExecutable(path: executable) }
+        let machine = UInt16(header[18]) | UInt16(header[19]) << 8
+        let architecture = switch machine {
+        case 0x3E: "amd64"
+        case 0xB7: "arm64"
+        case 0x28: "arm"
+        default: "unknown"
+        }
+        let entrypoint = "/app/" + (executable as NSString).lastPathComponent
+        let libraries = try sharedLibraries(of: executable)
+        return ImageRoot(files: [File(source: executable, target: entrypoint)] + libraries,
+                         entrypoint: entrypoint, architecture: architecture)
+    }
+
+    /// The libraries `ldd` resolves for `executable`; none for a static binary.
+    private static func sharedLibraries(of executable: String) throws -> [File] {
+        let ldd = Process()
+        ldd.executableURL = URL(fileURLWithPath: "/usr/bin/ldd")
+        ldd.arguments = [executable]
+        let output = Pipe()
+        ldd.standardOutput = output
+        ldd.standardError = output
+        do { try ldd.run() } catch {
+            throw PublishError.libraryNotFound(executable: executable, detail: "cannot run ldd: \(error)")
+        }
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        ldd.waitUntilExit()
+        if text.contains("not a dynamic executable") || text.contains("statically linked") { return [] }
+        guard ldd.terminationStatus == 0 else {
+            throw PublishError.libraryNotFound(executable: executable, detail: text.trimmingCharacters(in: .whitespacesAndNewlines))
+        }
+        var files: [File] = []
+        for line in text.split(separator: "\n") {
+            let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+            if line.contains("not found") {
+                throw PublishError.libraryNotFound(executable: executable, detail: line.trimmingCharacters(in: .whitespaces))
+            }
+            // `libm.so.6 => /lib/x86_64-linux-gnu/libm.so.6 (0x...)` or `/lib64/ld-linux-x86-64.so.2 (0x...)`
+            let path = words.count >= 3 && words[1] == "=>" ? String(words[2]) : String(words.first ?? "")
+            guard path.hasPrefix("/") else { continue }
+            files.append(File(source: (path as NSString).resolvingSymlinksInPath, target: path))
+        }
+        return files
+    }
+
+    /// The layer: the files plus an empty `/tmp`.
+    func layer() throws -> Data {
+        var tar = TarWriter()
+        try tar.addDirectory("/tmp", mode: 0o1777)
+        for file in files {
+            guard let contents = FileManager.default.contents(atPath: file.source) else {
+                throw PublishError.unreadable(path: file.source, reason: "a file of the image")
+            }
+            try tar.addFile(file.target, contents: contents)
+        }
+        return tar.finish()
+    }
+}
