@@ -57,13 +57,16 @@ extension FallbackDecodable {
     }
 }
 
-/// The JSON conventions of the model, shared by every store and front: dates as epoch
-/// milliseconds (as the original's Jackson did).
+/// The JSON conventions of the model, shared by every store and front: dates as whole epoch
+/// milliseconds (as the original's Jackson wrote them).
 public enum ModelCoding {
     /// An encoder of the model's JSON; `sortedKeys` for output people read and diff.
     public static func encoder(sortedKeys: Bool = false) -> JSONEncoder {
         let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .millisecondsSince1970
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(date.epochMilliseconds)
+        }
         encoder.outputFormatting = sortedKeys ? [.sortedKeys, .withoutEscapingSlashes] : [.withoutEscapingSlashes]
         return encoder
     }

@@ -18,9 +18,13 @@ public struct Service: Codable, Sendable, Hashable {
     public var tags: [Architecture: String]
     /// From the label `org.flexiblepower.interfaces`.
     public var interfaces: [Interface]
+    /// Why this version cannot be used as it is (labels missing or malformed, image unreadable);
+    /// nil for a sound dEF-Pi service image.
+    public var problem: String?
 
     public init(id: String, name: String, version: String, registry: String, repository: String = "services",
-                created: Date? = nil, tags: [Architecture: String] = [:], interfaces: [Interface] = []) {
+                created: Date? = nil, tags: [Architecture: String] = [:], interfaces: [Interface] = [],
+                problem: String? = nil) {
         self.id = id
         self.name = name
         self.version = version
@@ -29,6 +33,17 @@ public struct Service: Codable, Sendable, Hashable {
         self.created = created
         self.tags = tags
         self.interfaces = interfaces
+        self.problem = problem
+    }
+
+    /// The architectures this version has an image for, in a stable order.
+    public var architectures: [Architecture] {
+        Architecture.allCases.filter { tags[$0] != nil }
+    }
+
+    /// The image reference a node of `architecture` pulls, if there is one.
+    public func image(for architecture: Architecture) -> String? {
+        tags[architecture].map { "\(registry)/\(repository)/\(id):\($0)" }
     }
 }
 
@@ -52,6 +67,27 @@ public struct Interface: Codable, Sendable, Hashable {
         self.interfaceVersions = interfaceVersions
         self.allowMultiple = allowMultiple
         self.autoConnect = autoConnect
+    }
+
+    /// Two interfaces can be connected when any pair of their versions is compatible.
+    public func isCompatible(with other: Interface) -> Bool {
+        bestCompatibleVersions(with: other) != nil
+    }
+
+    /// The compatible version pair to connect with: this side's highest version that has a
+    /// compatible partner, and that partner's highest compatible version.
+    public func bestCompatibleVersions(with other: Interface)
+        -> (mine: InterfaceVersion, theirs: InterfaceVersion)?
+    {
+        let newestFirst: (InterfaceVersion, InterfaceVersion) -> Bool = {
+            VersionOrder.newestFirst($0.versionName, $1.versionName)
+        }
+        for mine in interfaceVersions.sorted(by: newestFirst) {
+            if let theirs = other.interfaceVersions.sorted(by: newestFirst).first(where: { mine.isCompatible(with: $0) }) {
+                return (mine, theirs)
+            }
+        }
+        return nil
     }
 }
 

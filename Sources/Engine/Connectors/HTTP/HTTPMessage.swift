@@ -129,8 +129,12 @@ public enum HTTPTransportError: Error, Sendable, Equatable {
 extension Duration {
     /// `1.5 s`, `30 s`: for messages.
     public var formattedSeconds: String {
-        let seconds = Double(components.seconds) + Double(components.attoseconds) / 1e18
-        return seconds == seconds.rounded() ? "\(Int(seconds)) s" : String(format: "%.1f s", seconds)
+        seconds == seconds.rounded() ? "\(Int(seconds)) s" : String(format: "%.1f s", seconds)
+    }
+
+    /// The duration in seconds, as a `TimeInterval`.
+    public var seconds: TimeInterval {
+        Double(components.seconds) + Double(components.attoseconds) / 1e18
     }
 
     var milliseconds: Int {

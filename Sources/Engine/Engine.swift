@@ -1,0 +1,92 @@
+import Foundation
+import Logging
+
+/// Where an Engine finds its parts.
+public struct EngineSettings: Sendable {
+    public var store: StoreLocation
+    public var docker: DockerEndpoint
+    public var registry: RegistrySettings
+    /// How often a full node re-sync runs besides the event stream (the safety net).
+    public var resyncInterval: Duration
+
+    public init(store: StoreLocation, docker: DockerEndpoint, registry: RegistrySettings,
+                resyncInterval: Duration = .seconds(30)) {
+        self.store = store
+        self.docker = docker
+        self.registry = registry
+        self.resyncInterval = resyncInterval
+    }
+}
+
+/// The one object fronts hold: the store, the connectors and the managers, wired together.
+/// `run()` keeps the Engine's view current (Docker events, periodic re-sync) and works the
+/// pending-change queue; verbs that act once use the managers without it.
+public final class Engine: Sendable {
+    public let settings: EngineSettings
+    public let store: any Store
+    public let docker: DockerClient
+    public let registry: RegistryClient
+    public let notifications: EngineNotifications
+    public let queue: PendingChangeManager
+    public let nodes: NodeManager
+    public let services: ServiceManager
+    private let logger = Logger(label: "defpi.engine")
+
+    /// Opens the store and builds the connectors; nothing is contacted but the store.
+    public init(settings: EngineSettings) async throws {
+        self.settings = settings
+        let store = try settings.store.open()
+        let docker = DockerClient(endpoint: settings.docker)
+        let registry = try RegistryClient(url: settings.registry.url, credentials: settings.registry.credentials)
+        let notifications = EngineNotifications()
+        let queue = PendingChangeManager(store: store, notifications: notifications)
+        let nodes = NodeManager(store: store, docker: docker, queue: queue, notifications: notifications)
+        queue.register(NodeManager.writeLabelsKind) { change in try await nodes.writeLabels(change) }
+        self.store = store
+        self.docker = docker
+        self.registry = registry
+        self.notifications = notifications
+        self.queue = queue
+        self.nodes = nodes
+        self.services = ServiceManager(registry: registry, prefix: settings.registry.prefix)
+    }
+
+    /// Follows Docker events, re-syncs periodically and works the queue until cancelled.
+    public func run() async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.followDockerEvents() }
+            group.addTask { await self.resyncPeriodically() }
+            group.addTask { await self.queue.run() }
+        }
+    }
+
+    private func followDockerEvents() async {
+        for await update in DockerEventFeed(client: docker).updates() {
+            switch update {
+            case .connected:
+                notifications.publish(.dockerConnection(problem: nil))
+                await resyncNodes()
+            case .event(let event) where event.type == "node":
+                do { try await nodes.refresh(dockerId: event.actorID) } catch {
+                    logger.warning("cannot refresh node \(event.actorID): \(error)")
+                }
+            case .event:
+                break
+            case .disconnected(let error, let retryIn):
+                notifications.publish(.dockerConnection(problem: error.userMessage))
+                logger.warning("Docker event stream lost (\(error)); retrying in \(retryIn.formattedSeconds)")
+            }
+        }
+    }
+
+    private func resyncPeriodically() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: settings.resyncInterval)
+            await resyncNodes()
+        }
+    }
+
+    private func resyncNodes() async {
+        do { try await nodes.sync() } catch { logger.warning("node re-sync failed: \(error)") }
+    }
+}

@@ -1,0 +1,60 @@
+import ArgumentParser
+import Engine
+import Foundation
+
+/// Where the Engine of a verb finds the store and the registry. Docker comes from `DOCKER_HOST`
+/// (and the TLS variables) or the config file's `dockerHost`.
+struct EngineOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp(
+        "Where the store lives: a file path, sqlite:///path, or mongodb://host:port/database.",
+        discussion: "Default: $DEFPI_STORE, then 'store:' in the config file, then $XDG_DATA_HOME/defpi/defpi.sqlite."))
+    var store: String?
+
+    @Option(name: .long, help: ArgumentHelp(
+        "The registry holding service images, e.g. http://127.0.0.1:5000.",
+        discussion: "Default: $DEFPI_REGISTRY, then 'registry.url' in the config file, then \(RegistrySettings.defaultURL)."))
+    var registry: String?
+
+    @Option(name: .long, help: "Registry user name (default: $DEFPI_REGISTRY_USERNAME, then the config file).")
+    var registryUsername: String?
+
+    @Option(name: .long, help: "Registry password (default: $DEFPI_REGISTRY_PASSWORD, then the config file).")
+    var registryPassword: String?
+
+    @Option(name: .long, help: "Repository prefix of service images (default: $DEFPI_REGISTRY_PREFIX, then the config file, then 'services').")
+    var registryPrefix: String?
+
+    func registrySettings() throws -> RegistrySettings {
+        try RegistrySettings.resolve(url: registry, username: registryUsername, password: registryPassword,
+                                     prefix: registryPrefix)
+    }
+
+    func makeEngine() async throws -> Engine {
+        try await Engine(settings: EngineSettings(
+            store: try StoreSelection.resolve(flag: store), docker: try DockerSelection.resolve(),
+            registry: try registrySettings()))
+    }
+}
+
+/// `-o table` (default, for people) or `-o json` (stable field names, for scripts).
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+    case table, json
+}
+
+struct OutputOptions: ParsableArguments {
+    @Option(name: [.short, .long], help: "Output format: table or json.")
+    var output: OutputFormat = .table
+
+    /// Prints `value` as pretty JSON with sorted keys (dates as epoch milliseconds, as stored).
+    func printJSON<Value: Encodable>(_ value: Value) throws {
+        let encoder = ModelCoding.encoder(sortedKeys: true)
+        encoder.outputFormatting.insert(.prettyPrinted)
+        encoder.outputFormatting.insert(.withoutEscapingSlashes)
+        print(String(decoding: try encoder.encode(value), as: UTF8.self))
+    }
+}
+
+/// Writes a warning line on stderr, leaving stdout to the answer.
+func warn(_ message: String) {
+    FileHandle.standardError.write(Data("defpi: warning: \(message)\n".utf8))
+}

@@ -1,0 +1,202 @@
+import ArgumentParser
+import Engine
+import Foundation
+
+/// `defpi node ...`: the swarm's nodes as defpi classifies them.
+struct NodeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "node",
+        abstract: "List, inspect and classify the swarm's nodes.",
+        subcommands: [List.self, Show.self, Classify.self, Declassify.self, Rename.self])
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "ls", abstract: "List the nodes.")
+        @OptionGroup var engine: EngineOptions
+        @OptionGroup var format: OutputOptions
+
+        func run() async throws {
+            try await reportingErrors {
+                let engine = try await engine.makeEngine()
+                await syncOrWarn(engine)
+                let nodes = try await engine.nodes.nodes()
+                if format.output == .json { return try format.printJSON(nodes) }
+                let names = try await PlacementNames(engine)
+                var table = Table("ID", "NAME", "KIND", "POOL/OWNER", "STATUS", "AVAILABILITY", "ROLE", "ARCH", "HOSTNAME")
+                for node in nodes {
+                    table.add(String(node.dockerId.prefix(12)), node.name, node.kind.rawValue.lowercased(),
+                              names.placement(of: node), node.status.rawValue.lowercased(),
+                              node.availability.rawValue.lowercased(), node.role.rawValue.lowercased(),
+                              node.architecture.rawValue.lowercased(), node.hostname)
+                }
+                table.print()
+            }
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show one node, with its Docker labels.")
+        @Argument(help: "The node: its name, hostname, swarm id (or a unique prefix) or defpi id.")
+        var node: String
+        @OptionGroup var engine: EngineOptions
+        @OptionGroup var format: OutputOptions
+
+        func run() async throws {
+            try await reportingErrors {
+                let engine = try await engine.makeEngine()
+                await syncOrWarn(engine)
+                let node = try await engine.nodes.node(self.node)
+                if format.output == .json { return try format.printJSON(node) }
+                let names = try await PlacementNames(engine)
+                var details = Details()
+                details.add("Name", node.name)
+                details.add("ID", node.id)
+                details.add("Swarm ID", node.dockerId)
+                details.add("Hostname", node.hostname)
+                details.add("Kind", node.kind.rawValue.lowercased())
+                details.add(node.kind == .private ? "Owner" : "Pool", names.placement(of: node))
+                details.add("Status", node.status.rawValue.lowercased())
+                details.add("Availability", node.availability.rawValue.lowercased())
+                details.add("Role", node.role.rawValue.lowercased())
+                details.add("Architecture", node.architecture.rawValue.lowercased())
+                details.add("Last sync", node.lastSync.map { ISO8601DateFormatter().string(from: $0) })
+                if let labels = try? await engine.docker.node(node.dockerId).spec.labels {
+                    details.add("Labels", labels.isEmpty ? "-" : labels.sorted { $0.key < $1.key }
+                        .map { "\($0.key)=\($0.value)" }.joined(separator: ", "))
+                }
+                details.print()
+            }
+        }
+    }
+
+    struct Classify: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Make a node public (in a pool) or private (to a user).",
+            discussion: "The classification is stored at once and written to the node's Docker labels (org.defpi.*) through the pending-change queue; the command waits for that unless --detach is given.")
+        @Argument(help: "The node: its name, hostname, swarm id (or a unique prefix) or defpi id.")
+        var node: String
+        @Option(help: "Make the node public, in this pool (name or id).")
+        var pool: String?
+        @Option(help: "Make the node private, owned by this user (username or id).")
+        var owner: String?
+        @Option(help: "Rename the node at the same time.")
+        var name: String?
+        @OptionGroup var change: ChangeOptions
+        @OptionGroup var engine: EngineOptions
+
+        func validate() throws {
+            guard (pool == nil) != (owner == nil) else {
+                throw ValidationError("give exactly one of --pool POOL (public) or --owner USER (private)")
+            }
+        }
+
+        func run() async throws {
+            try await reportingErrors {
+                let engine = try await engine.makeEngine()
+                await syncOrWarn(engine)
+                let queued = if let pool {
+                    try await engine.nodes.classifyPublic(node, pool: pool, name: name, by: .localOperator())
+                } else {
+                    try await engine.nodes.classifyPrivate(node, owner: owner!, name: name, by: .localOperator())
+                }
+                try await change.settle(queued, in: engine)
+            }
+        }
+    }
+
+    struct Declassify: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Make a node unidentified again; nothing new is placed on it.")
+        @Argument(help: "The node: its name, hostname, swarm id (or a unique prefix) or defpi id.")
+        var node: String
+        @OptionGroup var change: ChangeOptions
+        @OptionGroup var engine: EngineOptions
+
+        func run() async throws {
+            try await reportingErrors {
+                let engine = try await engine.makeEngine()
+                await syncOrWarn(engine)
+                try await change.settle(try await engine.nodes.declassify(node, by: .localOperator()), in: engine)
+            }
+        }
+    }
+
+    struct Rename: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Give a node a new name.")
+        @Argument(help: "The node: its name, hostname, swarm id (or a unique prefix) or defpi id.")
+        var node: String
+        @Argument(help: "The new name (unique among nodes).")
+        var newName: String
+        @OptionGroup var change: ChangeOptions
+        @OptionGroup var engine: EngineOptions
+
+        func run() async throws {
+            try await reportingErrors {
+                let engine = try await engine.makeEngine()
+                await syncOrWarn(engine)
+                try await change.settle(try await engine.nodes.rename(node, to: newName, by: .localOperator()), in: engine)
+            }
+        }
+    }
+}
+
+/// How a verb that queues a change waits for it.
+struct ChangeOptions: ParsableArguments {
+    @Flag(help: "Return once the change is queued; a running console or server carries it out.")
+    var detach = false
+    @Option(help: "Seconds to wait for the change to take effect.")
+    var wait: Int = 30
+
+    /// Works the queue until the change is done; a change still pending after the wait is an
+    /// error that says it stays queued (nothing is lost).
+    func settle(_ change: PendingChange, in engine: Engine) async throws {
+        if detach {
+            print("queued: \(change.description) (change \(change.id))")
+            return
+        }
+        let settled = try await engine.queue.settle(change.id, timeout: .seconds(wait))
+        switch settled.state {
+        case .finished:
+            print("done: \(change.description)")
+        case .failedPermanently:
+            throw ChangeOutcomeError(message: "\(change.description) failed: \(settled.lastError ?? "no reason recorded")")
+        default:
+            throw ChangeOutcomeError(message:
+                "\(change.description) has not taken effect yet (\(settled.lastError ?? "still running")); it stays queued as change \(change.id) and retries while a console or server runs")
+        }
+    }
+}
+
+/// A queued change that did not take effect in time or failed.
+struct ChangeOutcomeError: UserFacingError {
+    var message: String
+    var userMessage: String { message }
+}
+
+/// Refreshes the node list from Docker; when Docker cannot be reached, says so and goes on
+/// with the stored state.
+func syncOrWarn(_ engine: Engine) async {
+    do {
+        try await engine.nodes.sync()
+    } catch let error as UserFacingError {
+        warn("showing the stored state: \(error.userMessage)")
+    } catch {
+        warn("showing the stored state: \(error)")
+    }
+}
+
+/// Pool and user names for showing where a node's processes go.
+struct PlacementNames {
+    let pools: [String: String]
+    let users: [String: String]
+
+    init(_ engine: Engine) async throws {
+        pools = Dictionary(uniqueKeysWithValues: try await engine.nodes.pools().map { ($0.id, $0.name) })
+        users = Dictionary(uniqueKeysWithValues: try await engine.store.all(User.self).map { ($0.id, $0.username) })
+    }
+
+    func placement(of node: Node) -> String {
+        if let pool = node.nodePoolId { return pools[pool] ?? pool }
+        if let owner = node.userId { return users[owner] ?? owner }
+        return "-"
+    }
+}
