@@ -61,5 +61,7 @@ let package = Package(
         .testTarget(name: "ProtocolTests", dependencies: ["Protocol"]),
         .testTarget(name: "ConsoleTests", dependencies: ["Console", "CNcursesw"]),
         .testTarget(name: "CLITests", dependencies: ["DefpiTesting"]),
+        // Connectors and managers against the real test bed (swarm, registry).
+        .testTarget(name: "ClusterTests", dependencies: ["Engine", "DefpiTesting"]),
     ]
 )

@@ -70,3 +70,54 @@ public enum TemporaryDirectory {
         return url
     }
 }
+
+extension TestBed {
+    private static var environment: [String: String] { ProcessInfo.processInfo.environment }
+
+    /// Whether the swarm part of the test bed is up (or demanded: then its absence fails the tests).
+    public static var hasSwarm: Bool { environment["TESTBED_DOCKER_SOCKET"] != nil || isRequired }
+
+    /// Whether the registry part of the test bed is up (or demanded).
+    public static var hasRegistry: Bool { environment["TESTBED_REGISTRY_URL"] != nil || isRequired }
+
+    /// The swarm manager's Docker socket.
+    public static var dockerEndpoint: DockerEndpoint? {
+        environment["TESTBED_DOCKER_SOCKET"].map { DockerEndpoint(unixSocketPath: $0) }
+    }
+
+    /// `http://127.0.0.1:5000`.
+    public static var registryURL: String? { environment["TESTBED_REGISTRY_URL"] }
+
+    /// The hostnames of the swarm's nodes, manager first.
+    public static var nodeNames: [String] {
+        (environment["TESTBED_NODES"] ?? "").split(separator: " ").map(String.init)
+    }
+
+    /// Runs `scripts/testbed.sh arguments...` and returns its exit status.
+    @discardableResult
+    public static func script(_ arguments: String...) throws -> Int32 {
+        let process = Foundation.Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/bash")
+        process.arguments = [repositoryRoot + "/scripts/testbed.sh"] + arguments
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    /// The checkout this test target was built from.
+    public static var repositoryRoot: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().path
+    }
+}
+
+/// Polls `condition` every 100 ms until it holds or `timeout` passes; returns whether it held.
+public func eventually(timeout: Duration = .seconds(10), _ condition: () async throws -> Bool) async rethrows -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if try await condition() { return true }
+        try? await Task.sleep(for: .milliseconds(100))
+    }
+    return try await condition()
+}
