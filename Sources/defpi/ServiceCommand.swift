@@ -111,6 +111,9 @@ struct ServiceCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingErrors {
+                guard FileManager.default.isExecutableFile(atPath: executable) else {
+                    throw PublishError.notAnExecutable(path: executable)
+                }
                 let descriptionPath = description
                     ?? ((executable as NSString).deletingLastPathComponent.nonEmpty ?? ".") + "/defpi-service.yaml"
                 let settings = try engine.registrySettings()
