@@ -55,6 +55,7 @@ public actor NodeManager {
     /// What a full sync changed.
     public struct SyncSummary: Sendable, Equatable {
         public var added = 0, updated = 0, missing = 0, removed = 0
+        public init() {}
     }
 
     /// Reconciles the store with the swarm: new swarm nodes become unidentified nodes, known
@@ -217,8 +218,9 @@ public actor NodeManager {
 
     // MARK: Docker labels
 
-    /// The `org.defpi.*` labels a node carries in Docker.
+    /// The `org.defpi.*` labels a node carries in Docker; none while it is unidentified.
     public static func labels(of node: Node) -> [String: String] {
+        guard node.kind != .unidentified else { return [:] }
         var labels = [NodeLabels.kind: node.kind.rawValue.lowercased(), NodeLabels.name: node.name]
         if let pool = node.nodePoolId { labels[NodeLabels.pool] = pool }
         if let owner = node.userId { labels[NodeLabels.owner] = owner }

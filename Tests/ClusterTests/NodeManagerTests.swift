@@ -1,0 +1,169 @@
+import DefpiTesting
+import Engine
+import Foundation
+import Testing
+
+/// The NodeManager against the test bed's swarm. Serialized: the tests classify, pause and stop
+/// the same worker nodes.
+@Suite("Node manager", .serialized, .enabled(if: TestBed.hasSwarm), .timeLimit(.minutes(2)))
+struct NodeManagerTests {
+    let storePath = TemporaryDirectory.make().path + "/defpi.sqlite"
+
+    func makeEngine() async throws -> Engine {
+        try await Engine(settings: EngineSettings(
+            store: try StoreLocation(parsing: storePath),
+            docker: try #require(TestBed.dockerEndpoint, "the test bed's swarm is not up"),
+            registry: RegistrySettings(url: TestBed.registryURL ?? RegistrySettings.defaultURL),
+            resyncInterval: .seconds(30)))
+    }
+
+    var workers: [String] { Array(TestBed.nodeNames.dropFirst()) }
+
+    func dockerLabels(_ engine: Engine, _ hostname: String) async throws -> [String: String] {
+        let node = try await engine.nodes.node(hostname)
+        return try await engine.docker.node(node.dockerId).spec.labels.filter { $0.key.hasPrefix("org.defpi.") }
+    }
+
+    @Test("a sync makes every swarm node an unidentified node with Docker's facts")
+    func sync() async throws {
+        let engine = try await makeEngine()
+        let summary = try await engine.nodes.sync()
+        #expect(summary.added == TestBed.nodeNames.count)
+        let nodes = try await engine.nodes.nodes()
+        #expect(Set(nodes.map(\.hostname)) == Set(TestBed.nodeNames))
+        #expect(nodes.allSatisfy { $0.kind == .unidentified && $0.name == $0.hostname && $0.lastSync != nil })
+        #expect(nodes.allSatisfy { $0.status == .ready && $0.architecture != .unknown })
+        #expect(nodes.filter { $0.role == .manager }.map(\.hostname) == [TestBed.nodeNames[0]])
+        #expect(try await engine.nodes.sync() == NodeManager.SyncSummary())
+    }
+
+    @Test("classification is stored, written as org.defpi.* labels, and survives an Engine restart")
+    func classify() async throws {
+        let engine = try await makeEngine()
+        try await engine.nodes.sync()
+        let admin = Caller.localOperator(name: "test-admin")
+        let pool = try await engine.nodes.createPool(named: "edge", by: admin)
+        let alice = try await engine.store.insert(User(username: "alice"))
+
+        let publicChange = try await engine.nodes.classifyPublic(workers[0], pool: "edge", by: admin)
+        #expect(try await engine.queue.settle(publicChange.id, timeout: .seconds(20)).state == .finished)
+        let privateChange = try await engine.nodes.classifyPrivate(workers[1], owner: "alice", name: "lab", by: admin)
+        #expect(try await engine.queue.settle(privateChange.id, timeout: .seconds(20)).state == .finished)
+
+        #expect(try await dockerLabels(engine, workers[0]) == [
+            "org.defpi.class": "public", "org.defpi.pool": pool.id, "org.defpi.name": workers[0],
+        ])
+        #expect(try await dockerLabels(engine, "lab") == [
+            "org.defpi.class": "private", "org.defpi.owner": alice.id, "org.defpi.name": "lab",
+        ])
+
+        let restarted = try await makeEngine()
+        try await restarted.nodes.sync()
+        let first = try await restarted.nodes.node(workers[0])
+        #expect(first.kind == .public && first.nodePoolId == pool.id)
+        let second = try await restarted.nodes.node(workers[1])
+        #expect(second.kind == .private && second.userId == alice.id && second.name == "lab")
+
+        let audit = try await restarted.store.all(AuditEvent.self)
+        #expect(audit.filter { $0.action == "node.classified" && $0.actor == "test-admin" }.count == 2)
+        #expect(audit.filter { $0.action == "change.finished" }.count == 2)
+
+        for worker in [workers[0], "lab"] {
+            let change = try await restarted.nodes.declassify(worker, by: admin)
+            #expect(try await restarted.queue.settle(change.id, timeout: .seconds(20)).state == .finished)
+        }
+        #expect(try await dockerLabels(restarted, workers[0]).isEmpty)
+        #expect(try await dockerLabels(restarted, "lab").isEmpty)
+    }
+
+    @Test("names, pools and permissions are checked before anything changes")
+    func rules() async throws {
+        let engine = try await makeEngine()
+        try await engine.nodes.sync()
+        let admin = Caller.localOperator()
+        try await engine.nodes.createPool(named: "alpha", by: admin)
+        try await engine.nodes.createPool(named: "beta", by: admin)
+        await #expect(throws: NodeError.poolNameTaken("Alpha")) { try await engine.nodes.createPool(named: "Alpha", by: admin) }
+        await #expect(throws: NodeError.invalidPoolName(" ")) { try await engine.nodes.createPool(named: " ", by: admin) }
+
+        let user = Caller(user: User(username: "bob"))
+        await #expect(throws: AuthorizationError.adminOnly(action: "classify nodes", caller: "bob")) {
+            try await engine.nodes.classifyPublic(workers[0], pool: "alpha", by: user)
+        }
+        await #expect(throws: NodeError.notFound(what: "pool", reference: "gamma")) {
+            try await engine.nodes.classifyPublic(workers[0], pool: "gamma", by: admin)
+        }
+        await #expect(throws: NodeError.notFound(what: "user", reference: "nobody")) {
+            try await engine.nodes.classifyPrivate(workers[0], owner: "nobody", by: admin)
+        }
+        await #expect(throws: NodeError.nameTaken(name: workers[1], by: try await engine.nodes.node(workers[1]).dockerId)) {
+            try await engine.nodes.rename(workers[0], to: workers[1], by: admin)
+        }
+        #expect(try await engine.nodes.node(workers[0]).kind == .unidentified)
+
+        for change in [try await engine.nodes.classifyPublic(workers[0], pool: "alpha", by: admin)] {
+            _ = try await engine.queue.settle(change.id, timeout: .seconds(20))
+        }
+        await #expect(throws: NodeError.poolNotEmpty(pool: "alpha", nodes: [workers[0]])) {
+            try await engine.nodes.deletePool("alpha", by: admin)
+        }
+        for move in try await engine.nodes.deletePool("alpha", moveTo: "beta", by: admin) {
+            #expect(try await engine.queue.settle(move.id, timeout: .seconds(20)).state == .finished)
+        }
+        let beta = try await engine.nodes.pool("beta")
+        #expect(try await engine.nodes.node(workers[0]).nodePoolId == beta.id)
+        #expect(try await dockerLabels(engine, workers[0])["org.defpi.pool"] == beta.id)
+        #expect(try await engine.nodes.pools().map(\.name) == ["beta"])
+
+        let change = try await engine.nodes.declassify(workers[0], by: admin)
+        _ = try await engine.queue.settle(change.id, timeout: .seconds(20))
+    }
+
+    @Test("a Docker node event updates the Engine's view within a second")
+    func liveEvents() async throws {
+        let engine = try await makeEngine()
+        try await engine.nodes.sync()
+        let running = Task { await engine.run() }
+        defer { running.cancel() }
+        let worker = try await engine.nodes.node(workers[1])
+        try await setAvailability(engine, worker.dockerId, "pause")
+        let started = ContinuousClock.now
+        #expect(try await eventually(timeout: .seconds(1)) {
+            try await engine.nodes.node(worker.id).availability == .pause
+        })
+        let latency = ContinuousClock.now - started
+        try await setAvailability(engine, worker.dockerId, "active")
+        #expect(try await eventually(timeout: .seconds(1)) {
+            try await engine.nodes.node(worker.id).availability == .active
+        })
+        #expect(latency < .seconds(1))
+    }
+
+    @Test("a worker stopped with the test-bed script shows down, and ready again after a restart")
+    func workerDownAndUp() async throws {
+        let engine = try await makeEngine()
+        try await engine.nodes.sync()
+        let running = Task { await engine.run() }
+        defer { running.cancel() }
+        let hostname = workers[1]
+        let bedName = String(hostname.split(separator: "-").last!)
+        #expect(try TestBed.script("stop-node", bedName, "--kill") == 0)
+        var restarted = false
+        defer { if !restarted { _ = try? TestBed.script("start-node", bedName) } }
+        #expect(try await eventually(timeout: .seconds(40)) {
+            try await engine.nodes.node(hostname).status == .down
+        })
+        #expect(try TestBed.script("start-node", bedName) == 0)
+        restarted = true
+        #expect(try await eventually(timeout: .seconds(40)) {
+            try await engine.nodes.node(hostname).status == .ready
+        })
+    }
+
+    private func setAvailability(_ engine: Engine, _ dockerId: String, _ availability: String) async throws {
+        let node = try await engine.docker.node(dockerId)
+        var spec = node.spec
+        spec.availability = availability
+        try await engine.docker.updateNode(dockerId, version: node.version, spec: spec)
+    }
+}
