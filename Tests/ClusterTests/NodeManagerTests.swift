@@ -3,9 +3,13 @@ import Engine
 import Foundation
 import Testing
 
-/// The NodeManager against the test bed's swarm. Serialized: the tests classify, pause and stop
-/// the same worker nodes.
-@Suite("Node manager", .serialized, .enabled(if: TestBed.hasSwarm), .timeLimit(.minutes(2)))
+/// Every test that classifies, pauses or stops the test bed's worker nodes, run one at a time.
+@Suite("Swarm nodes", .serialized, .enabled(if: TestBed.hasSwarm), .timeLimit(.minutes(2)))
+enum SwarmNodeTests {}
+
+extension SwarmNodeTests {
+/// The NodeManager against the test bed's swarm.
+@Suite("Node manager")
 struct NodeManagerTests {
     let storePath = TemporaryDirectory.make().path + "/defpi.sqlite"
 
@@ -166,4 +170,5 @@ struct NodeManagerTests {
         spec.availability = availability
         try await engine.docker.updateNode(dockerId, version: node.version, spec: spec)
     }
+}
 }

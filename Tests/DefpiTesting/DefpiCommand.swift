@@ -20,11 +20,19 @@ public enum DefpiCommand {
     }
 
     /// Runs `defpi arguments...` with `environment` added to a minimal environment (PATH only,
-    /// so the caller's DEFPI_* settings do not leak in), and waits for it.
-    public static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Result {
+    /// so the caller's DEFPI_* settings do not leak in), and waits for it. `launcher` runs it
+    /// through another program first (`setpriv --reuid ...` to run as another user).
+    public static func run(_ arguments: [String], environment: [String: String] = [:], launcher: [String] = [])
+        throws -> Result
+    {
         let process = Foundation.Process()
-        process.executableURL = executable
-        process.arguments = arguments
+        if let program = launcher.first {
+            process.executableURL = URL(fileURLWithPath: program)
+            process.arguments = Array(launcher.dropFirst()) + [executable.path] + arguments
+        } else {
+            process.executableURL = executable
+            process.arguments = arguments
+        }
         var base = ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"]
         base["HOME"] = TemporaryDirectory.make().path
         process.environment = base.merging(environment) { $1 }
