@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# benchmark.sh - runs the performance benchmarks (Benchmarks/) in release mode: SQLite, and MongoDB
-# on the test bed's server, which it brings up (and leaves up; `scripts/testbed.sh down` stops it).
+# benchmark.sh - runs the performance benchmarks (Benchmarks/) in release mode: the stores (SQLite,
+# and MongoDB on the test bed's server) and the cluster connectors (the test bed's registry and
+# swarm). It brings the test bed up and leaves it up; `scripts/testbed.sh down` stops it.
 # Arguments go to `swift package benchmark` (e.g. `--filter SQLite`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/install-deps.sh
 sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo -E"
-eval "$($sudo scripts/testbed.sh up --only mongo)"
+eval "$($sudo scripts/testbed.sh up 2)"
 cd Benchmarks
 exec swift package --disable-sandbox benchmark "$@"
