@@ -16,8 +16,7 @@ struct NodeCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingErrors {
-                let engine = try await engine.makeEngine()
-                await syncOrWarn(engine)
+                let engine = try await engine.makeSyncedEngine()
                 let nodes = try await engine.nodes.nodes()
                 if format.output == .json { return try format.printJSON(nodes) }
                 let names = try await PlacementNames(engine)
@@ -35,16 +34,14 @@ struct NodeCommand: AsyncParsableCommand {
 
     struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Show one node, with its Docker labels.")
-        @Argument(help: "The node: its name, hostname, swarm id (or a unique prefix) or defpi id.")
-        var node: String
+        @OptionGroup var target: NodeReference
         @OptionGroup var engine: EngineOptions
         @OptionGroup var format: OutputOptions
 
         func run() async throws {
             try await reportingErrors {
-                let engine = try await engine.makeEngine()
-                await syncOrWarn(engine)
-                let node = try await engine.nodes.node(self.node)
+                let engine = try await engine.makeSyncedEngine()
+                let node = try await engine.nodes.node(target.node)
                 if format.output == .json { return try format.printJSON(node) }
                 let names = try await PlacementNames(engine)
                 var details = Details()
@@ -72,8 +69,7 @@ struct NodeCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Make a node public (in a pool) or private (to a user).",
             discussion: "The classification is stored at once and written to the node's Docker labels (org.defpi.*) through the pending-change queue; the command waits for that unless --detach is given.")
-        @Argument(help: "The node: its name, hostname, swarm id (or a unique prefix) or defpi id.")
-        var node: String
+        @OptionGroup var target: NodeReference
         @Option(help: "Make the node public, in this pool (name or id).")
         var pool: String?
         @Option(help: "Make the node private, owned by this user (username or id).")
@@ -91,12 +87,11 @@ struct NodeCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingErrors {
-                let engine = try await engine.makeEngine()
-                await syncOrWarn(engine)
+                let engine = try await engine.makeSyncedEngine()
                 let queued = if let pool {
-                    try await engine.nodes.classifyPublic(node, pool: pool, name: name, by: .localOperator())
+                    try await engine.nodes.classifyPublic(target.node, pool: pool, name: name, by: .localOperator())
                 } else {
-                    try await engine.nodes.classifyPrivate(node, owner: owner!, name: name, by: .localOperator())
+                    try await engine.nodes.classifyPrivate(target.node, owner: owner!, name: name, by: .localOperator())
                 }
                 try await change.settle(queued, in: engine)
             }
@@ -106,24 +101,21 @@ struct NodeCommand: AsyncParsableCommand {
     struct Declassify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Make a node unidentified again; nothing new is placed on it.")
-        @Argument(help: "The node: its name, hostname, swarm id (or a unique prefix) or defpi id.")
-        var node: String
+        @OptionGroup var target: NodeReference
         @OptionGroup var change: ChangeOptions
         @OptionGroup var engine: EngineOptions
 
         func run() async throws {
             try await reportingErrors {
-                let engine = try await engine.makeEngine()
-                await syncOrWarn(engine)
-                try await change.settle(try await engine.nodes.declassify(node, by: .localOperator()), in: engine)
+                let engine = try await engine.makeSyncedEngine()
+                try await change.settle(try await engine.nodes.declassify(target.node, by: .localOperator()), in: engine)
             }
         }
     }
 
     struct Rename: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Give a node a new name.")
-        @Argument(help: "The node: its name, hostname, swarm id (or a unique prefix) or defpi id.")
-        var node: String
+        @OptionGroup var target: NodeReference
         @Argument(help: "The new name (unique among nodes).")
         var newName: String
         @OptionGroup var change: ChangeOptions
@@ -131,9 +123,8 @@ struct NodeCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingErrors {
-                let engine = try await engine.makeEngine()
-                await syncOrWarn(engine)
-                try await change.settle(try await engine.nodes.rename(node, to: newName, by: .localOperator()), in: engine)
+                let engine = try await engine.makeSyncedEngine()
+                try await change.settle(try await engine.nodes.rename(target.node, to: newName, by: .localOperator()), in: engine)
             }
         }
     }
@@ -172,15 +163,25 @@ struct ChangeOutcomeError: UserFacingError {
     var userMessage: String { message }
 }
 
-/// Refreshes the node list from Docker; when Docker cannot be reached, says so and goes on
-/// with the stored state.
-func syncOrWarn(_ engine: Engine) async {
-    do {
-        try await engine.nodes.sync()
-    } catch let error as UserFacingError {
-        warn("showing the stored state: \(error.userMessage)")
-    } catch {
-        warn("showing the stored state: \(error)")
+/// The node a verb acts on.
+struct NodeReference: ParsableArguments {
+    @Argument(help: "The node: its name, hostname, swarm id (or a unique prefix) or defpi id.")
+    var node: String
+}
+
+extension EngineOptions {
+    /// An Engine whose node list has just been refreshed from Docker; when Docker cannot be
+    /// reached, says so and goes on with the stored state.
+    func makeSyncedEngine() async throws -> Engine {
+        let engine = try await makeEngine()
+        do {
+            try await engine.nodes.sync()
+        } catch let error as UserFacingError {
+            warn("showing the stored state: \(error.userMessage)")
+        } catch {
+            warn("showing the stored state: \(error)")
+        }
+        return engine
     }
 }
 
