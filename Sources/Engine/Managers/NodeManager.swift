@@ -117,6 +117,7 @@ public actor NodeManager {
     }
 
     /// Writes Docker's facts into `node` when they differ; returns whether it wrote.
+    @discardableResult
     private func save(_ node: Node, applying dockerNode: DockerNode, now: Date) async throws -> Bool {
         var updated = node
         updated.apply(dockerNode, now: now)
@@ -197,7 +198,7 @@ public actor NodeManager {
         updated.name = updated.name.trimmingCharacters(in: .whitespaces)
         try await checkName(updated.name, of: updated)
         try await update(updated)
-        try await store.insert(AuditEvent(actor: caller.name, action: "node.classified", target: node.id,
+        try await store.record(AuditEvent(actor: caller.name, action: "node.classified", target: node.id,
                                           detail: "\(node.name): \(summary)"))
         return try await queueLabelWrite(for: updated, summary: summary, by: caller)
     }
@@ -260,7 +261,7 @@ public actor NodeManager {
         try caller.requireAdmin(to: "create node pools")
         let name = try await checkPoolName(name, except: nil)
         let pool = try await store.insert(NodePool(name: name))
-        try await store.insert(AuditEvent(actor: caller.name, action: "pool.created", target: pool.id, detail: name))
+        try await store.record(AuditEvent(actor: caller.name, action: "pool.created", target: pool.id, detail: name))
         notifications.publish(.entity(.nodePool, id: pool.id, change: .added))
         return pool
     }
@@ -296,7 +297,7 @@ public actor NodeManager {
             }
         }
         _ = try await store.delete(NodePool.self, id: pool.id, revision: nil)
-        try await store.insert(AuditEvent(actor: caller.name, action: "pool.deleted", target: pool.id, detail: pool.name))
+        try await store.record(AuditEvent(actor: caller.name, action: "pool.deleted", target: pool.id, detail: pool.name))
         notifications.publish(.entity(.nodePool, id: pool.id, change: .deleted))
         return moves
     }

@@ -48,7 +48,7 @@ public final class PendingChangeManager: Sendable {
     @discardableResult
     public func enqueue(_ change: PendingChange) async throws -> PendingChange {
         let queued = try await store.enqueue(change)
-        try await store.insert(AuditEvent(actor: change.createdBy, action: "change.queued",
+        try await store.record(AuditEvent(actor: change.createdBy, action: "change.queued",
                                           target: change.resources.first ?? change.id, changeId: change.id,
                                           detail: change.description))
         notifications.publish(.entity(.pendingChange, id: queued.id, change: .added))
@@ -116,7 +116,7 @@ public final class PendingChangeManager: Sendable {
     }
 
     private func audit(_ change: PendingChange, action: String, detail: String) async throws {
-        try await store.insert(AuditEvent(actor: change.createdBy, action: action,
+        try await store.record(AuditEvent(actor: change.createdBy, action: action,
                                           target: change.resources.first ?? change.id, changeId: change.id,
                                           detail: detail))
     }

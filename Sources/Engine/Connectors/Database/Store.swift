@@ -39,6 +39,11 @@ public protocol Store: Sendable {
 }
 
 extension Store {
+    /// Appends a record to the audit log.
+    public func record(_ event: AuditEvent) async throws {
+        _ = try await insert(event)
+    }
+
     /// Queues a new change (state `NEW`, no lease, no attempts yet).
     public func enqueue(_ change: PendingChange) async throws -> PendingChange {
         var change = change
