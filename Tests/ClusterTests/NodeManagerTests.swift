@@ -41,6 +41,20 @@ struct NodeManagerTests {
         #expect(try await engine.nodes.sync() == NodeManager.SyncSummary())
     }
 
+    @Test("a classified node gone from the swarm becomes missing; an unidentified one is removed")
+    func goneFromSwarm() async throws {
+        let engine = try await makeEngine()
+        try await engine.nodes.sync()
+        let pool = try await engine.nodes.createPool(named: "old", by: .localOperator())
+        let classified = try await engine.store.insert(Node(
+            kind: .public, dockerId: "left-the-swarm-1", hostname: "old-1", status: .ready, nodePoolId: pool.id))
+        let unidentified = try await engine.store.insert(Node(dockerId: "left-the-swarm-2", hostname: "old-2"))
+        let summary = try await engine.nodes.sync()
+        #expect(summary.missing == 1 && summary.removed == 1)
+        #expect(try await engine.nodes.node(classified.id).status == .missing)
+        #expect(try await engine.store.fetch(Node.self, id: unidentified.id) == nil)
+    }
+
     @Test("classification is stored, written as org.defpi.* labels, and survives an Engine restart")
     func classify() async throws {
         let engine = try await makeEngine()

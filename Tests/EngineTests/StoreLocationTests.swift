@@ -64,3 +64,36 @@ struct StoreLocationTests {
         #expect((StoreField(validating: path) != nil) == valid)
     }
 }
+
+@Suite("Registry and Docker settings")
+struct RegistrySettingsTests {
+    @Test("each registry setting comes from its flag, else the environment, else the config file, else the default")
+    func precedence() throws {
+        let directory = TemporaryDirectory.make().path
+        try """
+            dockerHost: tcp://manager.example.org:2376
+            registry:
+              url: https://file.example.org
+              username: file-user
+              password: file-pw
+              prefix: file-prefix
+            """.write(toFile: directory + "/config.yaml", atomically: true, encoding: .utf8)
+        let file = ["DEFPI_CONFIG": directory + "/config.yaml"]
+        #expect(try RegistrySettings.resolve(environment: [:]) == RegistrySettings())
+        #expect(try RegistrySettings.resolve(environment: file) == RegistrySettings(
+            url: "https://file.example.org", credentials: RegistryCredentials(username: "file-user", password: "file-pw"),
+            prefix: "file-prefix"))
+        let environment = file.merging([
+            "DEFPI_REGISTRY": "http://env:5000", "DEFPI_REGISTRY_USERNAME": "env-user", "DEFPI_REGISTRY_PREFIX": "env",
+        ]) { $1 }
+        #expect(try RegistrySettings.resolve(environment: environment) == RegistrySettings(
+            url: "http://env:5000", credentials: RegistryCredentials(username: "env-user", password: "file-pw"),
+            prefix: "env"))
+        #expect(try RegistrySettings.resolve(url: "http://flag:1", prefix: "flag", environment: environment) == RegistrySettings(
+            url: "http://flag:1", credentials: RegistryCredentials(username: "env-user", password: "file-pw"), prefix: "flag"))
+
+        #expect(try DockerSelection.resolve(environment: file).baseURL == "http://manager.example.org:2376")
+        #expect(try DockerSelection.resolve(environment: file.merging(["DOCKER_HOST": "unix:///d.sock"]) { $1 })
+            .unixSocketPath == "/d.sock")
+    }
+}
