@@ -169,6 +169,18 @@ struct DockerConnectorTests {
         #expect(replayed)
     }
 
+    @Test("open event streams never starve other calls of threads")
+    func manyStreams() async throws {
+        let started = ContinuousClock.now
+        let feeds = (0..<8).map { _ in DockerEventFeed(client: docker).updates() }
+        var iterators = feeds.map { $0.makeAsyncIterator() }
+        for index in iterators.indices { _ = await iterators[index].next() }
+        try await Task.sleep(for: .milliseconds(300))
+        _ = try await docker.info()
+        _ = try await docker.nodes()
+        #expect(ContinuousClock.now - started < .seconds(3))
+    }
+
     @Test("a missing socket is an unreachable error naming the socket and what to check, quickly")
     func missingSocket() async throws {
         let client = DockerClient(endpoint: DockerEndpoint(unixSocketPath: "/nonexistent/docker.sock"))

@@ -4,13 +4,13 @@ import Synchronization
 
 /// An HTTP/1.1 client over libcurl, shared by the Docker and registry connectors.
 ///
-/// Requests run on a background queue (libcurl's easy interface blocks) and suspend the calling
-/// task meanwhile. Easy handles are pooled, so connections stay open between calls. Every call
+/// Each request runs on a serial dispatch queue of its own (libcurl's easy interface blocks, and
+/// a serial queue gets a thread of its own from the overcommitting pool, so long event streams
+/// and slow servers never starve other requests) and suspends the calling task meanwhile. Easy handles are pooled, so connections stay open between calls. Every call
 /// has a connect timeout and an overall timeout; bodies are capped by `maxResponseBytes`.
 public final class CurlHTTPClient: Sendable {
     public let options: HTTPClientOptions
     private let idleHandles = Mutex<[EasyHandle]>([])
-    private static let queue = DispatchQueue(label: "defpi.http", attributes: .concurrent)
     private static let idleHandleLimit = 16
 
     public init(options: HTTPClientOptions = HTTPClientOptions()) {
@@ -46,7 +46,7 @@ public final class CurlHTTPClient: Sendable {
         let transfer = Transfer(limit: request.maxResponseBytes ?? options.maxResponseBytes, onChunk: onChunk)
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
-                Self.queue.async {
+                DispatchQueue(label: "defpi.http.transfer").async {
                     continuation.resume(with: Result { try self.perform(request, timeout: timeout, transfer: transfer) })
                 }
             }
