@@ -172,13 +172,16 @@ struct DockerConnectorTests {
     @Test("open event streams never starve other calls of threads")
     func manyStreams() async throws {
         let started = ContinuousClock.now
-        let feeds = (0..<8).map { _ in DockerEventFeed(client: docker).updates() }
+        // With blocking transfers sharing a pool of one thread per core, each stream past the
+        // second held the next call back about a second: 24 streams meant over 20 s. (The bound
+        // is loose because other tests block the test runner's threads meanwhile.)
+        let feeds = (0..<24).map { _ in DockerEventFeed(client: docker).updates() }
         var iterators = feeds.map { $0.makeAsyncIterator() }
         for index in iterators.indices { _ = await iterators[index].next() }
         try await Task.sleep(for: .milliseconds(300))
         _ = try await docker.info()
         _ = try await docker.nodes()
-        #expect(ContinuousClock.now - started < .seconds(3))
+        #expect(ContinuousClock.now - started < .seconds(15))
     }
 
     @Test("a missing socket is an unreachable error naming the socket and what to check, quickly")

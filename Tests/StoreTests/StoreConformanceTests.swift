@@ -73,6 +73,16 @@ struct StoreConformanceTests {
         #expect(try await store.count(User.self, .all) == 2)
     }
 
+    @Test("one node per swarm node: a second node with the same swarm id is a duplicate", arguments: StoreBackend.available)
+    func uniqueNodeDockerIds(backend: StoreBackend) async throws {
+        let store = try backend.makeStore()
+        _ = try await store.insert(Fixtures.node("tb-w1"))
+        await #expect(throws: StoreError.duplicate(.node, field: "dockerId", value: "docker-tb-w1")) {
+            try await store.insert(Fixtures.node("tb-w1"))
+        }
+        #expect(try await store.count(Node.self, .all) == 1)
+    }
+
     // MARK: Optimistic versioning
 
     @Test("a write based on a stale revision fails with a typed conflict", arguments: StoreBackend.available)

@@ -8,6 +8,32 @@ import Testing
 /// Bad locations and damaged stores: a clear typed error, nothing overwritten, no hang.
 @Suite("Store failures")
 struct StoreFailureTests {
+    @Test("a version-1 SQLite store is migrated: duplicate nodes of one swarm node are merged, the classified one kept")
+    func migrateVersionOne() async throws {
+        let path = TemporaryDirectory.make().path + "/v1.sqlite"
+        let queue = try DatabaseQueue(path: path)
+        try await queue.write { db in
+            for collection in EntityCollection.allCases {
+                try db.execute(sql: "CREATE TABLE \"\(collection.rawValue)\" (id TEXT PRIMARY KEY NOT NULL, revision INTEGER NOT NULL, data TEXT NOT NULL)")
+            }
+            try db.execute(sql: "CREATE INDEX Node_dockerId ON Node (json_extract(data, '$.dockerId'), id)")
+            for (id, kind) in [("000000000000000000000001", "UNIDENTIFIED"), ("000000000000000000000002", "PUBLIC"),
+                               ("000000000000000000000003", "UNIDENTIFIED")] {
+                try db.execute(sql: "INSERT INTO Node VALUES (?, 1, ?)", arguments: [
+                    id, "{\"id\":\"\(id)\",\"revision\":1,\"kind\":\"\(kind)\",\"name\":\"w1\",\"dockerId\":\"d1\",\"hostname\":\"w1\",\"status\":\"READY\",\"architecture\":\"X86_64\",\"availability\":\"ACTIVE\",\"role\":\"WORKER\"}",
+                ])
+            }
+            try db.execute(sql: "CREATE TABLE grdb_migrations (identifier TEXT NOT NULL PRIMARY KEY)")
+            try db.execute(sql: "INSERT INTO grdb_migrations VALUES ('v1: document tables')")
+            try db.execute(sql: "PRAGMA user_version = 1")
+        }
+        try queue.close()
+        let store = try SQLiteStore(path: path)
+        let nodes = try await store.all(Node.self)
+        #expect(nodes.map(\.id) == ["000000000000000000000002"])
+        #expect(try await store.inventory().schemaVersion == 2)
+    }
+
     @Test("a file that is not a SQLite database is refused by name and left untouched")
     func corruptSQLiteFile() throws {
         let path = TemporaryDirectory.make().path + "/defpi.sqlite"

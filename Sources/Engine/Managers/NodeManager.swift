@@ -13,6 +13,8 @@ public actor NodeManager {
     private let queue: PendingChangeManager
     private let notifications: EngineNotifications
     private let logger = Logger(label: "defpi.nodes")
+    /// The full sync running now; concurrent callers join it instead of racing it.
+    private var syncInFlight: Task<SyncSummary, Error>?
 
     /// The pending-change kind that writes a node's labels to Docker.
     public static let writeLabelsKind: PendingChangeKind = "NODE_LABELS"
@@ -60,9 +62,17 @@ public actor NodeManager {
 
     /// Reconciles the store with the swarm: new swarm nodes become unidentified nodes, known
     /// nodes take Docker's facts, classified nodes gone from the swarm become `missing`, and
-    /// unidentified ones gone are removed.
+    /// unidentified ones gone are removed. One sync runs at a time; callers meanwhile join it.
     @discardableResult
     public func sync() async throws -> SyncSummary {
+        if let syncInFlight { return try await syncInFlight.value }
+        let task = Task { try await self.reconcile() }
+        syncInFlight = task
+        defer { syncInFlight = nil }
+        return try await task.value
+    }
+
+    private func reconcile() async throws -> SyncSummary {
         let swarm = try await docker.nodes()
         let stored = try await store.all(Node.self)
         let now = Date()
@@ -94,12 +104,15 @@ public actor NodeManager {
         return summary
     }
 
-    /// Refreshes one node after a Docker event about it.
+    /// Refreshes one node after a Docker event about it; a node defpi does not know yet, or one
+    /// that left the swarm, takes a full sync.
     public func refresh(dockerId: String) async throws {
-        let stored = try await store.first(Node.self, .where("dockerId", is: dockerId))
+        guard let stored = try await store.first(Node.self, .where("dockerId", is: dockerId)) else {
+            try await sync()
+            return
+        }
         do {
-            let dockerNode = try await docker.node(dockerId)
-            if let stored { try await save(stored, applying: dockerNode, now: Date()) } else { try await add(dockerNode, now: Date()) }
+            try await save(stored, applying: try await docker.node(dockerId), now: Date())
         } catch DockerError.notFound {
             try await sync()
         }
@@ -112,7 +125,7 @@ public actor NodeManager {
             let inserted = try await store.insert(node)
             notifications.publish(.entity(.node, id: inserted.id, change: .added))
         } catch StoreError.duplicate {
-            // Another engine added it at the same moment.
+            // Another engine added it at the same moment (the swarm id is unique in the store).
         }
     }
 

@@ -115,6 +115,13 @@ public final class MongoStore: Store, @unchecked Sendable {
         guard found <= Int64(StoreSchema.currentVersion) else {
             throw StoreError.newerSchema(location: location, found: Int(found), supported: StoreSchema.currentVersion)
         }
+        if found == 1 {
+            // Version 2 made Node_dockerId unique: the old index goes, the loop below recreates it.
+            let drop = BSONDocument()
+            drop.append("dropIndexes", .string(EntityCollection.node.rawValue))
+            drop.append("index", .string("Node_dockerId"))
+            _ = try? command(client, database: databaseName, drop)
+        }
         for collection in EntityCollection.allCases {
             let indexes = StoreIndex.all.filter { $0.collection == collection }
             guard !indexes.isEmpty else { continue }

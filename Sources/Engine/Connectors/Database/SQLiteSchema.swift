@@ -25,6 +25,20 @@ enum SQLiteSchema {
             try db.execute(sql: waitingIndexSQL)
             try db.execute(sql: "PRAGMA user_version = 1")
         }
+        migrator.registerMigration("v2: unique node dockerId") { db in
+            // Keep one node per swarm node: a classified one over an unidentified one, else the oldest id.
+            try db.execute(sql: """
+                DELETE FROM Node WHERE id IN (
+                    SELECT n.id FROM Node n JOIN Node o
+                    ON json_extract(n.data, '$.dockerId') = json_extract(o.data, '$.dockerId') AND n.id <> o.id
+                    WHERE (json_extract(n.data, '$.kind') = 'UNIDENTIFIED' AND json_extract(o.data, '$.kind') <> 'UNIDENTIFIED')
+                       OR ((json_extract(n.data, '$.kind') = 'UNIDENTIFIED') = (json_extract(o.data, '$.kind') = 'UNIDENTIFIED')
+                           AND n.id > o.id))
+                """)
+            try db.execute(sql: "DROP INDEX IF EXISTS Node_dockerId")
+            try db.execute(sql: "CREATE UNIQUE INDEX Node_dockerId ON Node (json_extract(data, '$.dockerId'))")
+            try db.execute(sql: "PRAGMA user_version = 2")
+        }
         return migrator
     }
 

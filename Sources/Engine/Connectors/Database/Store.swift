@@ -96,6 +96,7 @@ public struct StoreInventory: Sendable, Equatable {
 }
 
 /// The schema version this build of defpi writes; a store at a higher version is refused.
+/// Version 2 makes a node's swarm id unique (one defpi node per swarm node).
 public enum StoreSchema {
-    public static let currentVersion = 1
+    public static let currentVersion = 2
 }

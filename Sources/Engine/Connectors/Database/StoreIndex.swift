@@ -20,7 +20,7 @@ struct StoreIndex: Sendable {
 
     static let all: [StoreIndex] = [
         StoreIndex(.user, "User_username", ["username"], unique: true),
-        StoreIndex(.node, "Node_dockerId", ["dockerId"]),
+        StoreIndex(.node, "Node_dockerId", ["dockerId"], unique: true),
         StoreIndex(.node, "Node_kind", ["kind"]),
         StoreIndex(.process, "Process_userId", ["userId"]),
         StoreIndex(.process, "Process_token", ["token"]),
