@@ -116,14 +116,19 @@ struct RegistryConnectorTests {
 
     private func checkAuthentication(_ private_: PrivateRegistry) async throws {
         let anonymous = try RegistryClient(url: private_.url)
-        await #expect(throws: RegistryError.self) { try await anonymous.catalog() }
+        await #expect {
+            try await anonymous.catalog()
+        } throws: { error in
+            guard case RegistryError.unauthorized = error else { return false }
+            return (error as! RegistryError).userMessage.contains("wants credentials")
+        }
         let wrong = try RegistryClient(url: private_.url,
                                        credentials: RegistryCredentials(username: private_.username, password: "nope"))
         await #expect {
             try await wrong.ping()
         } throws: { error in
-            guard case RegistryError.unauthorized = error else { return false }
-            return (error as! RegistryError).userMessage.contains("DEFPI_REGISTRY_USERNAME")
+            guard case RegistryError.credentialsRejected = error else { return false }
+            return (error as! RegistryError).userMessage.contains("check DEFPI_REGISTRY_USERNAME")
         }
         let client = try RegistryClient(url: private_.url, credentials: RegistryCredentials(
             username: private_.username, password: private_.password))

@@ -347,7 +347,7 @@ public actor NodeManager {
 /// The Docker node labels defpi writes.
 public enum NodeLabels {
     public static let namespace = "org.defpi."
-    /// `unidentified`, `public` or `private`.
+    /// `public` or `private`; unidentified nodes carry no `org.defpi.*` label at all.
     public static let kind = "org.defpi.class"
     /// The node's defpi name.
     public static let name = "org.defpi.name"

@@ -62,6 +62,15 @@ public final class PendingChangeManager: Sendable {
             owner: owner, leaseUntil: now.addingTimeInterval(leaseDuration.seconds), now: now)
         else { return false }
         notifications.publish(.entity(.pendingChange, id: change.id, change: .modified))
+        // Keep the lease while the handler works, however long its Docker calls take.
+        let renewal = Task { [store, owner, leaseDuration] in
+            while !Task.isCancelled {
+                try await Task.sleep(for: leaseDuration / 3)
+                _ = try await store.renewLease(changeId: change.id, owner: owner,
+                                               leaseUntil: Date().addingTimeInterval(leaseDuration.seconds))
+            }
+        }
+        defer { renewal.cancel() }
         do {
             guard let handler = handlers.withLock({ $0[change.type] }) else {
                 throw PermanentChangeFailure("this engine does not know changes of kind \(change.type.rawValue)")
@@ -71,6 +80,9 @@ public final class PendingChangeManager: Sendable {
             try await audit(change, action: "change.finished", detail: change.description)
         } catch StoreError.leaseLost(let changeId, _) where changeId == change.id {
             logger.warning("lost the lease of \(change.id) while running it; another engine took it over")
+        } catch is CancellationError {
+            // The engine is stopping: the lease runs out and another worker takes the change over.
+            throw CancellationError()
         } catch {
             let message = (error as? UserFacingError)?.userMessage ?? "\(error)"
             let retryAt = error is PermanentChangeFailure ? nil : Date().addingTimeInterval(backoff(after: change.count))

@@ -29,7 +29,9 @@ public actor ServiceManager {
     public let prefix: String
     public let timeToLive: Duration
     private var cached: ServiceCatalog?
-    private var inFlight: Task<ServiceCatalog, Error>?
+    private var inFlight: (task: Task<ServiceCatalog, Error>, generation: Int)?
+    /// Bumped by `invalidate()`: a read begun before must not fill the cache.
+    private var generation = 0
     private var versionsByDigest: [String: ImageFacts] = [:]
     private static let parallelReads = 8
 
@@ -43,12 +45,24 @@ public actor ServiceManager {
     /// The catalog: the cached one while it is fresh, else a new one. `refresh` forces a re-read.
     public func catalog(refresh: Bool = false) async throws -> ServiceCatalog {
         if !refresh, let cached, Date().timeIntervalSince(cached.fetchedAt) < timeToLive.seconds { return cached }
-        if let inFlight { return try await inFlight.value }
+        if let inFlight {
+            // A read that began before this refresh may miss what the caller wants to see.
+            guard refresh else { return try await inFlight.task.value }
+            _ = try? await inFlight.task.value
+        }
+        return try await read()
+    }
+
+    /// Reads the registry once for every caller that waits meanwhile, and caches the result
+    /// unless the cache was invalidated during the read.
+    private func read() async throws -> ServiceCatalog {
+        if let inFlight { return try await inFlight.task.value }
+        let generation = self.generation
         let task = Task { try await self.readCatalog() }
-        inFlight = task
-        defer { inFlight = nil }
+        inFlight = (task, generation)
+        defer { if inFlight?.generation == generation { inFlight = nil } }
         let catalog = try await task.value
-        cached = catalog
+        if generation == self.generation { cached = catalog }
         return catalog
     }
 
@@ -69,7 +83,11 @@ public actor ServiceManager {
     }
 
     /// Forgets the cached catalog; the next read goes to the registry.
-    public func invalidate() { cached = nil }
+    public func invalidate() {
+        cached = nil
+        generation += 1
+        inFlight = nil
+    }
 
     // MARK: Reading the registry
 
@@ -83,13 +101,19 @@ public actor ServiceManager {
         }
         let results = try await readTags(work)
         var byService: [String: [String: Service]] = [:]
-        for (id, tag, facts) in results {
+        // Plain tags first: a version takes its name, labels and time from them, and a broken
+        // `-arm` companion only loses its architecture.
+        for (id, tag, facts) in results.sorted(by: { !$0.1.hasSuffix("-arm") && $1.1.hasSuffix("-arm") }) {
             let version = Self.versionName(ofTag: tag)
-            var service = byService[id, default: [:]][version] ?? Service(
+            if var service = byService[id]?[version] {
+                if facts.problem == nil { for architecture in facts.architectures { service.tags[architecture] = tag } }
+                byService[id]![version] = service
+                continue
+            }
+            var service = Service(
                 id: id, name: facts.name ?? id, version: version, registry: registry.host, repository: prefix,
                 created: facts.created, interfaces: facts.interfaces, problem: facts.problem)
             for architecture in facts.architectures { service.tags[architecture] = tag }
-            if service.problem == nil { service.problem = facts.problem }
             byService[id, default: [:]][version] = service
         }
         let entries = byService.keys.sorted().map { id in
@@ -100,8 +124,8 @@ public actor ServiceManager {
         return ServiceCatalog(entries: entries, fetchedAt: started)
     }
 
-    /// Reads every tag, `parallelReads` at a time. Registry outages fail the whole read;
-    /// a broken image becomes facts with a problem.
+    /// Reads every tag, `parallelReads` at a time. Registry outages (no answer, refused access,
+    /// server errors) fail the whole read; a broken image becomes facts with a problem.
     private func readTags(_ work: [(id: String, tag: String)]) async throws -> [(String, String, ImageFacts)] {
         try await withThrowingTaskGroup(of: (String, String, ImageFacts).self) { group in
             var results: [(String, String, ImageFacts)] = []
@@ -134,9 +158,11 @@ public actor ServiceManager {
             versionsByDigest[digest] = facts
             return facts
         } catch let error as RegistryError {
-            if case .unreachable = error { throw error }
-            if case .unauthorized = error { throw error }
-            return ImageFacts(problem: error.userMessage)
+            switch error {
+            case .unreachable, .unauthorized, .credentialsRejected: throw error
+            case .api(_, let status, _) where status >= 500 || status == 429: throw error
+            default: return ImageFacts(problem: error.userMessage)
+            }
         }
     }
 

@@ -4,6 +4,7 @@ public enum PublishError: UserFacingError, Equatable {
     case invalidDescription(path: String, reason: String)
     case invalidName(field: String, value: String)
     case notAnExecutable(path: String)
+    case unsupportedArchitecture(path: String, machine: Int)
     case libraryNotFound(executable: String, detail: String)
     case pathTooLong(String)
 
@@ -17,6 +18,8 @@ public enum PublishError: UserFacingError, Equatable {
             return "\"\(value)\" is not a valid \(field); use lower-case letters, digits, '.', '_' and '-' (a tag may also hold upper case)"
         case .notAnExecutable(let path):
             return "\(path) is not an executable file; build the service first and pass its binary"
+        case .unsupportedArchitecture(let path, let machine):
+            return "\(path) is built for a CPU defpi does not run services on (ELF machine \(machine)); build it for x86_64, aarch64 or armv7"
         case .libraryNotFound(let executable, let detail):
             return "cannot find the libraries \(executable) links (\(detail)); install them or link the binary statically"
         case .pathTooLong(let path):

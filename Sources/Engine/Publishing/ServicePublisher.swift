@@ -4,8 +4,9 @@ import Foundation
 /// pushes it to the registry as `<prefix>/<serviceId>:<version>`.
 ///
 /// The layer holds the executable at `/app/<name>` and, for a dynamic binary, every library
-/// `ldd` lists at the path the loader looks for it; the config carries the dEF-Pi labels and
-/// the entrypoint. Layers are deterministic, so re-publishing unchanged inputs uploads nothing.
+/// `ldd` lists at the path the loader looks for it; the config carries the dEF-Pi labels, the
+/// entrypoint and, as the created time, the executable's modification time. The image is
+/// deterministic, so re-publishing unchanged inputs uploads nothing and keeps the digest.
 public struct ServicePublisher: Sendable {
     public let registry: RegistryClient
     public let prefix: String
@@ -53,7 +54,7 @@ public struct ServicePublisher: Sendable {
         let labelEncoder = JSONEncoder()
         labelEncoder.outputFormatting = .sortedKeys
         let config = ImageConfig(
-            architecture: root.architecture, created: ISO8601DateFormatter().string(from: Date()),
+            architecture: root.architecture, created: ISO8601DateFormatter().string(from: root.modified),
             config: .init(
                 labels: [
                     ServiceLabels.serviceName: request.description.name,
@@ -102,23 +103,29 @@ struct ImageRoot {
     var entrypoint: String
     /// The executable's CPU in the registry's naming (`amd64`, `arm64`, `arm`).
     var architecture: String
+    /// When the executable was built (its modification time).
+    var modified: Date
 
     static func collect(executable: String) throws -> ImageRoot {
         guard FileManager.default.isExecutableFile(atPath: executable),
               let header = FileHandle(forReadingAtPath: executable).flatMap({ try? $0.read(upToCount: 20) }),
               header.count == 20, header.starts(with: [0x7F, 0x45, 0x4C, 0x46])
         else { throw PublishError.notAnExecutable(path: executable) }
+        // ELF header: e_machine at 18, little-endian (byte 5 = 1) on every CPU defpi supports.
         let machine = UInt16(header[18]) | UInt16(header[19]) << 8
-        let architecture = switch machine {
-        case 0x3E: "amd64"
-        case 0xB7: "arm64"
-        case 0x28: "arm"
-        default: "unknown"
+        let architecture: String
+        switch (header[5], machine) {
+        case (1, 0x3E): architecture = "amd64"
+        case (1, 0xB7): architecture = "arm64"
+        case (1, 0x28): architecture = "arm"
+        default: throw PublishError.unsupportedArchitecture(path: executable, machine: Int(machine))
         }
         let entrypoint = "/app/" + (executable as NSString).lastPathComponent
         let libraries = try sharedLibraries(of: executable)
+        let modified = (try? FileManager.default.attributesOfItem(atPath: executable)[.modificationDate] as? Date) ?? nil
         return ImageRoot(files: [File(source: executable, target: entrypoint)] + libraries,
-                         entrypoint: entrypoint, architecture: architecture)
+                         entrypoint: entrypoint, architecture: architecture,
+                         modified: modified ?? Date(timeIntervalSince1970: 0))
     }
 
     /// The libraries `ldd` resolves for `executable`; none for a static binary.

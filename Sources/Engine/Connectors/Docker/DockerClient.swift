@@ -37,6 +37,18 @@ public final class DockerClient: Sendable {
         return chosen
     }
 
+    /// The daemon's clock (the `Date` header of `/_ping`, to the second).
+    public func serverTime() async throws -> Date {
+        let response = try await exchange(HTTPRequest(url: endpoint.baseURL + "/_ping"), operation: "ping Docker")
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
+        guard let header = response.header("Date"), let date = formatter.date(from: header) else {
+            throw DockerError.malformedResponse(operation: "ping Docker", detail: "no readable Date header")
+        }
+        return date
+    }
+
     /// `GET /info`.
     public func info() async throws -> DockerInfo {
         try await get("/info", operation: "read Docker's info")
@@ -161,10 +173,11 @@ public final class DockerClient: Sendable {
 
     // MARK: Events
 
-    /// Opens `GET /events` once and hands every event to `onEvent` until the connection ends
-    /// (returns normally) or fails (throws). `since` (`seconds.nanoseconds`) replays the events
-    /// from that time first. `DockerEventFeed` adds reconnection on top.
-    public func streamEvents(types: [String], since: String? = nil,
+    /// Opens `GET /events` once, calls `onOpen` when Docker has accepted it, and hands every event
+    /// to `onEvent` until the connection ends (returns normally) or fails (throws). `since`
+    /// (`seconds.nanoseconds`) replays the events from that time first. `DockerEventFeed` adds
+    /// reconnection on top.
+    public func streamEvents(types: [String], since: String? = nil, onOpen: @escaping @Sendable () -> Void = {},
                              onEvent: @escaping @Sendable (DockerEvent) -> Void) async throws {
         let operation = "follow Docker events"
         let replay = since.map { "&since=" + $0 } ?? ""
@@ -172,7 +185,7 @@ public final class DockerClient: Sendable {
         let splitter = EventLineSplitter(onEvent: onEvent)
         let response: HTTPResponse
         do {
-            response = try await http.stream(request) { chunk in splitter.feed(chunk) }
+            response = try await http.stream(request, onOpen: onOpen) { chunk in splitter.feed(chunk) }
         } catch let error as HTTPTransportError {
             throw DockerError.unreachable(endpoint: endpoint.description, error)
         }

@@ -60,7 +60,7 @@ public enum DockerError: UserFacingError, Equatable {
         case .permissionDenied: return "run defpi as a user in the docker group, or as root"
         case .timedOut: return "is the daemon overloaded or hung?"
         case .tls: return "check DOCKER_CERT_PATH (ca.pem, cert.pem, key.pem) and DOCKER_TLS_VERIFY"
-        case .responseTooLarge, .cancelled, .failed: return "check the daemon's log"
+        case .responseTooLarge, .failed: return "check the daemon's log"
         }
     }
 }

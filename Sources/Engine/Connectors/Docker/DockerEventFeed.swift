@@ -2,8 +2,8 @@ import Foundation
 
 /// What a `DockerEventFeed` reports to its consumer.
 public enum DockerFeedUpdate: Sendable {
-    /// The stream is (re)opened. Re-read the full state now: anything may have changed while
-    /// the feed was down.
+    /// Docker accepted the stream (again). Re-read the full state now: anything may have changed
+    /// while the feed was down.
     case connected(reconnect: Bool)
     case event(DockerEvent)
     /// The stream broke; it is retried after `retryIn`.
@@ -37,9 +37,13 @@ public struct DockerEventFeed: Sendable {
         var reconnect = false
         let lastSeen = LastSeenClock()
         while !Task.isCancelled {
-            continuation.yield(.connected(reconnect: reconnect))
             do {
-                try await client.streamEvents(types: types, since: lastSeen.since) { event in
+                // Replay from the daemon's own clock, so events between two connections are never lost.
+                if lastSeen.since == nil { lastSeen.start(at: try await client.serverTime()) }
+                let opened = reconnect
+                try await client.streamEvents(types: types, since: lastSeen.since, onOpen: {
+                    continuation.yield(.connected(reconnect: opened))
+                }) { event in
                     lastSeen.record(event)
                     continuation.yield(.event(event))
                 }
@@ -70,6 +74,11 @@ private final class LastSeenClock: @unchecked Sendable {
     func record(_ event: DockerEvent) {
         guard let time = event.timeNano else { return }
         lock.withLock { lastNano = max(lastNano ?? 0, time) }
+    }
+
+    /// Starts the clock at `date` (the daemon's time when the feed first connects).
+    func start(at date: Date) {
+        lock.withLock { lastNano = lastNano ?? Int64(date.timeIntervalSince1970) * 1_000_000_000 }
     }
 
     /// `seconds.nanoseconds` of the last event, or nil before the first.

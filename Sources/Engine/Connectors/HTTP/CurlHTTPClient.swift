@@ -23,27 +23,30 @@ public final class CurlHTTPClient: Sendable {
     }
 
     /// Sends `request` and returns the whole response. Throws `HTTPTransportError` when no
-    /// complete response arrived; an HTTP error status is a response, not a throw.
+    /// complete response arrived, `CancellationError` when the task was cancelled; an HTTP error
+    /// status is a response, not a throw.
     public func send(_ request: HTTPRequest) async throws -> HTTPResponse {
-        try await run(request, timeout: request.timeout ?? options.requestTimeout, onChunk: nil)
+        try await run(request, timeout: request.timeout ?? options.requestTimeout, stream: nil)
     }
 
-    /// Sends a long-lived request (an event stream) and hands each chunk of a successful
-    /// response's body to `onChunk` on a background thread, until the server closes the
-    /// connection, `onChunk` returns false, or the task is cancelled. The returned response
-    /// carries the status and headers, and the body only when the status is not 2xx.
-    public func stream(_ request: HTTPRequest, onChunk: @escaping @Sendable (Data) -> Bool) async throws
-        -> HTTPResponse
+    /// Sends a long-lived request (an event stream). When a 2xx response's headers have
+    /// arrived, `onOpen` is called; then each chunk of the body goes to `onChunk` on a background
+    /// thread, until the server closes the connection or `onChunk` returns false (both return
+    /// the response normally), or the task is cancelled (`CancellationError`). TCP keepalive
+    /// detects a peer that vanished without closing. The returned response carries the status
+    /// and headers, and the body only when the status is not 2xx.
+    public func stream(_ request: HTTPRequest, onOpen: @escaping @Sendable () -> Void = {},
+                       onChunk: @escaping @Sendable (Data) -> Bool) async throws -> HTTPResponse
     {
-        try await run(request, timeout: nil, onChunk: onChunk)
+        try await run(request, timeout: nil, stream: StreamHandlers(onOpen: onOpen, onChunk: onChunk))
     }
 
     private static let globalInitialization: Void = { curl_global_init(Int(CURL_GLOBAL_DEFAULT)) }()
 
-    private func run(_ request: HTTPRequest, timeout: Duration?, onChunk: (@Sendable (Data) -> Bool)?) async throws
+    private func run(_ request: HTTPRequest, timeout: Duration?, stream: StreamHandlers?) async throws
         -> HTTPResponse
     {
-        let transfer = Transfer(limit: request.maxResponseBytes ?? options.maxResponseBytes, onChunk: onChunk)
+        let transfer = Transfer(limit: request.maxResponseBytes ?? options.maxResponseBytes, stream: stream)
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
                 DispatchQueue(label: "defpi.http.transfer").async {
@@ -56,14 +59,13 @@ public final class CurlHTTPClient: Sendable {
     }
 
     private func checkOutHandle() -> EasyHandle {
-        if let handle = idleHandles.withLock({ $0.popLast() }) {
-            curl_easy_reset(handle.raw)
-            return handle
-        }
+        if let handle = idleHandles.withLock({ $0.popLast() }) { return handle }
         return EasyHandle(raw: curl_easy_init())
     }
 
     private func checkIn(_ handle: EasyHandle) {
+        // Forget the finished transfer's callbacks and buffers before the handle idles.
+        curl_easy_reset(handle.raw)
         let kept = idleHandles.withLock { handles in
             guard handles.count < Self.idleHandleLimit else { return false }
             handles.append(handle)
@@ -90,6 +92,9 @@ public final class CurlHTTPClient: Sendable {
         defpi_curl_setopt_long(curl, CURLOPT_TIMEOUT_MS, timeout?.milliseconds ?? 0)
         defpi_curl_setopt_long(curl, CURLOPT_FOLLOWLOCATION, 1)
         defpi_curl_setopt_long(curl, CURLOPT_MAXREDIRS, 5)
+        defpi_curl_setopt_long(curl, CURLOPT_TCP_KEEPALIVE, 1)
+        defpi_curl_setopt_long(curl, CURLOPT_TCP_KEEPIDLE, 30)
+        defpi_curl_setopt_long(curl, CURLOPT_TCP_KEEPINTVL, 10)
         defpi_curl_setopt_pointer(curl, CURLOPT_HTTPHEADER, headerList)
         defpi_curl_setopt_pointer(curl, CURLOPT_ERRORBUFFER, transfer.errorBuffer)
         defpi_curl_setopt_callback(curl, CURLOPT_WRITEFUNCTION, receiveBody)
@@ -114,7 +119,10 @@ public final class CurlHTTPClient: Sendable {
             }
             return curl_easy_perform(curl)
         }
-        guard code == CURLE_OK else { throw transportError(code, curl: curl, transfer: transfer, timeout: timeout) }
+        if transfer.cancelled.load(ordering: .relaxed) { throw CancellationError() }
+        guard code == CURLE_OK || (code == CURLE_WRITE_ERROR && transfer.stoppedByConsumer) else {
+            throw transportError(code, curl: curl, transfer: transfer, timeout: timeout)
+        }
         var status = 0
         defpi_curl_getinfo_long(curl, CURLINFO_RESPONSE_CODE, &status)
         return HTTPResponse(status: status, headers: transfer.headers, body: transfer.body)
@@ -135,10 +143,10 @@ public final class CurlHTTPClient: Sendable {
         switch code {
         case CURLE_WRITE_ERROR where transfer.tooLarge:
             return .responseTooLarge(limit: transfer.limit)
-        case CURLE_ABORTED_BY_CALLBACK, CURLE_WRITE_ERROR:
-            return .cancelled
         case CURLE_OPERATION_TIMEDOUT:
-            return .timedOut(after: timeout ?? options.connectTimeout)
+            var connectSeconds = 0.0
+            defpi_curl_getinfo_double(curl, CURLINFO_CONNECT_TIME, &connectSeconds)
+            return .timedOut(after: connectSeconds == 0 ? options.connectTimeout : timeout ?? options.connectTimeout)
         case CURLE_COULDNT_CONNECT, CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY:
             var osError = 0
             defpi_curl_getinfo_long(curl, CURLINFO_OS_ERRNO, &osError)
@@ -161,20 +169,28 @@ private struct EasyHandle: @unchecked Sendable {
 /// What libcurl reads as the body of a request without one; never written.
 nonisolated(unsafe) private let emptyBody = UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 1)
 
+/// What a streaming request does with its response.
+private struct StreamHandlers: Sendable {
+    let onOpen: @Sendable () -> Void
+    let onChunk: @Sendable (Data) -> Bool
+}
+
 /// The state of one transfer, reached from libcurl's callbacks through an unretained pointer.
 private final class Transfer: @unchecked Sendable {
     let limit: Int
-    let onChunk: (@Sendable (Data) -> Bool)?
+    let stream: StreamHandlers?
     let cancelled = Atomic<Bool>(false)
+    /// The stream's consumer returned false: the transfer ended as asked, not as a failure.
+    var stoppedByConsumer = false
     let errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
     var body = Data()
     var headers: [(name: String, value: String)] = []
     var status = 0
     var tooLarge = false
 
-    init(limit: Int, onChunk: (@Sendable (Data) -> Bool)?) {
+    init(limit: Int, stream: StreamHandlers?) {
         self.limit = limit
-        self.onChunk = onChunk
+        self.stream = stream
         errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
     }
 
@@ -184,8 +200,10 @@ private final class Transfer: @unchecked Sendable {
 
     /// Takes one piece of the body; false stops the transfer.
     func receive(_ bytes: UnsafeRawBufferPointer) -> Bool {
-        if let onChunk, (200..<300).contains(status) {
-            return onChunk(Data(bytes))
+        if let stream, (200..<300).contains(status) {
+            if stream.onChunk(Data(bytes)) { return true }
+            stoppedByConsumer = true
+            return false
         }
         guard body.count + bytes.count <= limit else {
             tooLarge = true
@@ -195,10 +213,13 @@ private final class Transfer: @unchecked Sendable {
         return true
     }
 
-    /// Takes one header line; a status line starts a new header block (after a redirect).
+    /// Takes one header line; a status line starts a new header block (after a redirect), and
+    /// the blank line ending a 2xx block opens a stream.
     func receiveHeader(_ line: String) {
         let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
-        if trimmed.hasPrefix("HTTP/") {
+        if trimmed.isEmpty, let stream, (200..<300).contains(status) {
+            stream.onOpen()
+        } else if trimmed.hasPrefix("HTTP/") {
             headers.removeAll()
             status = trimmed.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
         } else if let colon = trimmed.firstIndex(of: ":") {

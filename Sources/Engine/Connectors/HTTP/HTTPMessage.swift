@@ -107,8 +107,6 @@ public enum HTTPTransportError: Error, Sendable, Equatable {
     case responseTooLarge(limit: Int)
     /// The TLS handshake or a certificate failed.
     case tls(detail: String)
-    /// The task was cancelled while the request ran.
-    case cancelled
     /// Any other transfer failure, with libcurl's text.
     case failed(detail: String)
 
@@ -120,7 +118,6 @@ public enum HTTPTransportError: Error, Sendable, Equatable {
         case .timedOut(let after): return "no answer within \(after.formattedSeconds)"
         case .responseTooLarge(let limit): return "the answer is larger than \(limit.formattedBytes)"
         case .tls(let detail): return "TLS failed (\(detail))"
-        case .cancelled: return "cancelled"
         case .failed(let detail): return detail
         }
     }

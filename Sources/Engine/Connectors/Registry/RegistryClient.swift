@@ -57,29 +57,40 @@ public final class RegistryClient: Sendable {
     /// Every repository name, following the `Link` header page by page.
     public func catalog(pageSize: Int = 1000) async throws -> [String] {
         struct Page: Decodable { let repositories: [String]? }
-        var names: [String] = []
-        var next: String? = baseURL + "/v2/_catalog?n=\(pageSize)"
-        while let url = next {
-            let response = try await send(HTTPRequest(url: url), scope: "registry:catalog:*",
-                                          operation: "list the registry's repositories")
-            names += try decode(Page.self, from: response, operation: "list the registry's repositories")
-                .repositories ?? []
-            next = Self.nextPage(linkHeader: response.header("Link")).map { resolve($0) }
+        return try await pages(from: baseURL + "/v2/_catalog?n=\(pageSize)", scope: "registry:catalog:*",
+                               operation: "list the registry's repositories", missing: "the catalog") { data in
+            try JSONDecoder().decode(Page.self, from: data).repositories ?? []
         }
-        return names
     }
 
-    /// The repository's tags in ascending version order (numeric parts compared as numbers);
-    /// an empty list when the repository has no tags or is gone.
-    public func tags(repository: String) async throws -> [String] {
-        struct TagList: Decodable { let tags: [String]? }
-        let operation = "list the tags of \(repository)"
+    /// The repository's tags in ascending version order (numeric parts compared as numbers),
+    /// across `Link` pages where the registry pages them; empty when the repository has no tags
+    /// or is gone.
+    public func tags(repository: String, pageSize: Int = 1000) async throws -> [String] {
+        struct Page: Decodable { let tags: [String]? }
         do {
-            let response = try await send(HTTPRequest(url: "\(baseURL)/v2/\(repository)/tags/list"),
-                                          scope: pullScope(repository), operation: operation)
-            return (try decode(TagList.self, from: response, operation: operation).tags ?? [])
-                .sorted { VersionOrder.ascending($0, $1) }
+            return try await pages(from: "\(baseURL)/v2/\(repository)/tags/list?n=\(pageSize)", scope: pullScope(repository),
+                                   operation: "list the tags of \(repository)", missing: repository) { data in
+                try JSONDecoder().decode(Page.self, from: data).tags ?? []
+            }.sorted { VersionOrder.ascending($0, $1) }
         } catch RegistryError.notFound { return [] }
+    }
+
+    /// A list read page by page, following each answer's `Link: <...>; rel="next"`.
+    private func pages(from first: String, scope: String, operation: String, missing: String,
+                       items: (Data) throws -> [String]) async throws -> [String] {
+        var all: [String] = []
+        var next: String? = first
+        while let url = next {
+            let response = try await send(HTTPRequest(url: url), scope: scope, operation: operation, missing: missing)
+            do {
+                all += try items(response.body)
+            } catch {
+                throw RegistryError.malformedResponse(operation: operation, detail: "\(error); body: \(response.bodyExcerpt())")
+            }
+            next = Self.nextPage(linkHeader: response.header("Link")).map { resolve($0) }
+        }
+        return all
     }
 
     /// The manifest or index a tag (or digest) points at.
@@ -228,7 +239,10 @@ public final class RegistryClient: Sendable {
         guard response.isSuccess else {
             let message = Self.errorMessage(response)
             switch response.status {
-            case 401, 403: throw RegistryError.unauthorized(url: baseURL, message: message)
+            case 401 where credentials != nil:
+                throw RegistryError.credentialsRejected(url: baseURL, message: message)
+            case 401: throw RegistryError.unauthorized(url: baseURL, message: message)
+            case 403: throw RegistryError.forbidden(operation: operation, message: message)
             case 404: throw RegistryError.notFound(what: missing ?? request.url, message: message)
             default: throw RegistryError.api(operation: operation, status: response.status, message: message)
             }
@@ -286,7 +300,9 @@ public final class RegistryClient: Sendable {
             throw RegistryError.unreachable(url: realm, error)
         }
         guard response.isSuccess else {
-            throw RegistryError.unauthorized(url: baseURL, message: "the token service at \(realm) answered \(response.status)")
+            let message = "the token service at \(realm) answered \(response.status)"
+            if credentials != nil { throw RegistryError.credentialsRejected(url: baseURL, message: message) }
+            throw RegistryError.unauthorized(url: baseURL, message: message)
         }
         struct Token: Decodable { let token: String?; let accessToken: String?
             enum CodingKeys: String, CodingKey { case token, accessToken = "access_token" }

@@ -4,8 +4,12 @@ public enum RegistryError: UserFacingError, Equatable {
     case invalidURL(String)
     /// No answer (registry down, wrong port, TLS, timeout).
     case unreachable(url: String, HTTPTransportError)
-    /// The registry wants credentials defpi does not have, or refused them.
+    /// The registry wants credentials and defpi has none.
     case unauthorized(url: String, message: String)
+    /// The registry (or its token service) refused the credentials defpi sent.
+    case credentialsRejected(url: String, message: String)
+    /// The credentials are good but do not allow this (a push to a read-only repository, say).
+    case forbidden(operation: String, message: String)
     /// The repository, tag or blob does not exist.
     case notFound(what: String, message: String)
     /// Any other error answer.
@@ -24,7 +28,11 @@ public enum RegistryError: UserFacingError, Equatable {
         case .unreachable(let url, let error):
             return "cannot reach the registry at \(url): \(error.summary); is it running, and is DEFPI_REGISTRY (or --registry) right?"
         case .unauthorized(let url, let message):
-            return "the registry at \(url) refused access (\(message)); set DEFPI_REGISTRY_USERNAME and DEFPI_REGISTRY_PASSWORD"
+            return "the registry at \(url) wants credentials (\(message)); set DEFPI_REGISTRY_USERNAME and DEFPI_REGISTRY_PASSWORD"
+        case .credentialsRejected(let url, let message):
+            return "the registry at \(url) refused the user name and password (\(message)); check DEFPI_REGISTRY_USERNAME and DEFPI_REGISTRY_PASSWORD"
+        case .forbidden(let operation, let message):
+            return "\(operation): the registry does not allow it for this user (\(message))"
         case .notFound(let what, let message):
             return "\(what) is not in the registry (\(message))"
         case .api(let operation, let status, let message):
