@@ -59,7 +59,7 @@ let package = Package(
             name: "StoreTests",
             dependencies: ["Engine", "DefpiTesting", "CMongoc", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "ProtocolTests", dependencies: ["Protocol"]),
-        .testTarget(name: "ConsoleTests", dependencies: ["Console", "CNcursesw"]),
+        .testTarget(name: "ConsoleTests", dependencies: ["Console", "Engine", "DefpiTesting", "CNcursesw"]),
         .testTarget(name: "CLITests", dependencies: ["DefpiTesting"]),
         // Connectors and managers against the real test bed (swarm, registry).
         .testTarget(name: "ClusterTests", dependencies: ["Engine", "DefpiTesting"]),

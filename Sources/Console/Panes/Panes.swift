@@ -1,0 +1,137 @@
+import Engine
+import Foundation
+
+/// A pane: a titled table of one kind of entity, fed by the Engine. Rows remember how they
+/// changed at the last refresh (added / modified), which the theme colours.
+public struct Pane: Sendable {
+    public enum Kind: String, CaseIterable, Sendable {
+        case nodes, processes, graph, queue
+        public var title: String {
+            switch self {
+            case .nodes: return "Nodes"
+            case .processes: return "Processes"
+            case .graph: return "Connections"
+            case .queue: return "Pending changes"
+            }
+        }
+    }
+
+    public let kind: Kind
+    public var table: TableView
+    /// Shown instead of the table's "(none)" while the pane has nothing.
+    public var emptyText: String
+
+    public init(kind: Kind, columns: [TableColumn], emptyText: String) {
+        self.kind = kind
+        self.table = TableView(columns: columns)
+        self.emptyText = emptyText
+    }
+
+    /// Replaces the rows, marking those that are new or changed since the last refresh.
+    public mutating func refresh(_ rows: [TableRow]) {
+        let previous = Dictionary(table.rows.map { ($0.id, $0.cells) }, uniquingKeysWith: { first, _ in first })
+        table.setRows(rows.map { row in
+            var marked = row
+            if previous.isEmpty { return marked }
+            switch previous[row.id] {
+            case nil: marked.change = .added
+            case let cells? where cells != row.cells: marked.change = .modified
+            default: marked.change = .none
+            }
+            return marked
+        })
+    }
+
+    static func nodes() -> Pane {
+        Pane(kind: .nodes, columns: [
+            TableColumn("NAME", minWidth: 6, weight: 2), TableColumn("KIND", minWidth: 7),
+            TableColumn("POOL/OWNER", minWidth: 6, weight: 1), TableColumn("STATUS", minWidth: 7),
+            TableColumn("ARCH", minWidth: 6), TableColumn("AVAIL", minWidth: 6), TableColumn("ROLE", minWidth: 7),
+            TableColumn("PROCS", minWidth: 5), TableColumn("HOSTNAME", minWidth: 6, weight: 1),
+        ], emptyText: "no nodes: is Docker reachable?")
+    }
+
+    static func processes() -> Pane {
+        Pane(kind: .processes, columns: [
+            TableColumn("NAME", minWidth: 6, weight: 2), TableColumn("SERVICE", minWidth: 8, weight: 2),
+            TableColumn("NODE", minWidth: 6, weight: 1), TableColumn("STATE", minWidth: 8),
+            TableColumn("OWNER", minWidth: 6, weight: 1), TableColumn("AGE", minWidth: 4),
+        ], emptyText: "no processes yet")
+    }
+
+    static func graph() -> Pane {
+        Pane(kind: .graph, columns: [
+            TableColumn("FROM", minWidth: 6, weight: 2), TableColumn("INTERFACE", minWidth: 8, weight: 1),
+            TableColumn("TO", minWidth: 6, weight: 2), TableColumn("VERSION", minWidth: 7),
+        ], emptyText: "no connections yet")
+    }
+
+    static func queue() -> Pane {
+        Pane(kind: .queue, columns: [
+            TableColumn("KIND", minWidth: 6), TableColumn("TARGET", minWidth: 10, weight: 3),
+            TableColumn("STATE", minWidth: 8), TableColumn("TRIES", minWidth: 5), TableColumn("NEXT TRY", minWidth: 8),
+            TableColumn("LAST ERROR", minWidth: 10, weight: 2),
+        ], emptyText: "the queue is empty")
+    }
+}
+
+/// Turns Engine entities into pane rows. `now` is passed in so tests render fixed times.
+public enum RowRenderer {
+    public static func nodeRows(_ nodes: [Node], pools: [NodePool], users: [User], processCounts: [String: Int] = [:])
+        -> [TableRow]
+    {
+        let poolNames = Dictionary(pools.map { ($0.id, $0.name) }, uniquingKeysWith: { first, _ in first })
+        let userNames = Dictionary(users.map { ($0.id, $0.username) }, uniquingKeysWith: { first, _ in first })
+        return nodes.map { node in
+            let placement = node.nodePoolId.map { poolNames[$0] ?? $0 } ?? node.userId.map { userNames[$0] ?? $0 } ?? "-"
+            return TableRow(
+                id: node.id,
+                cells: [node.name, node.kind.rawValue.lowercased(), placement, node.status.rawValue.lowercased(),
+                        node.architecture.rawValue.lowercased(), node.availability.rawValue.lowercased(),
+                        node.role.rawValue.lowercased(), "\(processCounts[node.id] ?? 0)", node.hostname],
+                cellRoles: [1: node.kind == .unidentified ? .warning : .text, 3: node.status.role])
+        }
+    }
+
+    public static func queueRows(_ changes: [PendingChange], now: Date) -> [TableRow] {
+        changes.map { change in
+            let next = change.state.isTerminal ? "-" : relative(change.runAt, now: now)
+            return TableRow(
+                id: change.id,
+                cells: [change.type.rawValue, change.description, change.state.rawValue.lowercased(), "\(change.count)",
+                        next, change.lastError ?? "-"],
+                cellRoles: [2: change.state.role])
+        }
+    }
+
+    /// `now`, `in 5s`, `3m ago`, like kubectl's ages.
+    public static func relative(_ date: Date, now: Date) -> String {
+        let seconds = Int(date.timeIntervalSince(now).rounded())
+        let magnitude = abs(seconds)
+        let text = magnitude < 60 ? "\(magnitude)s" : magnitude < 3600 ? "\(magnitude / 60)m"
+            : magnitude < 86_400 ? "\(magnitude / 3600)h" : "\(magnitude / 86_400)d"
+        if magnitude < 1 { return "now" }
+        return seconds > 0 ? "in \(text)" : "\(text) ago"
+    }
+}
+
+extension NodeStatus {
+    var role: ScreenRole {
+        switch self {
+        case .ready: return .ok
+        case .down, .missing, .disconnected: return .error
+        case .unknown: return .warning
+        }
+    }
+}
+
+extension PendingChangeState {
+    var role: ScreenRole {
+        switch self {
+        case .finished: return .ok
+        case .failedPermanently: return .error
+        case .failedTemporary: return .warning
+        case .new, .running: return .text
+        }
+    }
+}

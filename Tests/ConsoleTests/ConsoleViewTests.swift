@@ -1,0 +1,95 @@
+import DefpiTesting
+import Engine
+import Foundation
+import Testing
+
+@testable import Console
+
+/// The console's views rendered into the cell grid at fixed sizes, compared with golden files.
+@Suite("Console views")
+struct ConsoleViewTests {
+    static let now = Date(timeIntervalSince1970: 1_795_000_000)
+
+    /// A console with fixed data: three nodes of every kind and a queue with every state.
+    static func sampleView() -> ConsoleView {
+        var view = ConsoleView(header: HeaderInfo(
+            cluster: "unix:///var/run/docker.sock", store: "/home/op/.local/share/defpi/defpi.sqlite", user: "op",
+            version: "0.1.0"))
+        let pool = NodePool(id: "p1", name: "edge")
+        let alice = User(id: "u1", username: "alice")
+        let nodes = [
+            Node(id: "n1", kind: .unidentified, dockerId: "d1", hostname: "tb-mgr", status: .ready, architecture: .x86_64,
+                 role: .manager),
+            Node(id: "n2", kind: .public, name: "edge-1", dockerId: "d2", hostname: "tb-w1", status: .ready,
+                 architecture: .arm64, nodePoolId: "p1"),
+            Node(id: "n3", kind: .private, name: "lab", dockerId: "d3", hostname: "tb-w2", status: .down,
+                 architecture: .x86_64, availability: .pause, userId: "u1"),
+        ]
+        let changes = [
+            PendingChange(id: "c1", type: "NODE_LABELS", description: "node edge-1: public in pool edge", resources: ["n2"],
+                          state: .finished, count: 1, runAt: now.addingTimeInterval(-60), createdBy: "op"),
+            PendingChange(id: "c2", type: "NODE_LABELS", description: "node lab: private to alice", resources: ["n3"],
+                          state: .failedTemporary, count: 3, runAt: now.addingTimeInterval(8),
+                          lastError: "cannot reach Docker at unix:///var/run/docker.sock: cannot connect", createdBy: "op"),
+            PendingChange(id: "c3", type: "NODE_LABELS", description: "node tb-mgr: unidentified", resources: ["n1"],
+                          runAt: now, createdBy: "op"),
+        ]
+        view.pane(.nodes) { $0.refresh(RowRenderer.nodeRows(nodes, pools: [pool], users: [alice], processCounts: ["n2": 4])) }
+        view.pane(.queue) { $0.refresh(RowRenderer.queueRows(changes, now: now)) }
+        return view
+    }
+
+    @Test("every pane at 80x24, 120x40 and 200x50 matches its golden file, and renders the same twice",
+          arguments: [(80, 24), (120, 40), (200, 50)])
+    func panes(width: Int, height: Int) {
+        for kind in Pane.Kind.allCases {
+            var view = Self.sampleView()
+            view.focus = Pane.Kind.allCases.firstIndex(of: kind)!
+            let first = view.render(width: width, height: height)
+            #expect(view.render(width: width, height: height) == first)
+            Golden.check(first.text(), named: "\(kind.rawValue)-\(width)x\(height)")
+        }
+    }
+
+    @Test("a zoomed pane fills the screen; a Docker problem shows as a banner")
+    func zoomAndBanner() {
+        var view = Self.sampleView()
+        view.zoomed = true
+        view.header.dockerProblem = "cannot reach Docker at unix:///var/run/docker.sock: cannot connect; is dockerd running?"
+        Golden.check(view.render(width: 120, height: 20).text(), named: "nodes-zoomed-banner-120x20")
+    }
+
+    @Test("rows refreshed with new and changed entries are marked added and modified")
+    func changeMarks() {
+        var pane = Pane.nodes()
+        let first = [TableRow(id: "a", cells: ["a", "ready"]), TableRow(id: "b", cells: ["b", "ready"])]
+        pane.refresh(first)
+        #expect(pane.table.rows.map(\.change) == [.none, .none])
+        pane.refresh([TableRow(id: "a", cells: ["a", "down"]), TableRow(id: "b", cells: ["b", "ready"]),
+                      TableRow(id: "c", cells: ["c", "ready"])])
+        #expect(pane.table.rows.map(\.change) == [.modified, .none, .added])
+    }
+
+    @Test("the selection follows its row across refreshes and stays in view while scrolling")
+    func selection() {
+        var table = TableView(columns: [TableColumn("NAME")])
+        table.setRows((0..<100).map { TableRow(id: "\($0)", cells: ["row \($0)"]) })
+        table.moveSelection(by: 50)
+        var grid = CellGrid(width: 20, height: 11)
+        table.render(into: &grid, Rect(x: 0, y: 0, width: 20, height: 11), focused: true)
+        #expect(grid.text().contains("row 50"))
+        #expect(!grid.text().contains("row 30"))
+        table.setRows((0..<100).reversed().map { TableRow(id: "\($0)", cells: ["row \($0)"]) })
+        #expect(table.selectedRow?.id == "50")
+    }
+
+    @Test("wide and combining characters are laid out by display width, cut with an ellipsis")
+    func wideText() {
+        var grid = CellGrid(width: 12, height: 1)
+        let used = grid.write("日本語ノード-é", x: 0, y: 0, limit: 10)
+        #expect(used == 9)  // a wide character does not fit in the one column left before the ellipsis
+        #expect(grid.text() == "日本語ノ…")
+        var fits = CellGrid(width: 12, height: 1)
+        #expect(fits.write("café", x: 0, y: 0) == 4)
+    }
+}
