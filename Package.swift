@@ -43,7 +43,10 @@ let package = Package(
             ]),
         .target(
             name: "Console",
-            dependencies: ["Engine", "CNcursesw", .product(name: "Logging", package: "swift-log")]),
+            dependencies: [
+                "Engine", "CNcursesw", .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ]),
         .executableTarget(
             name: "defpi",
             dependencies: [

@@ -27,4 +27,10 @@ static inline attr_t defpi_curses_color_pair(short pair) { return (attr_t)COLOR_
 static inline int defpi_curses_key_resize(void) { return KEY_RESIZE; }
 static inline int defpi_curses_ok(void) { return OK; }
 
+// ncurses globals, read through functions (Swift treats imported C globals as shared mutable state).
+static inline WINDOW *defpi_curses_stdscr(void) { return stdscr; }
+static inline int defpi_curses_colors(void) { return COLORS; }
+static inline int defpi_curses_lines(void) { return LINES; }
+static inline int defpi_curses_cols(void) { return COLS; }
+
 #endif

@@ -1,0 +1,158 @@
+import Engine
+import Foundation
+import Synchronization
+
+/// `defpi console`: the UI loop on a thread of its own (the only one that calls curses), fed
+/// by a loader that reads the store whenever the Engine reports a change, coalesced per pane
+/// every 100 ms.
+public final class ConsoleApp: Sendable {
+    private let engine: Engine
+    private let theme: Theme
+    private let useColors: Bool
+    private let header: HeaderInfo
+    private let inbox = Mutex(Inbox())
+    private static let coalescing: Duration = .milliseconds(100)
+
+    /// What the loader hands the UI loop: the newest rows per pane and the Docker problem.
+    struct Inbox {
+        var rows: [Pane.Kind: [TableRow]] = [:]
+        var dockerProblem: String??
+    }
+
+    public init(engine: Engine, theme: Theme, useColors: Bool, user: String) {
+        self.engine = engine
+        self.theme = theme
+        self.useColors = useColors
+        header = HeaderInfo(cluster: engine.docker.endpoint.description, store: engine.store.location, user: user,
+                            version: DefpiVersion.current)
+    }
+
+    /// Runs until the operator quits.
+    public func run() async {
+        let loader = Task { await self.load() }
+        defer { loader.cancel() }
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            let thread = Thread { [self] in
+                uiLoop()
+                done.resume()
+            }
+            thread.name = "defpi.console"
+            thread.start()
+        }
+    }
+
+    // MARK: Loading
+
+    private func load() async {
+        var dirty = Set(Pane.Kind.allCases)
+        let notifications = engine.notifications.subscribe()
+        let pending = Mutex(Set<Pane.Kind>())
+        let listener = Task {
+            for await notification in notifications {
+                switch notification {
+                case .entity(let collection, _, _):
+                    if let kind = Self.pane(for: collection) { pending.withLock { _ = $0.insert(kind) } }
+                case .dockerConnection(let problem):
+                    inbox.withLock { $0.dockerProblem = .some(problem) }
+                }
+            }
+        }
+        defer { listener.cancel() }
+        var lastQueueLoad = Date.distantPast
+        var lastFullLoad = Date()
+        while !Task.isCancelled {
+            dirty.formUnion(pending.withLock { taken in defer { taken.removeAll() }; return taken })
+            // Relative times in the queue pane age even without changes.
+            if Date().timeIntervalSince(lastQueueLoad) >= 1 { dirty.insert(.queue) }
+            // Other engines (a verb, another console) change the store without telling this one.
+            if Date().timeIntervalSince(lastFullLoad) >= 2 {
+                dirty.formUnion(Pane.Kind.allCases)
+                lastFullLoad = Date()
+            }
+            for kind in dirty {
+                guard let rows = try? await rows(for: kind) else { continue }
+                if kind == .queue { lastQueueLoad = Date() }
+                inbox.withLock { $0.rows[kind] = rows }
+            }
+            dirty.removeAll()
+            try? await Task.sleep(for: Self.coalescing)
+        }
+    }
+
+    private static func pane(for collection: EntityCollection) -> Pane.Kind? {
+        switch collection {
+        case .node, .nodePool, .user: return .nodes
+        case .process: return .processes
+        case .connection: return .graph
+        case .pendingChange: return .queue
+        case .auditEvent: return nil
+        }
+    }
+
+    private func rows(for kind: Pane.Kind) async throws -> [TableRow] {
+        switch kind {
+        case .nodes:
+            return RowRenderer.nodeRows(try await engine.nodes.nodes(), pools: try await engine.nodes.pools(),
+                                        users: try await engine.store.all(User.self))
+        case .queue:
+            let changes = try await engine.store.list(PendingChange.self, StoreQuery(
+                sort: [StoreSort("created", ascending: false)], limit: 1000)).items
+            return RowRenderer.queueRows(changes, now: Date())
+        case .processes, .graph:
+            return []
+        }
+    }
+
+    // MARK: The UI loop
+
+    private func uiLoop() {
+        let terminal = CursesTerminal(theme: theme, colors: useColors)
+        defer { terminal.end() }
+        var view = ConsoleView(header: header)
+        view.border = theme.border
+        var needsDraw = true
+        while true {
+            let key = terminal.readKey(timeout: 50)
+            if let key {
+                if key == .character("q") || key == .character("Q") { return }
+                handle(key, in: &view)
+                needsDraw = true
+            }
+            let update = inbox.withLock { inbox in
+                defer { inbox = Inbox() }
+                return inbox
+            }
+            for (kind, rows) in update.rows {
+                view.pane(kind) { $0.refresh(rows) }
+                needsDraw = true
+            }
+            if let problem = update.dockerProblem {
+                view.header.dockerProblem = problem
+                needsDraw = true
+            }
+            if needsDraw {
+                let size = terminal.size
+                terminal.draw(view.render(width: size.width, height: size.height))
+                needsDraw = false
+            }
+        }
+    }
+
+    private func handle(_ key: Key, in view: inout ConsoleView) {
+        switch key {
+        case .tab, .right: view.focusNext()
+        case .backTab, .left: view.focusNext(by: -1)
+        case .down, .character("j"): view.panes[view.focus].table.moveSelection(by: 1)
+        case .up, .character("k"): view.panes[view.focus].table.moveSelection(by: -1)
+        case .pageDown: view.panes[view.focus].table.moveSelection(by: 20)
+        case .pageUp: view.panes[view.focus].table.moveSelection(by: -20)
+        case .home, .character("g"): view.panes[view.focus].table.selectFirst()
+        case .end, .character("G"): view.panes[view.focus].table.selectLast()
+        case .character("z"), .enter: view.zoomed.toggle()
+        case .escape: view.zoomed = false
+        case .character(let digit) where ("1"..."4").contains(digit):
+            view.focus = Int(String(digit))! - 1
+        default: break
+        }
+    }
+}

@@ -1,0 +1,58 @@
+import ArgumentParser
+import Console
+import Engine
+import Foundation
+import Logging
+
+/// `defpi console`: the ncurses administration console on an embedded Engine.
+struct ConsoleCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "console",
+        abstract: "Run the administration console (ncurses) on an embedded Engine.",
+        discussion: "Keys: tab / shift-tab or 1-4 switch panes, arrows or j/k select, g/G first/last, z zoom, q quit. Logs go to --log, never to the screen.")
+
+    @OptionGroup var engine: EngineOptions
+
+    @Option(help: "The theme: a name in themes/ (default, light, high-contrast, monochrome) or a YAML file.")
+    var theme: String = "default"
+
+    @Option(help: "Where the console writes its log (default: $XDG_STATE_HOME/defpi/console.log).")
+    var log: String?
+
+    func run() async throws {
+        try await reportingErrors {
+            let environment = ProcessInfo.processInfo.environment
+            let logPath = log ?? ((environment["XDG_STATE_HOME"].flatMap { $0.isEmpty ? nil : $0 }
+                ?? (NSHomeDirectory() + "/.local/state")) + "/defpi/console.log")
+            if let factory = FileLogHandler.factory(path: logPath, level: .info) {
+                LoggingSystem.bootstrap(factory)
+            } else {
+                LoggingSystem.bootstrap { _ in SwiftLogNoOpLogHandler() }
+            }
+            let chosen = try Theme.named(theme, in: ThemeDirectory.locate())
+            let engine = try await engine.makeEngine()
+            let running = Task { await engine.run() }
+            defer { running.cancel() }
+            let app = ConsoleApp(engine: engine, theme: chosen, useColors: (environment["NO_COLOR"] ?? "").isEmpty,
+                                 user: Caller.localOperator().name)
+            await app.run()
+        }
+    }
+}
+
+/// Where the shipped themes are: `$DEFPI_THEMES`, else `themes/` of the checkout the binary was
+/// built in (`.build/<config>/defpi`), else `/usr/share/defpi/themes`.
+enum ThemeDirectory {
+    static func locate() -> String {
+        if let explicit = ProcessInfo.processInfo.environment["DEFPI_THEMES"], !explicit.isEmpty { return explicit }
+        var directory = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        for _ in 0..<5 {
+            let candidate = directory.appendingPathComponent("themes")
+            if FileManager.default.fileExists(atPath: candidate.appendingPathComponent("default.yaml").path) {
+                return candidate.path
+            }
+            directory.deleteLastPathComponent()
+        }
+        return "/usr/share/defpi/themes"
+    }
+}
