@@ -2,7 +2,7 @@
 # demo.sh - defpi on a local demo cluster, from a fresh machine: installs what is needed, brings
 # up the demo cluster (a swarm manager with 2 workers and the registry; it stays up, stop it with
 # `scripts/testbed.sh down`), builds defpi, and runs it against the cluster with the embedded
-# SQLite store. Arguments are passed to defpi (default: `node ls`, then `service ls`).
+# SQLite store. Arguments are passed to defpi (default: `console`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/install-deps.sh
@@ -12,9 +12,5 @@ eval "$($sudo scripts/testbed.sh up 2 --only swarm,registry)"
 export DEFPI_REGISTRY="$TESTBED_REGISTRY_URL"
 
 swift build -c release --product defpi
-if [ $# -eq 0 ]; then
-  .build/release/defpi node ls
-  echo
-  exec .build/release/defpi service ls
-fi
+[ $# -gt 0 ] || set -- console
 exec .build/release/defpi "$@"

@@ -1,0 +1,54 @@
+import DefpiTesting
+import Foundation
+import Testing
+
+extension SwarmNodeTests {
+/// The real `defpi console` binary in tmux, against the test bed's swarm.
+@Suite("Console end to end")
+struct ConsoleEndToEndTests {
+    @Test("the console shows the swarm's nodes, follows a classification, and a worker going down and up")
+    func nodesLive() async throws {
+        let socket = try #require(TestBed.dockerEndpoint?.unixSocketPath, "the test bed's swarm is not up")
+        let store = TemporaryDirectory.make().path + "/defpi.sqlite"
+        let environment = ["DOCKER_HOST": "unix://\(socket)", "DEFPI_STORE": store]
+        let console = try TmuxSession(
+            "\(DefpiCommand.executable.path) console --log \(TemporaryDirectory.make().path)/console.log",
+            environment: environment)
+        defer { console.kill() }
+        #expect(await eventually(timeout: .seconds(10)) {
+            let screen = console.capture()
+            return TestBed.nodeNames.allSatisfy { screen.contains($0) } && screen.contains("Nodes [3]")
+        }, "\(console.capture())")
+
+        let worker = TestBed.nodeNames[1]
+        #expect(try DefpiCommand.run(["pool", "create", "edge"], environment: environment).status == 0)
+        #expect(try DefpiCommand.run(["node", "classify", worker, "--pool", "edge"], environment: environment).status == 0)
+        #expect(await eventually(timeout: .seconds(10)) {
+            console.capture().split(separator: "\n").contains { $0.contains(worker) && $0.contains("public") && $0.contains("edge") }
+        }, "\(console.capture())")
+        console.send("4")
+        #expect(await eventually(timeout: .seconds(5)) {
+            console.capture().contains("node \(worker): public in pool edge") && console.capture().contains("finished")
+        }, "\(console.capture())")
+        console.send("1")
+
+        let down = TestBed.nodeNames[2]
+        let bedName = String(down.split(separator: "-").last!)
+        #expect(try TestBed.script("stop-node", bedName, "--kill") == 0)
+        var restarted = false
+        defer { if !restarted { _ = try? TestBed.script("start-node", bedName) } }
+        #expect(await eventually(timeout: .seconds(40)) {
+            console.capture().split(separator: "\n").contains { $0.contains(down) && $0.contains(" down ") }
+        }, "\(console.capture())")
+        #expect(try TestBed.script("start-node", bedName) == 0)
+        restarted = true
+        #expect(await eventually(timeout: .seconds(40)) {
+            console.capture().split(separator: "\n").contains { $0.contains(down) && $0.contains(" ready ") }
+        }, "\(console.capture())")
+        _ = try DefpiCommand.run(["node", "declassify", worker], environment: environment)
+
+        console.send("q")
+        #expect(await eventually(timeout: .seconds(5)) { !console.isRunning })
+    }
+}
+}

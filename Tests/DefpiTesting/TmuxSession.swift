@@ -1,0 +1,45 @@
+import Foundation
+
+/// A program running in a detached tmux session of a fixed size, driven as an operator would:
+/// keys in, screen captured as text.
+public final class TmuxSession: @unchecked Sendable {
+    public let name = "defpi-test-\(UUID().uuidString.prefix(8))"
+
+    /// Starts `command` (a shell command line) with `environment` in a `width`x`height` terminal.
+    public init(_ command: String, environment: [String: String] = [:], width: Int = 120, height: Int = 40) throws {
+        let exports = environment.map { "\($0.key)='\($0.value)'" }.sorted().joined(separator: " ")
+        try Self.tmux(["new-session", "-d", "-s", name, "-x", "\(width)", "-y", "\(height)",
+                       "env TERM=xterm-256color NCURSES_NO_UTF8_ACS=1 \(exports) \(command)"])
+    }
+
+    /// The screen as text.
+    public func capture() -> String {
+        (try? Self.tmux(["capture-pane", "-p", "-t", name])) ?? ""
+    }
+
+    public func send(_ keys: String...) {
+        _ = try? Self.tmux(["send-keys", "-t", name] + keys)
+    }
+
+    /// Whether the program is still running.
+    public var isRunning: Bool { (try? Self.tmux(["has-session", "-t", name])) != nil }
+
+    public func kill() { _ = try? Self.tmux(["kill-session", "-t", name]) }
+
+    deinit { kill() }
+
+    @discardableResult
+    private static func tmux(_ arguments: [String]) throws -> String {
+        let process = Foundation.Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/tmux")
+        process.arguments = arguments
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw POSIXError(.EIO) }
+        return String(decoding: data, as: UTF8.self)
+    }
+}
