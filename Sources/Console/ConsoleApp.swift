@@ -10,6 +10,7 @@ public final class ConsoleApp: Sendable {
     private let theme: Theme
     private let useColors: Bool
     private let header: HeaderInfo
+    private let themeDirectory: String
     private let inbox = Mutex(Inbox())
     private static let coalescing: Duration = .milliseconds(100)
 
@@ -17,11 +18,15 @@ public final class ConsoleApp: Sendable {
     struct Inbox {
         var rows: [Pane.Kind: [TableRow]] = [:]
         var dockerProblem: String??
+        var flash: ConsoleView.Flash?
+        var theme: Theme?
     }
 
-    public init(engine: Engine, theme: Theme, useColors: Bool, user: String) {
+    /// `themeDirectory` is where `:theme NAME` looks.
+    public init(engine: Engine, theme: Theme, themeDirectory: String, useColors: Bool, user: String) {
         self.engine = engine
         self.theme = theme
+        self.themeDirectory = themeDirectory
         self.useColors = useColors
         header = HeaderInfo(cluster: engine.docker.endpoint.description, store: engine.store.location, user: user,
                             version: DefpiVersion.current)
@@ -106,16 +111,18 @@ public final class ConsoleApp: Sendable {
     // MARK: The UI loop
 
     private func uiLoop() {
-        let terminal = CursesTerminal(theme: theme, colors: useColors)
+        var terminal = CursesTerminal(theme: theme, colors: useColors)
         defer { terminal.end() }
         var view = ConsoleView(header: header)
         view.border = theme.border
         var needsDraw = true
+        var flashShown: Date?
         while true {
-            let key = terminal.readKey(timeout: 50)
-            if let key {
-                if key == .character("q") || key == .character("Q") { return }
-                handle(key, in: &view)
+            if let key = terminal.readKey(timeout: 50) {
+                if let effect = view.handle(key) {
+                    if effect == .quit { return }
+                    perform(effect)
+                }
                 needsDraw = true
             }
             let update = inbox.withLock { inbox in
@@ -130,6 +137,22 @@ public final class ConsoleApp: Sendable {
                 view.header.dockerProblem = problem
                 needsDraw = true
             }
+            if let flash = update.flash {
+                view.flash = flash
+                flashShown = Date()
+                needsDraw = true
+            }
+            if let chosen = update.theme {
+                terminal.end()
+                terminal = CursesTerminal(theme: chosen, colors: useColors)
+                view.border = chosen.border
+                needsDraw = true
+            }
+            if let shown = flashShown, Date().timeIntervalSince(shown) > 5 {
+                view.flash = nil
+                flashShown = nil
+                needsDraw = true
+            }
             if needsDraw {
                 let size = terminal.size
                 terminal.draw(view.render(width: size.width, height: size.height))
@@ -138,21 +161,35 @@ public final class ConsoleApp: Sendable {
         }
     }
 
-    private func handle(_ key: Key, in view: inout ConsoleView) {
-        switch key {
-        case .tab, .right: view.focusNext()
-        case .backTab, .left: view.focusNext(by: -1)
-        case .down, .character("j"): view.panes[view.focus].table.moveSelection(by: 1)
-        case .up, .character("k"): view.panes[view.focus].table.moveSelection(by: -1)
-        case .pageDown: view.panes[view.focus].table.moveSelection(by: 20)
-        case .pageUp: view.panes[view.focus].table.moveSelection(by: -20)
-        case .home, .character("g"): view.panes[view.focus].table.selectFirst()
-        case .end, .character("G"): view.panes[view.focus].table.selectLast()
-        case .character("z"), .enter: view.zoomed.toggle()
-        case .escape: view.zoomed = false
-        case .character(let digit) where ("1"..."4").contains(digit):
-            view.focus = Int(String(digit))! - 1
-        default: break
+    /// Carries out an operator's action on the Engine; the outcome shows in the status line.
+    private func perform(_ effect: ConsoleEffect) {
+        let engine = engine
+        let caller = Caller.localOperator(name: header.user)
+        Task {
+            do {
+                let outcome: String
+                switch effect {
+                case .quit: return
+                case .classifyPublic(let node, let pool):
+                    outcome = "queued: " + (try await engine.nodes.classifyPublic(node, pool: pool, by: caller)).description
+                case .classifyPrivate(let node, let owner):
+                    outcome = "queued: " + (try await engine.nodes.classifyPrivate(node, owner: owner, by: caller)).description
+                case .rename(let node, let name):
+                    outcome = "queued: " + (try await engine.nodes.rename(node, to: name, by: caller)).description
+                case .declassify(let node):
+                    outcome = "queued: " + (try await engine.nodes.declassify(node, by: caller)).description
+                case .createPool(let name):
+                    outcome = "created pool " + (try await engine.nodes.createPool(named: name, by: caller)).name
+                case .theme(let name):
+                    let chosen = try Theme.named(name, in: themeDirectory)
+                    inbox.withLock { $0.theme = chosen }
+                    outcome = "theme \(chosen.name)"
+                }
+                inbox.withLock { $0.flash = ConsoleView.Flash(outcome) }
+            } catch {
+                let message = (error as? UserFacingError)?.userMessage ?? "\(error)"
+                inbox.withLock { $0.flash = ConsoleView.Flash(message, isError: true) }
+            }
         }
     }
 }

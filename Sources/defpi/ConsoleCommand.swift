@@ -9,7 +9,7 @@ struct ConsoleCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "console",
         abstract: "Run the administration console (ncurses) on an embedded Engine.",
-        discussion: "Keys: tab / shift-tab or 1-4 switch panes, arrows or j/k select, g/G first/last, z zoom, q quit. Logs go to --log, never to the screen.")
+        discussion: "Keys: tab / shift-tab or 1-4 switch panes, arrows or j/k select, g/G first/last, z zoom, : command (:nodes, :queue, :theme NAME ...), / filter, ? help, q quit; on nodes c classify, r rename, d declassify, n new pool. Logs go to --log, never to the screen.")
 
     @OptionGroup var engine: EngineOptions
 
@@ -29,11 +29,12 @@ struct ConsoleCommand: AsyncParsableCommand {
             } else {
                 LoggingSystem.bootstrap { _ in SwiftLogNoOpLogHandler() }
             }
-            let chosen = try Theme.named(theme, in: ThemeDirectory.locate())
+            let themes = ThemeDirectory.locate()
+            let chosen = try Theme.named(theme, in: themes)
             let engine = try await engine.makeEngine()
             let running = Task { await engine.run() }
             defer { running.cancel() }
-            let app = ConsoleApp(engine: engine, theme: chosen, useColors: (environment["NO_COLOR"] ?? "").isEmpty,
+            let app = ConsoleApp(engine: engine, theme: chosen, themeDirectory: themes, useColors: (environment["NO_COLOR"] ?? "").isEmpty,
                                  user: Caller.localOperator().name)
             await app.run()
         }

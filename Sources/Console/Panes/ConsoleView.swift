@@ -27,6 +27,21 @@ public struct ConsoleView: Sendable {
     public var focus = 0
     public var zoomed = false
     public var border: BorderStyle = .rounded
+    /// The line being typed, if any (command, filter, or an action's argument).
+    public var prompt: Prompt?
+    public var showHelp = false
+    /// A message for the status line: the outcome of the last action.
+    public var flash: Flash?
+
+    /// A status-line message; errors in the error colour.
+    public struct Flash: Equatable, Sendable {
+        public var text: String
+        public var isError: Bool
+        public init(_ text: String, isError: Bool = false) {
+            self.text = text
+            self.isError = isError
+        }
+    }
 
     /// Terminals at least this wide and tall show the four panes tiled.
     public static let tiledMinimum = (width: 160, height: 40)
@@ -43,6 +58,119 @@ public struct ConsoleView: Sendable {
     public mutating func focusNext(by step: Int = 1) {
         focus = (focus + step + panes.count) % panes.count
     }
+
+    // MARK: Keys
+
+    /// Applies a key to the view; returns what the app must do, if anything.
+    public mutating func handle(_ key: Key) -> ConsoleEffect? {
+        if prompt != nil { return handlePrompt(key) }
+        if showHelp {
+            if key == .escape || key == .character("?") || key == .character("q") { showHelp = false }
+            return nil
+        }
+        let table = \ConsoleView.panes[focus].table
+        switch key {
+        case .character("q"): return .quit
+        case .character(":"): prompt = Prompt(purpose: .command, label: ":", text: "")
+        case .character("/"): prompt = Prompt(purpose: .filter, label: "/", text: panes[focus].filter?.text ?? "")
+        case .character("?"): showHelp = true
+        case .tab, .right: focusNext()
+        case .backTab, .left: focusNext(by: -1)
+        case .down, .character("j"): self[keyPath: table].moveSelection(by: 1)
+        case .up, .character("k"): self[keyPath: table].moveSelection(by: -1)
+        case .pageDown: self[keyPath: table].moveSelection(by: 20)
+        case .pageUp: self[keyPath: table].moveSelection(by: -20)
+        case .home, .character("g"): self[keyPath: table].selectFirst()
+        case .end, .character("G"): self[keyPath: table].selectLast()
+        case .character("z"), .enter: zoomed.toggle()
+        case .escape:
+            if zoomed { zoomed = false } else { panes[focus].filter = nil }
+        case .character(let digit) where ("1"..."4").contains(digit):
+            focus = Int(String(digit))! - 1
+        case .character(let action) where focusedPane == .nodes:
+            startNodeAction(action)
+        default: break
+        }
+        return nil
+    }
+
+    private mutating func startNodeAction(_ action: Character) {
+        if action == "n" {
+            prompt = Prompt(purpose: .createPool, label: "new pool name: ", text: "")
+            return
+        }
+        guard let row = panes[focus].table.selectedRow else { return }
+        let name = row.cells.first ?? row.id
+        switch action {
+        case "c": prompt = Prompt(purpose: .classify(nodeId: row.id), label: "classify \(name) as (pool NAME | @USER): ", text: "")
+        case "r": prompt = Prompt(purpose: .rename(nodeId: row.id), label: "rename \(name) to: ", text: name)
+        case "d": prompt = Prompt(purpose: .declassify(nodeId: row.id), label: "declassify \(name)? (y/n) ", text: "")
+        default: break
+        }
+    }
+
+    private mutating func handlePrompt(_ key: Key) -> ConsoleEffect? {
+        guard var current = prompt else { return nil }
+        switch key {
+        case .escape:
+            if current.purpose == .filter { panes[focus].filter = nil }
+            prompt = nil
+            return nil
+        case .backspace:
+            if !current.text.isEmpty { current.text.removeLast() }
+        case .character(let character):
+            if case .declassify(let nodeId) = current.purpose {
+                prompt = nil
+                return character == "y" || character == "Y" ? .declassify(nodeId: nodeId) : nil
+            }
+            current.text.append(character)
+        case .enter:
+            prompt = nil
+            return submit(current)
+        default:
+            return nil
+        }
+        prompt = current
+        if current.purpose == .filter { panes[focus].filter = current.text.isEmpty ? nil : RowFilter(current.text) }
+        return nil
+    }
+
+    private mutating func submit(_ prompt: Prompt) -> ConsoleEffect? {
+        let text = prompt.text.trimmingCharacters(in: .whitespaces)
+        switch prompt.purpose {
+        case .filter:
+            return nil
+        case .command:
+            let words = text.split(separator: " ").map(String.init)
+            guard let verb = words.first?.lowercased() else { return nil }
+            if let kind = KeyMap.paneAliases[verb], let index = panes.firstIndex(where: { $0.kind == kind }) {
+                focus = index
+                if words.count > 1 { panes[index].filter = RowFilter(words.dropFirst().joined(separator: " ")) }
+                return nil
+            }
+            switch verb {
+            case "q", "quit": return .quit
+            case "theme" where words.count == 2: return .theme(words[1])
+            case "pool" where words.count >= 2: return .createPool(words.dropFirst().joined(separator: " "))
+            default:
+                flash = Flash("unknown command :\(text); try :nodes, :processes, :graph, :queue, :theme NAME, :pool NAME, :quit", isError: true)
+                return nil
+            }
+        case .classify(let nodeId):
+            guard !text.isEmpty else { return nil }
+            if text.hasPrefix("@") { return .classifyPrivate(nodeId: nodeId, owner: String(text.dropFirst())) }
+            let pool = text.hasPrefix("pool ") ? String(text.dropFirst(5)).trimmingCharacters(in: .whitespaces) : text
+            return .classifyPublic(nodeId: nodeId, pool: pool)
+        case .rename(let nodeId):
+            return text.isEmpty ? nil : .rename(nodeId: nodeId, name: text)
+        case .declassify:
+            return nil
+        case .createPool:
+            return text.isEmpty ? nil : .createPool(text)
+        }
+    }
+
+    // MARK: Rendering
 
     public mutating func render(width: Int, height: Int) -> CellGrid {
         var grid = CellGrid(width: width, height: height)
@@ -74,7 +202,22 @@ public struct ConsoleView: Sendable {
             renderPane(focus, into: &grid, Rect(x: 0, y: area.y + 1, width: area.width, height: area.height - 1))
         }
         renderStatusLine(into: &grid, tiled: tiled)
+        if showHelp { renderHelp(into: &grid) }
         return grid
+    }
+
+    private func renderHelp(into grid: inout CellGrid) {
+        let bindings = KeyMap.bindings(for: panes[focus].kind)
+        let width = min(grid.width - 4, 48)
+        let height = min(grid.height - 4, bindings.count + 4)
+        let rect = Rect(x: (grid.width - width) / 2, y: (grid.height - height) / 2, width: width, height: height)
+        grid.fill(rect)
+        let inner = Frame(title: "Help: \(panes[focus].kind.title)", focused: true, border: border).render(into: &grid, rect)
+        for (line, binding) in bindings.prefix(inner.height - 1).enumerated() {
+            grid.write(binding.key, x: inner.x + 1, y: inner.y + line, style: CellStyle(.key, bold: true), limit: 10)
+            grid.write(binding.help, x: inner.x + 12, y: inner.y + line, limit: inner.width - 13)
+        }
+        grid.write("esc or ? closes", x: inner.x + 1, y: inner.y + inner.height - 1, style: CellStyle(.dim))
     }
 
     private func renderHeader(into grid: inout CellGrid) {
@@ -108,7 +251,8 @@ public struct ConsoleView: Sendable {
         let pane = panes[index]
         let focused = index == focus
         let count = pane.table.rows.count
-        let framed = Frame(title: "\(pane.kind.title) [\(count)]", focused: focused, border: border)
+        let filtered = pane.filter.map { " </\($0.text)>" } ?? ""
+        let framed = Frame(title: "\(pane.kind.title) [\(count)]\(filtered)", focused: focused, border: border)
             .render(into: &grid, rect)
         let inner = Rect(x: framed.x + 1, y: framed.y, width: framed.width - 2, height: framed.height)
         panes[index].table.render(into: &grid, inner, focused: focused)
@@ -119,16 +263,23 @@ public struct ConsoleView: Sendable {
     }
 
     private func renderStatusLine(into grid: inout CellGrid, tiled: Bool) {
-        var keys: [(String, String)] = [("tab", "next pane"), ("↑↓", "select"), ("z", zoomed ? "unzoom" : "zoom")]
-        if !tiled { keys.insert(("1-4", "pane"), at: 1) }
-        keys += [("q", "quit")]
-        var x = 1
         let y = grid.height - 1
-        for (key, action) in keys {
-            let used = grid.write("<\(key)>", x: x, y: y, style: CellStyle(.key, bold: true))
+        if let prompt {
+            let used = grid.write(prompt.label, x: 0, y: y, style: CellStyle(.key, bold: true))
+            let typed = grid.write(prompt.text, x: used, y: y)
+            grid.put("▏", x: used + typed, y: y, style: CellStyle(.key))
+            return
+        }
+        if let flash {
+            grid.write(" " + flash.text, x: 0, y: y, style: CellStyle(flash.isError ? .error : .ok, bold: flash.isError))
+            return
+        }
+        var x = 1
+        for binding in KeyMap.bindings(for: panes[focus].kind) where !(tiled && binding.key == "1-4") {
+            let used = grid.write("<\(binding.key)>", x: x, y: y, style: CellStyle(.key, bold: true))
             guard used > 0 else { break }
             x += used + 1
-            x += grid.write(action, x: x, y: y, style: CellStyle(.dim)) + 2
+            x += grid.write(binding.help, x: x, y: y, style: CellStyle(.dim)) + 2
         }
     }
 }

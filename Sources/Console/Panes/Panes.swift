@@ -29,8 +29,8 @@ public struct Pane: Sendable {
 
     /// Replaces the rows, marking those that are new or changed since the last refresh.
     public mutating func refresh(_ rows: [TableRow]) {
-        let previous = Dictionary(table.rows.map { ($0.id, $0.cells) }, uniquingKeysWith: { first, _ in first })
-        table.setRows(rows.map { row in
+        let previous = Dictionary(allRows.map { ($0.id, $0.cells) }, uniquingKeysWith: { first, _ in first })
+        allRows = rows.map { row in
             var marked = row
             if previous.isEmpty { return marked }
             switch previous[row.id] {
@@ -39,7 +39,20 @@ public struct Pane: Sendable {
             default: marked.change = .none
             }
             return marked
-        })
+        }
+        applyFilter()
+    }
+
+    /// Every row, before the filter.
+    public private(set) var allRows: [TableRow] = []
+
+    /// The `/` filter of this pane; nil shows every row.
+    public var filter: RowFilter? {
+        didSet { applyFilter() }
+    }
+
+    private mutating func applyFilter() {
+        table.setRows(filter.map { filter in allRows.filter(filter.matches) } ?? allRows)
     }
 
     static func nodes() -> Pane {

@@ -1,0 +1,99 @@
+import DefpiTesting
+import Engine
+import Foundation
+import Testing
+
+@testable import Console
+
+/// The console's keys: prompts, actions, commands and the filter, without a terminal.
+@Suite("Console keys")
+struct ConsoleKeysTests {
+    func type(_ text: String, into view: inout ConsoleView) -> ConsoleEffect? {
+        var effect: ConsoleEffect?
+        for character in text { effect = view.handle(.character(character)) ?? effect }
+        return effect
+    }
+
+    @Test("classify the selected node public into a pool, or private to a user")
+    func classify() {
+        var view = ConsoleViewTests.sampleView()
+        _ = view.handle(.down)
+        _ = view.handle(.character("c"))
+        #expect(view.prompt?.label == "classify edge-1 as (pool NAME | @USER): ")
+        _ = type("edge", into: &view)
+        #expect(view.handle(.enter) == .classifyPublic(nodeId: "n2", pool: "edge"))
+        #expect(view.prompt == nil)
+        _ = view.handle(.character("c"))
+        _ = type("@alice", into: &view)
+        #expect(view.handle(.enter) == .classifyPrivate(nodeId: "n2", owner: "alice"))
+    }
+
+    @Test("rename starts from the current name; declassify asks y/n; n creates a pool; esc cancels")
+    func otherActions() {
+        var view = ConsoleViewTests.sampleView()
+        _ = view.handle(.character("r"))
+        #expect(view.prompt?.text == "tb-mgr")
+        for _ in 0..<6 { _ = view.handle(.backspace) }
+        _ = type("manager", into: &view)
+        #expect(view.handle(.enter) == .rename(nodeId: "n1", name: "manager"))
+        _ = view.handle(.character("d"))
+        #expect(view.handle(.character("n")) == nil)
+        _ = view.handle(.character("d"))
+        #expect(view.handle(.character("y")) == .declassify(nodeId: "n1"))
+        _ = view.handle(.character("n"))
+        _ = type("lab", into: &view)
+        #expect(view.handle(.enter) == .createPool("lab"))
+        _ = view.handle(.character("c"))
+        _ = view.handle(.escape)
+        #expect(view.prompt == nil)
+    }
+
+    @Test("the filter narrows the pane as it is typed: substring, regex, ! inverts, esc clears", arguments: [
+        ("w2", ["lab"]), ("^edge|^lab", ["edge-1", "lab"]), ("!ready", ["lab"]), ("ARM64", ["edge-1"]),
+    ])
+    func filter(text: String, names: [String]) {
+        var view = ConsoleViewTests.sampleView()
+        _ = view.handle(.character("/"))
+        _ = type(text, into: &view)
+        #expect(view.panes[0].table.rows.map { $0.cells[0] } == names)
+        _ = view.handle(.enter)
+        #expect(view.panes[0].filter == RowFilter(text))
+        _ = view.handle(.escape)
+        #expect(view.panes[0].table.rows.count == 3)
+    }
+
+    @Test("commands switch panes by name or alias, filter with an argument, and explain unknown ones")
+    func commands() {
+        var view = ConsoleViewTests.sampleView()
+        _ = view.handle(.character(":"))
+        _ = type("pc", into: &view)
+        _ = view.handle(.enter)
+        #expect(view.focusedPane == .queue)
+        _ = view.handle(.character(":"))
+        _ = type("nodes lab", into: &view)
+        _ = view.handle(.enter)
+        #expect(view.focusedPane == .nodes && view.panes[0].table.rows.count == 1)
+        _ = view.handle(.character(":"))
+        _ = type("theme light", into: &view)
+        #expect(view.handle(.enter) == .theme("light"))
+        _ = view.handle(.character(":"))
+        _ = type("bogus", into: &view)
+        _ = view.handle(.enter)
+        #expect(view.flash?.isError == true && view.flash?.text.contains(":nodes") == true)
+        _ = view.handle(.character(":"))
+        _ = type("q", into: &view)
+        #expect(view.handle(.enter) == .quit)
+    }
+
+    @Test("help lists the live key map of the focused pane; the prompt shows in the status line")
+    func helpAndPrompt() {
+        var view = ConsoleViewTests.sampleView()
+        _ = view.handle(.character("?"))
+        Golden.check(view.render(width: 80, height: 24).text(), named: "help-nodes-80x24")
+        _ = view.handle(.escape)
+        _ = view.handle(.character("c"))
+        _ = type("edge", into: &view)
+        let screen = view.render(width: 80, height: 24).text()
+        #expect(screen.split(separator: "\n").last == "classify tb-mgr as (pool NAME | @USER): edge▏")
+    }
+}
