@@ -1,4 +1,5 @@
 import DefpiTesting
+import Engine
 import Foundation
 import Testing
 
@@ -6,7 +7,7 @@ extension SwarmNodeTests {
 /// The real `defpi console` binary in tmux, against the test bed's swarm.
 @Suite("Console end to end")
 struct ConsoleEndToEndTests {
-    @Test("the console shows the swarm's nodes, follows a classification, and a worker going down and up")
+    @Test("the console shows the swarm's nodes, classifies one into a new pool (Docker labels follow), and shows a worker going down and up")
     func nodesLive() async throws {
         let socket = try #require(TestBed.dockerEndpoint?.unixSocketPath, "the test bed's swarm is not up")
         let store = TemporaryDirectory.make().path + "/defpi.sqlite"
@@ -20,15 +21,31 @@ struct ConsoleEndToEndTests {
             return TestBed.nodeNames.allSatisfy { screen.contains($0) } && screen.contains("Nodes [3]")
         }, "\(console.capture())")
 
+        // Classify an unidentified worker as public in a new pool, all from the console.
         let worker = TestBed.nodeNames[1]
-        #expect(try DefpiCommand.run(["pool", "create", "edge"], environment: environment).status == 0)
-        #expect(try DefpiCommand.run(["node", "classify", worker, "--pool", "edge"], environment: environment).status == 0)
+        console.send("n")
+        console.send("-l", "field")
+        console.send("Enter")
+        #expect(await eventually(timeout: .seconds(5)) { console.capture().contains("created pool field") },
+                "\(console.capture())")
+        console.send("/")
+        console.send("-l", worker)
+        console.send("Enter")
+        console.send("c")
+        console.send("-l", "field")
+        console.send("Enter")
         #expect(await eventually(timeout: .seconds(10)) {
-            console.capture().split(separator: "\n").contains { $0.contains(worker) && $0.contains("public") && $0.contains("edge") }
+            console.capture().split(separator: "\n").contains { $0.contains(worker) && $0.contains("public") && $0.contains("field") }
         }, "\(console.capture())")
+        let docker = DockerClient(endpoint: DockerEndpoint(unixSocketPath: socket))
+        let swarmNode = try #require(try await docker.nodes().first { $0.description.hostname == worker })
+        #expect(await eventually(timeout: .seconds(10)) {
+            (try? await docker.node(swarmNode.id).spec.labels["org.defpi.class"]) == "public"
+        })
+        console.send("Escape")
         console.send("4")
         #expect(await eventually(timeout: .seconds(5)) {
-            console.capture().contains("node \(worker): public in pool edge") && console.capture().contains("finished")
+            console.capture().contains("node \(worker): public in pool field") && console.capture().contains("finished")
         }, "\(console.capture())")
         console.send("1")
 
