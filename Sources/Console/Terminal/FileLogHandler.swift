@@ -14,7 +14,7 @@ public struct FileLogHandler: LogHandler {
     public static func factory(path: String, level: Logger.Level) -> (@Sendable (String) -> any LogHandler)? {
         try? FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent,
                                                  withIntermediateDirectories: true)
-        if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }
+        if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil) }
         guard let handle = FileHandle(forWritingAtPath: path) else { return nil }
         handle.seekToEndOfFile()
         let file = SharedFile(handle: handle)
