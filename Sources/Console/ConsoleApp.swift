@@ -11,19 +11,24 @@ public final class ConsoleApp: Sendable {
     private let useColors: Bool
     private let header: HeaderInfo
     private let themeDirectory: String
+    private let readOnly: Bool
     private let inbox = Mutex(Inbox())
     private static let coalescing: Duration = .milliseconds(100)
 
     /// What the loader hands the UI loop: the newest rows per pane and the Docker problem.
     struct Inbox {
         var rows: [Pane.Kind: [TableRow]] = [:]
+        /// Why a pane could not be loaded (the registry is down ...), shown in the empty pane.
+        var problems: [Pane.Kind: String] = [:]
         var dockerProblem: String??
         var flash: ConsoleView.Flash?
         var theme: Theme?
     }
 
     /// `themeDirectory` is where `:theme NAME` looks.
-    public init(engine: Engine, theme: Theme, themeDirectory: String, useColors: Bool, user: String) {
+    public init(engine: Engine, theme: Theme, themeDirectory: String, useColors: Bool, user: String,
+                readOnly: Bool = false) {
+        self.readOnly = readOnly
         self.engine = engine
         self.theme = theme
         self.themeDirectory = themeDirectory
@@ -56,7 +61,7 @@ public final class ConsoleApp: Sendable {
             for await notification in notifications {
                 switch notification {
                 case .entity(let collection, _, _):
-                    if let kind = Self.pane(for: collection) { pending.withLock { _ = $0.insert(kind) } }
+                    pending.withLock { $0.formUnion(Self.panes(for: collection)) }
                 case .dockerConnection(let problem):
                     inbox.withLock { $0.dockerProblem = .some(problem) }
                 }
@@ -75,22 +80,28 @@ public final class ConsoleApp: Sendable {
                 lastFullLoad = Date()
             }
             for kind in dirty {
-                guard let rows = try? await rows(for: kind) else { continue }
-                if kind == .queue { lastQueueLoad = Date() }
-                inbox.withLock { $0.rows[kind] = rows }
+                do {
+                    let rows = try await rows(for: kind)
+                    if kind == .queue { lastQueueLoad = Date() }
+                    inbox.withLock { $0.rows[kind] = rows }
+                } catch {
+                    let message = (error as? UserFacingError)?.userMessage ?? "\(error)"
+                    inbox.withLock { $0.problems[kind] = message }
+                }
             }
             dirty.removeAll()
             try? await Task.sleep(for: Self.coalescing)
         }
     }
 
-    private static func pane(for collection: EntityCollection) -> Pane.Kind? {
+    private static func panes(for collection: EntityCollection) -> [Pane.Kind] {
         switch collection {
-        case .node, .nodePool, .user: return .nodes
-        case .process: return .processes
-        case .connection: return .graph
-        case .pendingChange: return .queue
-        case .auditEvent: return nil
+        case .node, .user: return [.nodes, .pools]
+        case .nodePool: return [.nodes, .pools]
+        case .process: return [.processes, .nodes]
+        case .connection: return [.graph]
+        case .pendingChange: return [.queue]
+        case .auditEvent: return []
         }
     }
 
@@ -103,6 +114,10 @@ public final class ConsoleApp: Sendable {
             let changes = try await engine.store.list(PendingChange.self, StoreQuery(
                 sort: [StoreSort("created", ascending: false)], limit: 1000)).items
             return RowRenderer.queueRows(changes, now: Date())
+        case .services:
+            return RowRenderer.serviceRows(try await engine.services.catalog())
+        case .pools:
+            return RowRenderer.poolRows(try await engine.nodes.pools(), nodes: try await engine.nodes.nodes())
         case .processes, .graph:
             return []
         }
@@ -115,6 +130,7 @@ public final class ConsoleApp: Sendable {
         defer { terminal.end() }
         var view = ConsoleView(header: header)
         view.border = theme.border
+        view.readOnly = readOnly
         var needsDraw = true
         var flashShown: Date?
         while true {
@@ -131,6 +147,10 @@ public final class ConsoleApp: Sendable {
             }
             for (kind, rows) in update.rows {
                 view.pane(kind) { $0.refresh(rows) }
+                needsDraw = true
+            }
+            for (kind, problem) in update.problems {
+                view.pane(kind) { $0.problem = problem }
                 needsDraw = true
             }
             if let problem = update.dockerProblem {
@@ -180,6 +200,11 @@ public final class ConsoleApp: Sendable {
                     outcome = "queued: " + (try await engine.nodes.declassify(node, by: caller)).description
                 case .createPool(let name):
                     outcome = "created pool " + (try await engine.nodes.createPool(named: name, by: caller)).name
+                case .renamePool(let pool, let name):
+                    outcome = "renamed pool to " + (try await engine.nodes.renamePool(pool, to: name, by: caller)).name
+                case .deletePool(let pool):
+                    try await engine.nodes.deletePool(pool, by: caller)
+                    outcome = "deleted the pool"
                 case .theme(let name):
                     let chosen = try Theme.named(name, in: themeDirectory)
                     inbox.withLock { $0.theme = chosen }

@@ -19,6 +19,9 @@ struct ConsoleCommand: AsyncParsableCommand {
     @Option(help: "Where the console writes its log (default: $XDG_STATE_HOME/defpi/console.log).")
     var log: String?
 
+    @Flag(help: "Refuse every action: watch the cluster without changing anything.")
+    var readOnly = false
+
     func run() async throws {
         try await reportingErrors {
             let environment = ProcessInfo.processInfo.environment
@@ -35,7 +38,7 @@ struct ConsoleCommand: AsyncParsableCommand {
             let running = Task { await engine.run() }
             defer { running.cancel() }
             let app = ConsoleApp(engine: engine, theme: chosen, themeDirectory: themes, useColors: (environment["NO_COLOR"] ?? "").isEmpty,
-                                 user: Caller.localOperator().name)
+                                 user: Caller.localOperator().name, readOnly: readOnly)
             await app.run()
         }
     }

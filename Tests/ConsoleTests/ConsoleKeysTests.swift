@@ -85,6 +85,39 @@ struct ConsoleKeysTests {
         #expect(view.handle(.enter) == .quit)
     }
 
+    @Test("pools: create, rename, delete with y/n; :services and :pools switch to their panes")
+    func pools() {
+        var view = ConsoleViewTests.sampleView()
+        _ = view.handle(.character(":"))
+        _ = type("services", into: &view)
+        _ = view.handle(.enter)
+        #expect(view.focusedPane == .services && view.panes[view.focus].table.rows.map(\.id) == ["meter", "plain"])
+        _ = view.handle(.character("6"))
+        #expect(view.focusedPane == .pools)
+        _ = view.handle(.character("r"))
+        for _ in 0..<4 { _ = view.handle(.backspace) }
+        _ = type("core", into: &view)
+        #expect(view.handle(.enter) == .renamePool(poolId: "p1", name: "core"))
+        _ = view.handle(.character("d"))
+        #expect(view.handle(.character("y")) == .deletePool(poolId: "p1"))
+        _ = view.handle(.character("n"))
+        _ = type("spare", into: &view)
+        #expect(view.handle(.enter) == .createPool("spare"))
+    }
+
+    @Test("a read-only console refuses every action and says why")
+    func readOnly() {
+        var view = ConsoleViewTests.sampleView()
+        view.readOnly = true
+        #expect(view.handle(.character("c")) == nil)
+        #expect(view.prompt == nil)
+        #expect(view.flash?.text.contains("read-only") == true)
+        _ = view.handle(.character(":"))
+        _ = type("pool x", into: &view)
+        #expect(view.handle(.enter) == nil)
+        #expect(view.render(width: 80, height: 24).text().contains("‹read-only›"))
+    }
+
     @Test("help lists the live key map of the focused pane; the prompt shows in the status line")
     func helpAndPrompt() {
         var view = ConsoleViewTests.sampleView()

@@ -36,6 +36,22 @@ struct ConsoleViewTests {
         ]
         view.pane(.nodes) { $0.refresh(RowRenderer.nodeRows(nodes, pools: [pool], users: [alice], processCounts: ["n2": 4])) }
         view.pane(.queue) { $0.refresh(RowRenderer.queueRows(changes, now: now)) }
+        view.pane(.pools) { $0.refresh(RowRenderer.poolRows([pool, NodePool(id: "p2", name: "lab")], nodes: nodes)) }
+        let readings = Interface(id: "meter/readings", name: "Readings", serviceId: "meter",
+                                 interfaceVersions: [InterfaceVersion(versionName: "v1", receivesHash: "r", sendsHash: "s")],
+                                 allowMultiple: true)
+        let catalog = ServiceCatalog(entries: [
+            .init(id: "meter", versions: [
+                Service(id: "meter", name: "Meter", version: "1.10.0", registry: "127.0.0.1:5000",
+                        tags: [.x86_64: "1.10.0", .arm64: "1.10.0"], interfaces: [readings]),
+                Service(id: "meter", name: "Meter", version: "1.2.0", registry: "127.0.0.1:5000", tags: [.x86_64: "1.2.0"]),
+            ]),
+            .init(id: "plain", versions: [
+                Service(id: "plain", name: "plain", version: "1", registry: "127.0.0.1:5000", tags: [.x86_64: "1"],
+                        problem: "the image has no org.flexiblepower.serviceName label; it is not a dEF-Pi service image"),
+            ]),
+        ], fetchedAt: now)
+        view.pane(.services) { $0.refresh(RowRenderer.serviceRows(catalog)) }
         return view
     }
 

@@ -23,7 +23,9 @@ public struct HeaderInfo: Sendable, Equatable {
 /// the keys that apply now.
 public struct ConsoleView: Sendable {
     public var header: HeaderInfo
-    public var panes: [Pane] = [.nodes(), .processes(), .graph(), .queue()]
+    public var panes: [Pane] = [.nodes(), .processes(), .graph(), .queue(), .services(), .pools()]
+    /// Refuse every action: for watching a production cluster without touching it.
+    public var readOnly = false
     public var focus = 0
     public var zoomed = false
     public var border: BorderStyle = .rounded
@@ -85,10 +87,15 @@ public struct ConsoleView: Sendable {
         case .character("z"), .enter: zoomed.toggle()
         case .escape:
             if zoomed { zoomed = false } else { panes[focus].filter = nil }
-        case .character(let digit) where ("1"..."4").contains(digit):
+        case .character(let digit) where ("1"..."6").contains(digit):
             focus = Int(String(digit))! - 1
-        case .character(let action) where focusedPane == .nodes:
-            startNodeAction(action)
+        case .character(let action) where focusedPane == .nodes || focusedPane == .pools:
+            guard "crdn".contains(action) else { break }
+            guard !readOnly else {
+                flash = Flash("this console is read-only (--read-only); use a console without it to change anything", isError: true)
+                break
+            }
+            if focusedPane == .nodes { startNodeAction(action) } else { startPoolAction(action) }
         default: break
         }
         return nil
@@ -109,6 +116,20 @@ public struct ConsoleView: Sendable {
         }
     }
 
+    private mutating func startPoolAction(_ action: Character) {
+        if action == "n" {
+            prompt = Prompt(purpose: .createPool, label: "new pool name: ", text: "")
+            return
+        }
+        guard let row = panes[focus].table.selectedRow else { return }
+        let name = row.cells.first ?? row.id
+        switch action {
+        case "r": prompt = Prompt(purpose: .renamePool(poolId: row.id), label: "rename pool \(name) to: ", text: name)
+        case "d": prompt = Prompt(purpose: .deletePool(poolId: row.id), label: "delete pool \(name)? (y/n) ", text: "")
+        default: break
+        }
+    }
+
     private mutating func handlePrompt(_ key: Key) -> ConsoleEffect? {
         guard var current = prompt else { return nil }
         switch key {
@@ -122,6 +143,10 @@ public struct ConsoleView: Sendable {
             if case .declassify(let nodeId) = current.purpose {
                 prompt = nil
                 return character == "y" || character == "Y" ? .declassify(nodeId: nodeId) : nil
+            }
+            if case .deletePool(let poolId) = current.purpose {
+                prompt = nil
+                return character == "y" || character == "Y" ? .deletePool(poolId: poolId) : nil
             }
             current.text.append(character)
         case .enter:
@@ -151,9 +176,14 @@ public struct ConsoleView: Sendable {
             switch verb {
             case "q", "quit": return .quit
             case "theme" where words.count == 2: return .theme(words[1])
-            case "pool" where words.count >= 2: return .createPool(words.dropFirst().joined(separator: " "))
+            case "pool" where words.count >= 2:
+                guard !readOnly else {
+                    flash = Flash("this console is read-only (--read-only)", isError: true)
+                    return nil
+                }
+                return .createPool(words.dropFirst().joined(separator: " "))
             default:
-                flash = Flash("unknown command :\(text); try :nodes, :processes, :graph, :queue, :theme NAME, :pool NAME, :quit", isError: true)
+                flash = Flash("unknown command :\(text); try :nodes, :processes, :graph, :queue, :services, :pools, :theme NAME, :pool NAME, :quit", isError: true)
                 return nil
             }
         case .classify(let nodeId):
@@ -163,7 +193,9 @@ public struct ConsoleView: Sendable {
             return .classifyPublic(nodeId: nodeId, pool: pool)
         case .rename(let nodeId):
             return text.isEmpty ? nil : .rename(nodeId: nodeId, name: text)
-        case .declassify:
+        case .renamePool(let poolId):
+            return text.isEmpty ? nil : .renamePool(poolId: poolId, name: text)
+        case .declassify, .deletePool:
             return nil
         case .createPool:
             return text.isEmpty ? nil : .createPool(text)
@@ -186,7 +218,8 @@ public struct ConsoleView: Sendable {
             top += 1
         }
         let area = Rect(x: 0, y: top, width: width, height: height - top - 1)
-        let tiled = !zoomed && width >= Self.tiledMinimum.width && height >= Self.tiledMinimum.height
+        let tiled = !zoomed && panes[focus].kind.isTiled && width >= Self.tiledMinimum.width
+            && height >= Self.tiledMinimum.height
         if tiled {
             let halfWidth = area.width / 2
             let halfHeight = area.height / 2
@@ -196,7 +229,9 @@ public struct ConsoleView: Sendable {
                 Rect(x: 0, y: area.y + halfHeight, width: halfWidth, height: area.height - halfHeight),
                 Rect(x: halfWidth, y: area.y + halfHeight, width: area.width - halfWidth, height: area.height - halfHeight),
             ]
-            for index in panes.indices { renderPane(index, into: &grid, rects[index]) }
+            for (index, rect) in zip(panes.indices.filter { panes[$0].kind.isTiled }, rects) {
+                renderPane(index, into: &grid, rect)
+            }
         } else {
             renderSwitcher(into: &grid, y: area.y)
             renderPane(focus, into: &grid, Rect(x: 0, y: area.y + 1, width: area.width, height: area.height - 1))
@@ -234,7 +269,8 @@ public struct ConsoleView: Sendable {
             grid.write(health, x: grid.width - TerminalText.displayWidth(health), y: 0,
                        style: CellStyle(header.dockerProblem == nil ? .ok : .error, bold: true))
         }
-        let crumbs = "‹\(panes[focus].kind.rawValue)›" + (zoomed ? " ‹zoom›" : "")
+        let filter = panes[focus].filter.map { " ‹/\($0.text)›" } ?? ""
+        let crumbs = "‹\(panes[focus].kind.rawValue)›" + filter + (zoomed ? " ‹zoom›" : "") + (readOnly ? " ‹read-only›" : "")
         grid.write(crumbs, x: 1, y: 1, style: CellStyle(.crumb, bold: true))
     }
 
@@ -258,7 +294,8 @@ public struct ConsoleView: Sendable {
         panes[index].table.render(into: &grid, inner, focused: focused)
         if count == 0, inner.height > 1 {
             grid.fill(Rect(x: inner.x, y: inner.y + 1, width: inner.width, height: 1))
-            grid.write(pane.emptyText, x: inner.x, y: inner.y + 1, style: CellStyle(.dim), limit: inner.width)
+            grid.write(pane.problem ?? pane.emptyText, x: inner.x, y: inner.y + 1,
+                       style: CellStyle(pane.problem == nil ? .dim : .error), limit: inner.width)
         }
     }
 
@@ -275,7 +312,7 @@ public struct ConsoleView: Sendable {
             return
         }
         var x = 1
-        for binding in KeyMap.bindings(for: panes[focus].kind) where !(tiled && binding.key == "1-4") {
+        for binding in KeyMap.bindings(for: panes[focus].kind) where !(tiled && binding.key == "1-6") {
             let used = grid.write("<\(binding.key)>", x: x, y: y, style: CellStyle(.key, bold: true))
             guard used > 0 else { break }
             x += used + 1

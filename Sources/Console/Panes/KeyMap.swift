@@ -6,6 +6,8 @@ public enum ConsoleEffect: Equatable, Sendable {
     case rename(nodeId: String, name: String)
     case declassify(nodeId: String)
     case createPool(String)
+    case renamePool(poolId: String, name: String)
+    case deletePool(poolId: String)
     case theme(String)
 }
 
@@ -20,6 +22,8 @@ public struct Prompt: Equatable, Sendable {
         case rename(nodeId: String)
         case declassify(nodeId: String)
         case createPool
+        case renamePool(poolId: String)
+        case deletePool(poolId: String)
     }
 
     public var purpose: Purpose
@@ -43,10 +47,13 @@ public enum KeyMap {
         KeyBinding(key: "r", help: "rename", pane: .nodes),
         KeyBinding(key: "d", help: "declassify", pane: .nodes),
         KeyBinding(key: "n", help: "new pool", pane: .nodes),
+        KeyBinding(key: "n", help: "new pool", pane: .pools),
+        KeyBinding(key: "r", help: "rename", pane: .pools),
+        KeyBinding(key: "d", help: "delete", pane: .pools),
         KeyBinding(key: ":", help: "command", pane: nil),
         KeyBinding(key: "/", help: "filter", pane: nil),
         KeyBinding(key: "tab", help: "next pane", pane: nil),
-        KeyBinding(key: "1-4", help: "pane", pane: nil),
+        KeyBinding(key: "1-6", help: "pane", pane: nil),
         KeyBinding(key: "↑↓ j k", help: "select", pane: nil),
         KeyBinding(key: "g G", help: "first / last", pane: nil),
         KeyBinding(key: "z", help: "zoom", pane: nil),
@@ -65,6 +72,8 @@ public enum KeyMap {
         "processes": .processes, "process": .processes, "ps": .processes, "proc": .processes,
         "graph": .graph, "connections": .graph, "co": .graph,
         "queue": .queue, "changes": .queue, "pending": .queue, "pc": .queue,
+        "services": .services, "service": .services, "svc": .services, "se": .services,
+        "pools": .pools, "po": .pools,
     ]
 }
 

@@ -5,21 +5,28 @@ import Foundation
 /// changed at the last refresh (added / modified), which the theme colours.
 public struct Pane: Sendable {
     public enum Kind: String, CaseIterable, Sendable {
-        case nodes, processes, graph, queue
+        case nodes, processes, graph, queue, services, pools
         public var title: String {
             switch self {
             case .nodes: return "Nodes"
             case .processes: return "Processes"
             case .graph: return "Connections"
             case .queue: return "Pending changes"
+            case .services: return "Services"
+            case .pools: return "Pools"
             }
         }
+
+        /// The four panes tiled on wide terminals; the others show one at a time.
+        public var isTiled: Bool { self != .services && self != .pools }
     }
 
     public let kind: Kind
     public var table: TableView
     /// Shown instead of the table's "(none)" while the pane has nothing.
     public var emptyText: String
+    /// Why the pane could not be loaded, shown while it is empty; cleared by the next load.
+    public var problem: String?
 
     public init(kind: Kind, columns: [TableColumn], emptyText: String) {
         self.kind = kind
@@ -40,6 +47,7 @@ public struct Pane: Sendable {
             }
             return marked
         }
+        problem = nil
         applyFilter()
     }
 
@@ -79,6 +87,21 @@ public struct Pane: Sendable {
         ], emptyText: "no connections yet")
     }
 
+    static func services() -> Pane {
+        Pane(kind: .services, columns: [
+            TableColumn("ID", minWidth: 6, weight: 1), TableColumn("NAME", minWidth: 6, weight: 1),
+            TableColumn("VERSION", minWidth: 7), TableColumn("VERSIONS", minWidth: 8), TableColumn("ARCH", minWidth: 6),
+            TableColumn("INTERFACES", minWidth: 10, weight: 2), TableColumn("PROBLEM", minWidth: 8, weight: 2),
+        ], emptyText: "no services in the registry (defpi service publish adds one)")
+    }
+
+    static func pools() -> Pane {
+        Pane(kind: .pools, columns: [
+            TableColumn("NAME", minWidth: 6, weight: 1), TableColumn("NODES", minWidth: 5), TableColumn("READY", minWidth: 5),
+            TableColumn("ID", minWidth: 8),
+        ], emptyText: "no pools: n creates one")
+    }
+
     static func queue() -> Pane {
         Pane(kind: .queue, columns: [
             TableColumn("KIND", minWidth: 6), TableColumn("TARGET", minWidth: 10, weight: 3),
@@ -103,6 +126,30 @@ public enum RowRenderer {
                         node.architecture.rawValue.lowercased(), node.availability.rawValue.lowercased(),
                         node.role.rawValue.lowercased(), "\(processCounts[node.id] ?? 0)", node.hostname],
                 cellRoles: [1: node.kind == .unidentified ? .warning : .text, 3: node.status.role])
+        }
+    }
+
+    public static func serviceRows(_ catalog: ServiceCatalog) -> [TableRow] {
+        catalog.entries.compactMap { entry in
+            guard let current = entry.current else { return nil }
+            let interfaces = current.interfaces.map { interface in
+                "\(interface.name)\(interface.allowMultiple ? "*" : "")"
+            }.joined(separator: ", ")
+            return TableRow(
+                id: entry.id,
+                cells: [entry.id, current.name, current.version, "\(entry.versions.count)",
+                        current.architectures.map { $0.rawValue.lowercased() }.joined(separator: ","),
+                        interfaces.isEmpty ? "-" : interfaces, current.problem ?? "-"],
+                cellRoles: current.problem == nil ? [:] : [6: .warning])
+        }
+    }
+
+    public static func poolRows(_ pools: [NodePool], nodes: [Node]) -> [TableRow] {
+        pools.map { pool in
+            let members = nodes.filter { $0.nodePoolId == pool.id }
+            let ready = members.filter { $0.status == .ready }.count
+            return TableRow(id: pool.id, cells: [pool.name, "\(members.count)", "\(ready)", pool.id],
+                            cellRoles: [2: ready == members.count ? .ok : .warning])
         }
     }
 

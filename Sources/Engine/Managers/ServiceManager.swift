@@ -6,10 +6,20 @@ public struct ServiceCatalog: Sendable, Codable {
     public var entries: [Entry]
     public var fetchedAt: Date
 
+    public init(entries: [Entry], fetchedAt: Date) {
+        self.entries = entries
+        self.fetchedAt = fetchedAt
+    }
+
     /// One service (one repository under the prefix) and its versions, newest first.
     public struct Entry: Sendable, Codable {
         public var id: String
         public var versions: [Service]
+
+        public init(id: String, versions: [Service]) {
+            self.id = id
+            self.versions = versions
+        }
 
         /// The version a deployment takes by default: the newest usable one.
         public var current: Service? { versions.first { $0.problem == nil } ?? versions.first }
