@@ -181,6 +181,13 @@ public final class ConsoleApp: Sendable {
         }
     }
 
+    /// Queues one change per node; says what was queued.
+    private static func each(_ nodes: [String], _ queue: (String) async throws -> PendingChange) async throws -> String {
+        var queued: [PendingChange] = []
+        for node in nodes { queued.append(try await queue(node)) }
+        return queued.count == 1 ? "queued: \(queued[0].description)" : "queued \(queued.count) changes"
+    }
+
     /// Carries out an operator's action on the Engine; the outcome shows in the status line.
     private func perform(_ effect: ConsoleEffect) {
         let engine = engine
@@ -190,14 +197,14 @@ public final class ConsoleApp: Sendable {
                 let outcome: String
                 switch effect {
                 case .quit: return
-                case .classifyPublic(let node, let pool):
-                    outcome = "queued: " + (try await engine.nodes.classifyPublic(node, pool: pool, by: caller)).description
-                case .classifyPrivate(let node, let owner):
-                    outcome = "queued: " + (try await engine.nodes.classifyPrivate(node, owner: owner, by: caller)).description
+                case .classifyPublic(let nodes, let pool):
+                    outcome = try await Self.each(nodes) { try await engine.nodes.classifyPublic($0, pool: pool, by: caller) }
+                case .classifyPrivate(let nodes, let owner):
+                    outcome = try await Self.each(nodes) { try await engine.nodes.classifyPrivate($0, owner: owner, by: caller) }
                 case .rename(let node, let name):
                     outcome = "queued: " + (try await engine.nodes.rename(node, to: name, by: caller)).description
-                case .declassify(let node):
-                    outcome = "queued: " + (try await engine.nodes.declassify(node, by: caller)).description
+                case .declassify(let nodes):
+                    outcome = try await Self.each(nodes) { try await engine.nodes.declassify($0, by: caller) }
                 case .createPool(let name):
                     outcome = "created pool " + (try await engine.nodes.createPool(named: name, by: caller)).name
                 case .renamePool(let pool, let name):

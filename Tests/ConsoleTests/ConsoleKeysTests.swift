@@ -21,11 +21,11 @@ struct ConsoleKeysTests {
         _ = view.handle(.character("c"))
         #expect(view.prompt?.label == "classify edge-1 as (pool NAME | @USER): ")
         _ = type("edge", into: &view)
-        #expect(view.handle(.enter) == .classifyPublic(nodeId: "n2", pool: "edge"))
+        #expect(view.handle(.enter) == .classifyPublic(nodeIds: ["n2"], pool: "edge"))
         #expect(view.prompt == nil)
         _ = view.handle(.character("c"))
         _ = type("@alice", into: &view)
-        #expect(view.handle(.enter) == .classifyPrivate(nodeId: "n2", owner: "alice"))
+        #expect(view.handle(.enter) == .classifyPrivate(nodeIds: ["n2"], owner: "alice"))
     }
 
     @Test("rename starts from the current name; declassify asks y/n; n creates a pool; esc cancels")
@@ -39,7 +39,7 @@ struct ConsoleKeysTests {
         _ = view.handle(.character("d"))
         #expect(view.handle(.character("n")) == nil)
         _ = view.handle(.character("d"))
-        #expect(view.handle(.character("y")) == .declassify(nodeId: "n1"))
+        #expect(view.handle(.character("y")) == .declassify(nodeIds: ["n1"]))
         _ = view.handle(.character("n"))
         _ = type("lab", into: &view)
         #expect(view.handle(.enter) == .createPool("lab"))
@@ -103,6 +103,25 @@ struct ConsoleKeysTests {
         _ = view.handle(.character("n"))
         _ = type("spare", into: &view)
         #expect(view.handle(.enter) == .createPool("spare"))
+    }
+
+    @Test("marks collect rows for a bulk action; s sorts by the next column, S reverses")
+    func marksAndSort() {
+        var view = ConsoleViewTests.sampleView()
+        _ = view.handle(.character(" "))
+        _ = view.handle(.character(" "))
+        #expect(view.panes[0].marked == ["n1", "n2"])
+        #expect(view.render(width: 80, height: 24).text().contains("Nodes [3, 2 marked]"))
+        _ = view.handle(.character("d"))
+        #expect(view.prompt?.label == "declassify 2 marked nodes? (y/n) ")
+        #expect(view.handle(.character("y")) == .declassify(nodeIds: ["n1", "n2"]))
+        #expect(view.panes[0].marked.isEmpty)
+
+        _ = view.handle(.character("s"))
+        #expect(view.panes[0].table.rows.map { $0.cells[0] } == ["edge-1", "lab", "tb-mgr"])
+        _ = view.handle(.character("S"))
+        #expect(view.panes[0].table.rows.map { $0.cells[0] } == ["tb-mgr", "lab", "edge-1"])
+        #expect(view.render(width: 120, height: 24).text().contains("NAME↓"))
     }
 
     @Test("a read-only console refuses every action and says why")

@@ -85,6 +85,9 @@ public struct ConsoleView: Sendable {
         case .home, .character("g"): self[keyPath: table].selectFirst()
         case .end, .character("G"): self[keyPath: table].selectLast()
         case .character("z"), .enter: zoomed.toggle()
+        case .character("s"): panes[focus].cycleSort(reverse: false)
+        case .character("S"): panes[focus].cycleSort(reverse: true)
+        case .character(" "): panes[focus].toggleMark()
         case .escape:
             if zoomed { zoomed = false } else { panes[focus].filter = nil }
         case .character(let digit) where ("1"..."6").contains(digit):
@@ -108,10 +111,14 @@ public struct ConsoleView: Sendable {
         }
         guard let row = panes[focus].table.selectedRow else { return }
         let name = row.cells.first ?? row.id
+        // Marked rows, when there are any, are what c and d act on.
+        let marked = panes[focus].allRows.filter { panes[focus].marked.contains($0.id) }.map(\.id)
+        let targets = marked.isEmpty ? [row.id] : marked
+        let what = marked.isEmpty ? name : "\(marked.count) marked nodes"
         switch action {
-        case "c": prompt = Prompt(purpose: .classify(nodeId: row.id), label: "classify \(name) as (pool NAME | @USER): ", text: "")
+        case "c": prompt = Prompt(purpose: .classify(nodeIds: targets), label: "classify \(what) as (pool NAME | @USER): ", text: "")
         case "r": prompt = Prompt(purpose: .rename(nodeId: row.id), label: "rename \(name) to: ", text: name)
-        case "d": prompt = Prompt(purpose: .declassify(nodeId: row.id), label: "declassify \(name)? (y/n) ", text: "")
+        case "d": prompt = Prompt(purpose: .declassify(nodeIds: targets), label: "declassify \(what)? (y/n) ", text: "")
         default: break
         }
     }
@@ -140,9 +147,11 @@ public struct ConsoleView: Sendable {
         case .backspace:
             if !current.text.isEmpty { current.text.removeLast() }
         case .character(let character):
-            if case .declassify(let nodeId) = current.purpose {
+            if case .declassify(let nodeIds) = current.purpose {
                 prompt = nil
-                return character == "y" || character == "Y" ? .declassify(nodeId: nodeId) : nil
+                guard character == "y" || character == "Y" else { return nil }
+                panes[focus].marked = []
+                return .declassify(nodeIds: nodeIds)
             }
             if case .deletePool(let poolId) = current.purpose {
                 prompt = nil
@@ -186,11 +195,12 @@ public struct ConsoleView: Sendable {
                 flash = Flash("unknown command :\(text); try :nodes, :processes, :graph, :queue, :services, :pools, :theme NAME, :pool NAME, :quit", isError: true)
                 return nil
             }
-        case .classify(let nodeId):
+        case .classify(let nodeIds):
             guard !text.isEmpty else { return nil }
-            if text.hasPrefix("@") { return .classifyPrivate(nodeId: nodeId, owner: String(text.dropFirst())) }
+            panes[focus].marked = []
+            if text.hasPrefix("@") { return .classifyPrivate(nodeIds: nodeIds, owner: String(text.dropFirst())) }
             let pool = text.hasPrefix("pool ") ? String(text.dropFirst(5)).trimmingCharacters(in: .whitespaces) : text
-            return .classifyPublic(nodeId: nodeId, pool: pool)
+            return .classifyPublic(nodeIds: nodeIds, pool: pool)
         case .rename(let nodeId):
             return text.isEmpty ? nil : .rename(nodeId: nodeId, name: text)
         case .renamePool(let poolId):
@@ -288,7 +298,8 @@ public struct ConsoleView: Sendable {
         let focused = index == focus
         let count = pane.table.rows.count
         let filtered = pane.filter.map { " </\($0.text)>" } ?? ""
-        let framed = Frame(title: "\(pane.kind.title) [\(count)]\(filtered)", focused: focused, border: border)
+        let marks = pane.marked.isEmpty ? "" : ", \(pane.marked.count) marked"
+        let framed = Frame(title: "\(pane.kind.title) [\(count)\(marks)]\(filtered)", focused: focused, border: border)
             .render(into: &grid, rect)
         let inner = Rect(x: framed.x + 1, y: framed.y, width: framed.width - 2, height: framed.height)
         panes[index].table.render(into: &grid, inner, focused: focused)

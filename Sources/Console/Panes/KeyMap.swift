@@ -1,10 +1,10 @@
 /// What the operator asked the console to do, carried out by the app against the Engine.
 public enum ConsoleEffect: Equatable, Sendable {
     case quit
-    case classifyPublic(nodeId: String, pool: String)
-    case classifyPrivate(nodeId: String, owner: String)
+    case classifyPublic(nodeIds: [String], pool: String)
+    case classifyPrivate(nodeIds: [String], owner: String)
     case rename(nodeId: String, name: String)
-    case declassify(nodeId: String)
+    case declassify(nodeIds: [String])
     case createPool(String)
     case renamePool(poolId: String, name: String)
     case deletePool(poolId: String)
@@ -18,9 +18,9 @@ public struct Prompt: Equatable, Sendable {
         case command
         /// `/text`, `/regex`, `/!text`: filters the focused pane as it is typed.
         case filter
-        case classify(nodeId: String)
+        case classify(nodeIds: [String])
         case rename(nodeId: String)
-        case declassify(nodeId: String)
+        case declassify(nodeIds: [String])
         case createPool
         case renamePool(poolId: String)
         case deletePool(poolId: String)
@@ -50,6 +50,8 @@ public enum KeyMap {
         KeyBinding(key: "n", help: "new pool", pane: .pools),
         KeyBinding(key: "r", help: "rename", pane: .pools),
         KeyBinding(key: "d", help: "delete", pane: .pools),
+        KeyBinding(key: "space", help: "mark", pane: nil),
+        KeyBinding(key: "s S", help: "sort / reverse", pane: nil),
         KeyBinding(key: ":", help: "command", pane: nil),
         KeyBinding(key: "/", help: "filter", pane: nil),
         KeyBinding(key: "tab", help: "next pane", pane: nil),

@@ -59,8 +59,46 @@ public struct Pane: Sendable {
         didSet { applyFilter() }
     }
 
+    /// The column rows are sorted by (numbers and versions in natural order), if any.
+    public var sort: (column: Int, ascending: Bool)? {
+        didSet { applyFilter() }
+    }
+
+    /// Rows the operator marked for a bulk action (by row id).
+    public var marked: Set<String> = [] {
+        didSet { table.marked = marked }
+    }
+
+    /// Sorts by the next column (`s`), or flips the direction of the current one (`S`).
+    public mutating func cycleSort(reverse: Bool) {
+        if reverse, let current = sort {
+            sort = (current.column, !current.ascending)
+        } else {
+            let next = sort.map { $0.column + 1 } ?? 0
+            sort = next < table.columns.count ? (next, true) : nil
+        }
+    }
+
+    /// Marks or unmarks the selected row and moves to the next one.
+    public mutating func toggleMark() {
+        guard let row = table.selectedRow else { return }
+        if marked.contains(row.id) { marked.remove(row.id) } else { marked.insert(row.id) }
+        table.moveSelection(by: 1)
+    }
+
     private mutating func applyFilter() {
-        table.setRows(filter.map { filter in allRows.filter(filter.matches) } ?? allRows)
+        var rows = filter.map { filter in allRows.filter(filter.matches) } ?? allRows
+        if let sort {
+            rows.sort { left, right in
+                let a = sort.column < left.cells.count ? left.cells[sort.column] : ""
+                let b = sort.column < right.cells.count ? right.cells[sort.column] : ""
+                let order = a.localizedStandardCompare(b)
+                return order == .orderedSame ? left.id < right.id : (order == .orderedAscending) == sort.ascending
+            }
+        }
+        marked.formIntersection(allRows.map(\.id))
+        table.sortIndicator = sort
+        table.setRows(rows)
     }
 
     static func nodes() -> Pane {

@@ -40,6 +40,10 @@ public struct TableView: Sendable {
     public private(set) var rows: [TableRow] = []
     public private(set) var selection = 0
     private var offset = 0
+    /// The sorted column and its direction, shown with an arrow in the header.
+    public var sortIndicator: (column: Int, ascending: Bool)?
+    /// Row ids drawn as marked.
+    public var marked: Set<String> = []
 
     public init(columns: [TableColumn]) { self.columns = columns }
 
@@ -77,19 +81,22 @@ public struct TableView: Sendable {
 
         var x = rect.x
         for (index, column) in columns.enumerated() where widths[index] > 0 {
-            grid.write(column.title, x: x, y: rect.y, style: CellStyle(.tableHeader, bold: true), limit: widths[index])
+            let arrow = sortIndicator.map { $0.column == index ? ($0.ascending ? "↑" : "↓") : "" } ?? ""
+            grid.write(column.title + arrow, x: x, y: rect.y, style: CellStyle(.tableHeader, bold: true), limit: widths[index])
             x += widths[index] + 2
         }
         for (line, row) in shown.enumerated() {
             let y = rect.y + 1 + line
             let isSelected = focused && offset + line == selection
-            let rowStyle = isSelected ? CellStyle(.selected, reverse: true) : CellStyle(row.change.role)
+            let isMarked = marked.contains(row.id)
+            let rowStyle = isSelected ? CellStyle(.selected, bold: isMarked, reverse: true)
+                : isMarked ? CellStyle(.key, bold: true) : CellStyle(row.change.role)
             if isSelected { grid.fill(Rect(x: rect.x, y: y, width: rect.width, height: 1), style: rowStyle) }
             var x = rect.x
             for index in columns.indices where widths[index] > 0 {
                 let text = index < row.cells.count ? row.cells[index] : ""
                 var style = rowStyle
-                if !isSelected, row.change == .none, let role = row.cellRoles[index] { style = CellStyle(role) }
+                if !isSelected, !isMarked, row.change == .none, let role = row.cellRoles[index] { style = CellStyle(role) }
                 grid.write(text, x: x, y: y, style: style, limit: widths[index])
                 x += widths[index] + 2
             }
@@ -103,7 +110,7 @@ public struct TableView: Sendable {
     /// shrink by weight to their minimum, then columns from the right are dropped (width 0).
     func layout(_ shown: [TableRow], width: Int) -> [Int] {
         var widths = columns.enumerated().map { index, column in
-            shown.reduce(TerminalText.displayWidth(column.title)) { widest, row in
+            shown.reduce(TerminalText.displayWidth(column.title) + (sortIndicator?.column == index ? 1 : 0)) { widest, row in
                 max(widest, index < row.cells.count ? TerminalText.displayWidth(row.cells[index]) : 0)
             }
         }
