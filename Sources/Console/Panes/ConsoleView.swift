@@ -98,13 +98,14 @@ public struct ConsoleView: Sendable {
                 flash = Flash("this console is read-only (--read-only); use a console without it to change anything", isError: true)
                 break
             }
-            if focusedPane == .nodes { startNodeAction(action) } else { startPoolAction(action) }
+            startAction(action)
         default: break
         }
         return nil
     }
 
-    private mutating func startNodeAction(_ action: Character) {
+    /// Opens the prompt of an action on the nodes or pools pane (`n` needs no selected row).
+    private mutating func startAction(_ action: Character) {
         if action == "n" {
             prompt = Prompt(purpose: .createPool, label: "new pool name: ", text: "")
             return
@@ -115,24 +116,13 @@ public struct ConsoleView: Sendable {
         let marked = panes[focus].allRows.filter { panes[focus].marked.contains($0.id) }.map(\.id)
         let targets = marked.isEmpty ? [row.id] : marked
         let what = marked.isEmpty ? name : "\(marked.count) marked nodes"
-        switch action {
-        case "c": prompt = Prompt(purpose: .classify(nodeIds: targets), label: "classify \(what) as (pool NAME | @USER): ", text: "")
-        case "r": prompt = Prompt(purpose: .rename(nodeId: row.id), label: "rename \(name) to: ", text: name)
-        case "d": prompt = Prompt(purpose: .declassify(nodeIds: targets), label: "declassify \(what)? (y/n) ", text: "")
-        default: break
-        }
-    }
-
-    private mutating func startPoolAction(_ action: Character) {
-        if action == "n" {
-            prompt = Prompt(purpose: .createPool, label: "new pool name: ", text: "")
-            return
-        }
-        guard let row = panes[focus].table.selectedRow else { return }
-        let name = row.cells.first ?? row.id
-        switch action {
-        case "r": prompt = Prompt(purpose: .renamePool(poolId: row.id), label: "rename pool \(name) to: ", text: name)
-        case "d": prompt = Prompt(purpose: .deletePool(poolId: row.id), label: "delete pool \(name)? (y/n) ", text: "")
+        switch (focusedPane, action) {
+        case (.nodes, "c"):
+            prompt = Prompt(purpose: .classify(nodeIds: targets), label: "classify \(what) as (pool NAME | @USER): ", text: "")
+        case (.nodes, "r"): prompt = Prompt(purpose: .rename(nodeId: row.id), label: "rename \(name) to: ", text: name)
+        case (.nodes, "d"): prompt = Prompt(purpose: .declassify(nodeIds: targets), label: "declassify \(what)? (y/n) ", text: "")
+        case (.pools, "r"): prompt = Prompt(purpose: .renamePool(poolId: row.id), label: "rename pool \(name) to: ", text: name)
+        case (.pools, "d"): prompt = Prompt(purpose: .deletePool(poolId: row.id), label: "delete pool \(name)? (y/n) ", text: "")
         default: break
         }
     }
