@@ -26,7 +26,9 @@ struct RegistryConnectorTests {
         }
         let paged = try await registry.catalog(pageSize: 2)
         #expect(paged.filter { $0.hasPrefix(prefix + "/") } == ["a", "b", "c", "reader"].map { "\(prefix)/\($0)" })
-        #expect(paged == (try await registry.catalog()))
+        // Other tests push to the same registry meanwhile: compare this test's repositories only.
+        #expect(paged.filter { $0.hasPrefix(prefix + "/") }
+            == (try await registry.catalog()).filter { $0.hasPrefix(prefix + "/") })
         #expect(try await registry.tags(repository: "\(prefix)/reader") == ["1.2.0", "1.9.1", "1.10.0", "latest"])
         #expect(try await registry.tags(repository: "\(prefix)/none").isEmpty)
 
