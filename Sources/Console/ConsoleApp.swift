@@ -12,6 +12,7 @@ public final class ConsoleApp: Sendable {
     private let header: HeaderInfo
     private let themeDirectory: String
     private let readOnly: Bool
+    private let keyMap: KeyMap
     private let inbox = Mutex(Inbox())
     private static let coalescing: Duration = .milliseconds(100)
 
@@ -27,8 +28,9 @@ public final class ConsoleApp: Sendable {
 
     /// `themeDirectory` is where `:theme NAME` looks.
     public init(engine: Engine, theme: Theme, themeDirectory: String, useColors: Bool, user: String,
-                readOnly: Bool = false) {
+                readOnly: Bool = false, keyMap: KeyMap = .standard) {
         self.readOnly = readOnly
+        self.keyMap = keyMap
         self.engine = engine
         self.theme = theme
         self.themeDirectory = themeDirectory
@@ -131,6 +133,7 @@ public final class ConsoleApp: Sendable {
         var view = ConsoleView(header: header)
         view.border = theme.border
         view.readOnly = readOnly
+        view.keyMap = keyMap
         var needsDraw = true
         var flashShown: Date?
         while true {

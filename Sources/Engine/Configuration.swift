@@ -10,6 +10,19 @@ public struct ConfigurationFile: Codable, Sendable, Equatable {
     public var dockerHost: String?
     /// The registry that holds the service images.
     public var registry: Registry?
+    /// The console's settings.
+    public var console: Console?
+
+    /// The `console:` section: the theme, and keys rebound per action (`quit: x`, `down: "j,down"`).
+    public struct Console: Codable, Sendable, Equatable {
+        public var theme: String?
+        public var keys: [String: String]?
+
+        public init(theme: String? = nil, keys: [String: String]? = nil) {
+            self.theme = theme
+            self.keys = keys
+        }
+    }
 
     /// The `registry:` section.
     public struct Registry: Codable, Sendable, Equatable {
@@ -26,10 +39,11 @@ public struct ConfigurationFile: Codable, Sendable, Equatable {
         }
     }
 
-    public init(store: String? = nil, dockerHost: String? = nil, registry: Registry? = nil) {
+    public init(store: String? = nil, dockerHost: String? = nil, registry: Registry? = nil, console: Console? = nil) {
         self.store = store
         self.dockerHost = dockerHost
         self.registry = registry
+        self.console = console
     }
 
     /// The config file's path for this environment.

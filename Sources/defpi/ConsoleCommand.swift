@@ -13,8 +13,8 @@ struct ConsoleCommand: AsyncParsableCommand {
 
     @OptionGroup var engine: EngineOptions
 
-    @Option(help: "The theme: a name in themes/ (default, light, high-contrast, monochrome) or a YAML file.")
-    var theme: String = "default"
+    @Option(help: "The theme: a name in themes/ (default, light, high-contrast, monochrome) or a YAML file (default: 'console.theme' in the config file, then default).")
+    var theme: String?
 
     @Option(help: "Where the console writes its log (default: $XDG_STATE_HOME/defpi/console.log).")
     var log: String?
@@ -32,13 +32,15 @@ struct ConsoleCommand: AsyncParsableCommand {
             } else {
                 LoggingSystem.bootstrap { _ in SwiftLogNoOpLogHandler() }
             }
+            let settings = try ConfigurationFile.load(path: ConfigurationFile.path()).console
+            let keyMap = try KeyMap(overrides: settings?.keys ?? [:])
             let themes = ThemeDirectory.locate()
-            let chosen = try Theme.named(theme, in: themes)
+            let chosen = try Theme.named(theme ?? settings?.theme ?? "default", in: themes)
             let engine = try await engine.makeEngine()
             let running = Task { await engine.run() }
             defer { running.cancel() }
             let app = ConsoleApp(engine: engine, theme: chosen, themeDirectory: themes, useColors: (environment["NO_COLOR"] ?? "").isEmpty,
-                                 user: Caller.localOperator().name, readOnly: readOnly)
+                                 user: Caller.localOperator().name, readOnly: readOnly, keyMap: keyMap)
             await app.run()
         }
     }

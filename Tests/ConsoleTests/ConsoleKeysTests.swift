@@ -124,6 +124,26 @@ struct ConsoleKeysTests {
         #expect(view.render(width: 120, height: 24).text().contains("NAME↓"))
     }
 
+    @Test("keys rebind per action from the config; help and the status line follow; bad names are explained")
+    func remap() throws {
+        var view = ConsoleViewTests.sampleView()
+        view.keyMap = try KeyMap(overrides: ["quit": "x", "classify": "q", "down": "n,down"])
+        #expect(view.handle(.character("x")) == .quit)
+        _ = view.handle(.character("n"))
+        #expect(view.panes[0].table.selectedRow?.id == "n2")
+        _ = view.handle(.character("q"))
+        #expect(view.prompt?.label.hasPrefix("classify edge-1") == true)
+        _ = view.handle(.escape)
+        let help = view.keyMap.bindings(for: .nodes)
+        #expect(help.contains(KeyBinding(key: "x", help: "quit", pane: nil)))
+        #expect(help.contains(KeyBinding(key: "q", help: "classify", pane: .nodes)))
+        #expect(!help.contains { $0.help == "new pool" })  // n now moves down
+        #expect(throws: KeyMapError.unknownAction("explode", known: ConsoleAction.allCases.map(\.rawValue))) {
+            try KeyMap(overrides: ["explode": "e"])
+        }
+        #expect(throws: KeyMapError.unknownKey("ctrl-q")) { try KeyMap(overrides: ["quit": "ctrl-q"]) }
+    }
+
     @Test("a read-only console refuses every action and says why")
     func readOnly() {
         var view = ConsoleViewTests.sampleView()

@@ -26,6 +26,7 @@ public struct ConsoleView: Sendable {
     public var panes: [Pane] = [.nodes(), .processes(), .graph(), .queue(), .services(), .pools()]
     /// Refuse every action: for watching a production cluster without touching it.
     public var readOnly = false
+    public var keyMap = KeyMap.standard
     public var focus = 0
     public var zoomed = false
     public var border: BorderStyle = .rounded
@@ -66,47 +67,48 @@ public struct ConsoleView: Sendable {
     /// Applies a key to the view; returns what the app must do, if anything.
     public mutating func handle(_ key: Key) -> ConsoleEffect? {
         if prompt != nil { return handlePrompt(key) }
+        let action = keyMap.action(for: key)
         if showHelp {
-            if key == .escape || key == .character("?") || key == .character("q") { showHelp = false }
+            if action == .back || action == .help || action == .quit { showHelp = false }
+            return nil
+        }
+        if case .character(let digit) = key, ("1"..."6").contains(digit) {
+            focus = Int(String(digit))! - 1
+            return nil
+        }
+        guard let action, action.panes?.contains(focusedPane) ?? true else { return nil }
+        if action.isChange && readOnly {
+            flash = Flash("this console is read-only (--read-only); use a console without it to change anything", isError: true)
             return nil
         }
         let table = \ConsoleView.panes[focus].table
-        switch key {
-        case .character("q"): return .quit
-        case .character(":"): prompt = Prompt(purpose: .command, label: ":", text: "")
-        case .character("/"): prompt = Prompt(purpose: .filter, label: "/", text: panes[focus].filter?.text ?? "")
-        case .character("?"): showHelp = true
-        case .tab, .right: focusNext()
-        case .backTab, .left: focusNext(by: -1)
-        case .down, .character("j"): self[keyPath: table].moveSelection(by: 1)
-        case .up, .character("k"): self[keyPath: table].moveSelection(by: -1)
+        switch action {
+        case .quit: return .quit
+        case .command: prompt = Prompt(purpose: .command, label: ":", text: "")
+        case .filter: prompt = Prompt(purpose: .filter, label: "/", text: panes[focus].filter?.text ?? "")
+        case .help: showHelp = true
+        case .nextPane: focusNext()
+        case .previousPane: focusNext(by: -1)
+        case .down: self[keyPath: table].moveSelection(by: 1)
+        case .up: self[keyPath: table].moveSelection(by: -1)
         case .pageDown: self[keyPath: table].moveSelection(by: 20)
         case .pageUp: self[keyPath: table].moveSelection(by: -20)
-        case .home, .character("g"): self[keyPath: table].selectFirst()
-        case .end, .character("G"): self[keyPath: table].selectLast()
-        case .character("z"), .enter: zoomed.toggle()
-        case .character("s"): panes[focus].cycleSort(reverse: false)
-        case .character("S"): panes[focus].cycleSort(reverse: true)
-        case .character(" "): panes[focus].toggleMark()
-        case .escape:
+        case .first: self[keyPath: table].selectFirst()
+        case .last: self[keyPath: table].selectLast()
+        case .zoom: zoomed.toggle()
+        case .sort: panes[focus].cycleSort(reverse: false)
+        case .reverseSort: panes[focus].cycleSort(reverse: true)
+        case .mark: panes[focus].toggleMark()
+        case .back:
             if zoomed { zoomed = false } else { panes[focus].filter = nil }
-        case .character(let digit) where ("1"..."6").contains(digit):
-            focus = Int(String(digit))! - 1
-        case .character(let action) where focusedPane == .nodes || focusedPane == .pools:
-            guard "crdn".contains(action) else { break }
-            guard !readOnly else {
-                flash = Flash("this console is read-only (--read-only); use a console without it to change anything", isError: true)
-                break
-            }
-            startAction(action)
-        default: break
+        case .classify, .rename, .remove, .create: startAction(action)
         }
         return nil
     }
 
-    /// Opens the prompt of an action on the nodes or pools pane (`n` needs no selected row).
-    private mutating func startAction(_ action: Character) {
-        if action == "n" {
+    /// Opens the prompt of an action on the nodes or pools pane (creating needs no selected row).
+    private mutating func startAction(_ action: ConsoleAction) {
+        if action == .create {
             prompt = Prompt(purpose: .createPool, label: "new pool name: ", text: "")
             return
         }
@@ -117,12 +119,12 @@ public struct ConsoleView: Sendable {
         let targets = marked.isEmpty ? [row.id] : marked
         let what = marked.isEmpty ? name : "\(marked.count) marked nodes"
         switch (focusedPane, action) {
-        case (.nodes, "c"):
+        case (.nodes, .classify):
             prompt = Prompt(purpose: .classify(nodeIds: targets), label: "classify \(what) as (pool NAME | @USER): ", text: "")
-        case (.nodes, "r"): prompt = Prompt(purpose: .rename(nodeId: row.id), label: "rename \(name) to: ", text: name)
-        case (.nodes, "d"): prompt = Prompt(purpose: .declassify(nodeIds: targets), label: "declassify \(what)? (y/n) ", text: "")
-        case (.pools, "r"): prompt = Prompt(purpose: .renamePool(poolId: row.id), label: "rename pool \(name) to: ", text: name)
-        case (.pools, "d"): prompt = Prompt(purpose: .deletePool(poolId: row.id), label: "delete pool \(name)? (y/n) ", text: "")
+        case (.nodes, .rename): prompt = Prompt(purpose: .rename(nodeId: row.id), label: "rename \(name) to: ", text: name)
+        case (.nodes, .remove): prompt = Prompt(purpose: .declassify(nodeIds: targets), label: "declassify \(what)? (y/n) ", text: "")
+        case (.pools, .rename): prompt = Prompt(purpose: .renamePool(poolId: row.id), label: "rename pool \(name) to: ", text: name)
+        case (.pools, .remove): prompt = Prompt(purpose: .deletePool(poolId: row.id), label: "delete pool \(name)? (y/n) ", text: "")
         default: break
         }
     }
@@ -241,16 +243,23 @@ public struct ConsoleView: Sendable {
         return grid
     }
 
+    /// The `?` overlay: the key map of the focused pane, in two columns when one does not fit.
     private func renderHelp(into grid: inout CellGrid) {
-        let bindings = KeyMap.bindings(for: panes[focus].kind)
-        let width = min(grid.width - 4, 48)
-        let height = min(grid.height - 4, bindings.count + 4)
+        let bindings = keyMap.bindings(for: panes[focus].kind)
+        let columns = bindings.count + 4 > grid.height - 4 ? 2 : 1
+        let perColumn = (bindings.count + columns - 1) / columns
+        let width = min(grid.width - 4, 34 * columns + 2)
+        let height = min(grid.height - 4, perColumn + 3)
         let rect = Rect(x: (grid.width - width) / 2, y: (grid.height - height) / 2, width: width, height: height)
         grid.fill(rect)
         let inner = Frame(title: "Help: \(panes[focus].kind.title)", focused: true, border: border).render(into: &grid, rect)
-        for (line, binding) in bindings.prefix(inner.height - 1).enumerated() {
-            grid.write(binding.key, x: inner.x + 1, y: inner.y + line, style: CellStyle(.key, bold: true), limit: 10)
-            grid.write(binding.help, x: inner.x + 12, y: inner.y + line, limit: inner.width - 13)
+        let columnWidth = inner.width / columns
+        for (index, binding) in bindings.enumerated() {
+            let line = index % perColumn
+            guard line < inner.height - 1 else { continue }
+            let x = inner.x + 1 + (index / perColumn) * columnWidth
+            grid.write(binding.key, x: x, y: inner.y + line, style: CellStyle(.key, bold: true), limit: 11)
+            grid.write(binding.help, x: x + 12, y: inner.y + line, limit: columnWidth - 13)
         }
         grid.write("esc or ? closes", x: inner.x + 1, y: inner.y + inner.height - 1, style: CellStyle(.dim))
     }
@@ -313,7 +322,7 @@ public struct ConsoleView: Sendable {
             return
         }
         var x = 1
-        for binding in KeyMap.bindings(for: panes[focus].kind) where !(tiled && binding.key == "1-6") {
+        for binding in keyMap.bindings(for: panes[focus].kind) where !(tiled && binding.key == "1-6") {
             let used = grid.write("<\(binding.key)>", x: x, y: y, style: CellStyle(.key, bold: true))
             guard used > 0 else { break }
             x += used + 1
