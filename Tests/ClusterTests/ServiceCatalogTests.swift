@@ -87,8 +87,7 @@ struct ServiceCatalogTests {
 
         try await registry.deleteManifest(repository: "\(prefix)/cached", digest: first.digest)
         let second = try await registry.manifest(repository: "\(prefix)/cached", reference: "2")
-        guard case .image(_, let digest) = second else { return }
-        try await registry.deleteManifest(repository: "\(prefix)/cached", digest: digest)
+        try await registry.deleteManifest(repository: "\(prefix)/cached", digest: second.digest)
         #expect(try await services.catalog(refresh: true).entry("cached") == nil)
     }
 

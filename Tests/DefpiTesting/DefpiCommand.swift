@@ -25,26 +25,11 @@ public enum DefpiCommand {
     public static func run(_ arguments: [String], environment: [String: String] = [:], launcher: [String] = [])
         throws -> Result
     {
-        let process = Foundation.Process()
-        if let program = launcher.first {
-            process.executableURL = URL(fileURLWithPath: program)
-            process.arguments = Array(launcher.dropFirst()) + [executable.path] + arguments
-        } else {
-            process.executableURL = executable
-            process.arguments = arguments
-        }
         var base = ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"]
         base["HOME"] = TemporaryDirectory.make().path
-        process.environment = base.merging(environment) { $1 }
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        let stdout = output.fileHandleForReading.readDataToEndOfFile()
-        let stderr = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-                      stderr: String(decoding: stderr, as: UTF8.self))
+        let program = launcher.first ?? executable.path
+        let arguments = launcher.isEmpty ? arguments : Array(launcher.dropFirst()) + [executable.path] + arguments
+        let result = try ChildProcess.run(program, arguments, environment: base.merging(environment) { $1 })
+        return Result(status: result.status, stdout: result.stdout, stderr: result.stderr)
     }
 }

@@ -18,17 +18,10 @@ public enum ImagePushing {
             architecture: architecture, created: "2026-01-02T03:04:05.123456789Z",
             config: .init(labels: labels, entrypoint: ["/hello"]),
             rootfs: .init(diffIDs: [RegistryClient.digest(of: layer)]))
-        let configData = try JSONEncoder().encode(config)
-        let layerDigest = try await registry.pushBlob(repository: repository, data: layer)
-        let configDigest = try await registry.pushBlob(repository: repository, data: configData)
-        let manifest = try JSONEncoder().encode(ImageManifest(
-            config: ContentDescriptor(mediaType: RegistryMediaType.ociConfig, digest: configDigest, size: configData.count),
-            layers: [ContentDescriptor(mediaType: RegistryMediaType.ociLayer, digest: layerDigest, size: layer.count)]))
-        let digest = try await registry.pushManifest(
-            repository: repository, reference: tag ?? RegistryClient.digest(of: manifest), body: manifest,
-            mediaType: RegistryMediaType.ociManifest)
-        return ContentDescriptor(mediaType: RegistryMediaType.ociManifest, digest: digest, size: manifest.count,
-                                 platform: ImagePlatform(architecture: architecture))
+        var descriptor = try await registry.pushImage(repository: repository, reference: tag, layer: layer,
+                                                      config: try JSONEncoder().encode(config))
+        descriptor.platform = ImagePlatform(architecture: architecture)
+        return descriptor
     }
 
     /// Pushes an OCI index of `images` under `tag`.

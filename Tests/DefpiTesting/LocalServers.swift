@@ -1,52 +1,31 @@
 import Foundation
 
-/// A helper program (a registry, a token service, a web server) started for one test and
-/// killed with its process group when the test ends.
-public final class BackgroundProcess: @unchecked Sendable {
-    private let process = Foundation.Process()
-    private let output = Pipe()
+/// `127.0.0.1:port` as a socket address.
+private func loopback(port: Int) -> sockaddr_in {
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = in_port_t(UInt16(port).bigEndian)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    return address
+}
 
-    public init(_ executable: String, _ arguments: [String]) throws {
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+/// Runs `body` with a TCP socket and `address` as a `sockaddr`, closing the socket afterwards.
+private func withSocket<Result>(_ address: inout sockaddr_in,
+                                _ body: (Int32, UnsafeMutablePointer<sockaddr>) -> Result) -> Result {
+    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(descriptor) }
+    return withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body(descriptor, $0) }
     }
-
-    /// The first line the program prints (a port number, say).
-    public func firstLine() -> String {
-        var line = Data()
-        while true {
-            let byte = output.fileHandleForReading.readData(ofLength: 1)
-            if byte.isEmpty || byte == Data("\n".utf8) { break }
-            line.append(byte)
-        }
-        return String(decoding: line, as: UTF8.self)
-    }
-
-    public func stop() {
-        guard process.isRunning else { return }
-        kill(-process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-    }
-
-    deinit { stop() }
 }
 
 /// A TCP port on 127.0.0.1 that nothing listens on at the moment of the call.
 public func freePort() -> Int {
-    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(descriptor) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var address = loopback(port: 0)
     var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
-            bind(descriptor, pointer, length)
-            return getsockname(descriptor, pointer, &length)
-        }
+    _ = withSocket(&address) { descriptor, pointer in
+        bind(descriptor, pointer, length)
+        return getsockname(descriptor, pointer, &length)
     }
     return Int(UInt16(bigEndian: address.sin_port))
 }
@@ -54,16 +33,9 @@ public func freePort() -> Int {
 /// Waits until something accepts TCP connections on `port` of 127.0.0.1.
 public func waitForPort(_ port: Int, timeout: Duration = .seconds(10)) async -> Bool {
     await eventually(timeout: timeout) {
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(descriptor) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
-            }
+        var address = loopback(port: port)
+        return withSocket(&address) { descriptor, pointer in
+            connect(descriptor, pointer, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
         }
     }
 }
@@ -77,7 +49,7 @@ public final class PrivateRegistry: @unchecked Sendable {
     public let url: String
     public let username = "defpi"
     public let password = "s3cret-pw"
-    private var processes: [BackgroundProcess] = []
+    private var processes: [ChildProcess] = []
 
     public init(authentication: Authentication) async throws {
         let directory = TemporaryDirectory.make().path
@@ -90,7 +62,7 @@ public final class PrivateRegistry: @unchecked Sendable {
             try "\(username):\(hash)\n".write(toFile: directory + "/htpasswd", atomically: true, encoding: .utf8)
             auth = "  htpasswd:\n    realm: defpi-test\n    path: \(directory)/htpasswd\n"
         case .token:
-            let tokens = try BackgroundProcess("/usr/bin/env", [
+            let tokens = try ChildProcess("/usr/bin/env", [
                 "python3", TestBed.repositoryRoot + "/Tests/Fixtures/registry-token-server.py", directory, username,
                 password,
             ])
@@ -119,34 +91,27 @@ public final class PrivateRegistry: @unchecked Sendable {
             auth:
             \(auth)
             """.write(toFile: directory + "/config.yml", atomically: true, encoding: .utf8)
-        processes.append(try BackgroundProcess("/usr/bin/docker-registry", ["serve", directory + "/config.yml"]))
+        processes.append(try ChildProcess("/usr/bin/docker-registry", ["serve", directory + "/config.yml"]))
         guard await waitForPort(port) else { throw POSIXError(.ECONNREFUSED) }
     }
 
-    public func stop() { processes.forEach { $0.stop() } }
+    public func stop() { processes.forEach { $0.kill() } }
 
     deinit { stop() }
 
     /// A bcrypt hash (as htpasswd writes) from the C library's crypt, through Python.
     private static func bcrypt(_ password: String) throws -> String {
-        let process = Foundation.Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-W", "ignore", "-c",
-                             "import crypt,sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH)))",
-                             password]
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        try ChildProcess.run("/usr/bin/env", [
+            "python3", "-W", "ignore", "-c",
+            "import crypt,sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH)))", password,
+        ]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }
 
 /// A web server that is not a registry: Python's http.server over a directory of canned files.
 public final class StaticWebServer: @unchecked Sendable {
     public let url: String
-    private let process: BackgroundProcess
+    private let process: ChildProcess
 
     /// Serves `files` (path → contents) from 127.0.0.1.
     public init(files: [String: String]) async throws {
@@ -159,11 +124,11 @@ public final class StaticWebServer: @unchecked Sendable {
         }
         let port = freePort()
         url = "http://127.0.0.1:\(port)"
-        process = try BackgroundProcess("/usr/bin/env", [
+        process = try ChildProcess("/usr/bin/env", [
             "python3", "-m", "http.server", "\(port)", "--bind", "127.0.0.1", "--directory", directory,
         ])
         guard await waitForPort(port) else { throw POSIXError(.ECONNREFUSED) }
     }
 
-    public func stop() { process.stop() }
+    public func stop() { process.kill() }
 }

@@ -1,12 +1,12 @@
 import Foundation
 
-/// A unix socket that forwards to another (socat, which Foundation starts in its own process
-/// group, so its per-connection children can be killed with it), to cut connections at will as
-/// a network or daemon failure would.
+/// A unix socket that forwards to another (socat, in a process group of its own, so its
+/// per-connection children die with it), to cut connections at will as a network or daemon
+/// failure would.
 public final class SocketProxy: @unchecked Sendable {
     public let path: String
     private let target: String
-    private var process: Foundation.Process?
+    private var process: ChildProcess?
 
     public init(target: String) throws {
         self.target = target
@@ -17,19 +17,14 @@ public final class SocketProxy: @unchecked Sendable {
     /// Starts forwarding (again).
     public func start() throws {
         try? FileManager.default.removeItem(atPath: path)
-        let process = Foundation.Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/socat")
-        process.arguments = ["UNIX-LISTEN:\(path),fork", "UNIX-CONNECT:\(target)"]
-        try process.run()
-        self.process = process
+        process = try ChildProcess("/usr/bin/socat", ["UNIX-LISTEN:\(path),fork", "UNIX-CONNECT:\(target)"])
         for _ in 0..<50 where !FileManager.default.fileExists(atPath: path) { usleep(20_000) }
     }
 
     /// Stops forwarding and cuts every open connection.
     public func stop() {
         guard let process else { return }
-        kill(-process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        process.kill()
         self.process = nil
         try? FileManager.default.removeItem(atPath: path)
     }

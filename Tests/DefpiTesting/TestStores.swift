@@ -93,26 +93,10 @@ extension TestBed {
         (environment["TESTBED_NODES"] ?? "").split(separator: " ").map(String.init)
     }
 
-    /// Runs `scripts/testbed.sh arguments...` and returns its exit status. Its output goes to
-    /// /dev/null, so daemons it starts never hold the test runner's pipes open; it is reaped with
-    /// `waitpid` (Foundation.Process missed the exit of scripts that start daemons).
+    /// Runs `scripts/testbed.sh arguments...` and returns its exit status.
     @discardableResult
     public static func script(_ arguments: String...) throws -> Int32 {
-        let argv = ["/bin/bash", repositoryRoot + "/scripts/testbed.sh"] + arguments
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        for descriptor in Int32(0)...2 {
-            posix_spawn_file_actions_addopen(&actions, descriptor, "/dev/null", descriptor == 0 ? O_RDONLY : O_WRONLY, 0)
-        }
-        var cArguments = argv.map { strdup($0) } + [nil]
-        defer { cArguments.forEach { free($0) } }
-        var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, argv[0], &actions, nil, &cArguments, environ)
-        guard spawned == 0 else { throw POSIXError(POSIXErrorCode(rawValue: spawned) ?? .EIO) }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
-        return (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
+        try ChildProcess.run("/bin/bash", [repositoryRoot + "/scripts/testbed.sh"] + arguments).status
     }
 
     /// The checkout this test target was built from.

@@ -30,16 +30,8 @@ public final class TmuxSession: @unchecked Sendable {
 
     @discardableResult
     private static func tmux(_ arguments: [String]) throws -> String {
-        let process = Foundation.Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/tmux")
-        process.arguments = arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw POSIXError(.EIO) }
-        return String(decoding: data, as: UTF8.self)
+        let result = try ChildProcess.run("/usr/bin/tmux", arguments)
+        guard result.status == 0 else { throw POSIXError(.EIO) }
+        return result.stdout
     }
 }

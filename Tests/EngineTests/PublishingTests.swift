@@ -113,14 +113,6 @@ struct PublishingTests {
     }
 
     private func run(_ arguments: String...) throws -> String {
-        let process = Foundation.Process()
-        process.executableURL = URL(fileURLWithPath: arguments[0])
-        process.arguments = Array(arguments.dropFirst())
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
+        try ChildProcess.run(arguments[0], Array(arguments.dropFirst())).stdout
     }
 }

@@ -68,7 +68,6 @@ enum CatalogWorkload {
                 group.addTask {
                     let id = String(format: "service-%03d", index)
                     let repository = "\(prefix)/\(id)"
-                    let layerDigest = try await registry.pushBlob(repository: repository, data: layerData)
                     for version in ["1.0.0", "1.1.0", "1.2.0", "2.0.0", "2.1.0"] {
                         let interfaces = [Interface(
                             id: "\(id)/data", name: "data", serviceId: id,
@@ -81,12 +80,8 @@ enum CatalogWorkload {
                                 ServiceLabels.interfaces: String(decoding: try JSONEncoder().encode(interfaces), as: UTF8.self),
                             ], entrypoint: ["/app/service"]),
                             rootfs: .init(diffIDs: [RegistryClient.digest(of: layerData)])))
-                        let configDigest = try await registry.pushBlob(repository: repository, data: config)
-                        let manifest = try JSONEncoder().encode(ImageManifest(
-                            config: ContentDescriptor(mediaType: RegistryMediaType.ociConfig, digest: configDigest, size: config.count),
-                            layers: [ContentDescriptor(mediaType: RegistryMediaType.ociLayer, digest: layerDigest, size: layerData.count)]))
-                        try await registry.pushManifest(repository: repository, reference: version, body: manifest,
-                                                        mediaType: RegistryMediaType.ociManifest)
+                        try await registry.pushImage(repository: repository, reference: version, layer: layerData,
+                                                     config: config)
                     }
                 }
                 if index % 8 == 7 { try await group.next() }

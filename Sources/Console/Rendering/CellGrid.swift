@@ -72,14 +72,15 @@ public struct CellGrid: Equatable, Sendable {
         guard y >= 0, y < height, x < width else { return 0 }
         let available = min(limit ?? (width - x), width - x)
         guard available > 0 else { return 0 }
-        let total = TerminalText.displayWidth(text)
-        let cut = total > available
+        // Measure each grapheme once; the total decides whether the text is cut.
+        let graphemes = text.compactMap { character -> (text: String, columns: Int)? in
+            character.isNewline ? nil : (String(character), max(0, TerminalText.displayWidth(String(character))))
+        }
+        let cut = graphemes.reduce(0) { $0 + $1.columns } > available
         let room = cut ? available - 1 : available
         var column = 0
-        for character in text {
-            let grapheme = String(character)
-            let columns = max(0, TerminalText.displayWidth(grapheme))
-            if character.isNewline || columns == 0 && column == 0 { continue }
+        for (grapheme, columns) in graphemes {
+            if columns == 0 && column == 0 { continue }
             if column + columns > room { break }
             let position = x + column
             if position >= 0 {

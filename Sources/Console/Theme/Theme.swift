@@ -123,12 +123,6 @@ public struct Theme: Sendable, Equatable, Codable {
         let path = name.contains("/") || name.hasSuffix(".yaml") ? name : "\(directory)/\(name).yaml"
         return try load(path: path)
     }
-
-    /// The built-in look when no theme file can be found: terminal colours, emphasis only.
-    public static let monochrome = Theme(name: "monochrome", border: .single, roles: [
-        "title": RoleStyle(bold: true), "tableHeader": RoleStyle(bold: true), "selected": RoleStyle(reverse: true),
-        "banner": RoleStyle(reverse: true), "error": RoleStyle(bold: true), "key": RoleStyle(bold: true),
-    ])
 }
 
 /// Why a theme cannot be used.

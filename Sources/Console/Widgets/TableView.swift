@@ -14,7 +14,7 @@ public struct TableColumn: Sendable, Equatable {
 
 /// How a row changed since the last refresh; the theme colours it.
 public enum RowChange: Sendable, Equatable {
-    case none, added, modified, deleted
+    case none, added, modified
 }
 
 /// One row of a table: an identity (kept across refreshes for selection), its cells, how it
@@ -150,7 +150,6 @@ extension RowChange {
         case .none: return .text
         case .added: return .added
         case .modified: return .modified
-        case .deleted: return .deleted
         }
     }
 }

@@ -23,9 +23,6 @@ public struct Caller: Sendable, Equatable {
         Caller(userId: nil, name: name, isAdmin: true)
     }
 
-    /// The Engine acting on its own (re-syncs, retries).
-    public static let engine = Caller(userId: nil, name: "defpi", isAdmin: true)
-
     /// A user signed in through a front.
     public init(user: User) {
         self.init(userId: user.id, name: user.username, isAdmin: user.admin)

@@ -48,9 +48,7 @@ public final class PendingChangeManager: Sendable {
     @discardableResult
     public func enqueue(_ change: PendingChange) async throws -> PendingChange {
         let queued = try await store.enqueue(change)
-        try await store.record(AuditEvent(actor: change.createdBy, action: "change.queued",
-                                          target: change.resources.first ?? change.id, changeId: change.id,
-                                          detail: change.description))
+        try await audit(queued, action: "change.queued", detail: change.description)
         notifications.publish(.entity(.pendingChange, id: queued.id, change: .added))
         return queued
     }

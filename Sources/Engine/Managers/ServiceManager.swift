@@ -33,15 +33,14 @@ public struct ServiceCatalog: Sendable, Codable {
 ///
 /// The catalog is cached for `timeToLive` and rebuilt as a whole (so services deleted from the
 /// registry disappear); a cold cache waits for a complete catalog and fails rather than return
-/// part of one. Image configs are cached by manifest digest, since content never changes.
+/// part of one; a refresh never joins a read that began before it. Image facts are cached by
+/// manifest digest, since content never changes.
 public actor ServiceManager {
     public let registry: RegistryClient
     public let prefix: String
     public let timeToLive: Duration
     private var cached: ServiceCatalog?
-    private var inFlight: (task: Task<ServiceCatalog, Error>, generation: Int)?
-    /// Bumped by `invalidate()`: a read begun before must not fill the cache.
-    private var generation = 0
+    private var inFlight: Task<ServiceCatalog, Error>?
     private var versionsByDigest: [String: ImageFacts] = [:]
     private static let parallelReads = 8
 
@@ -57,22 +56,20 @@ public actor ServiceManager {
         if !refresh, let cached, Date().timeIntervalSince(cached.fetchedAt) < timeToLive.seconds { return cached }
         if let inFlight {
             // A read that began before this refresh may miss what the caller wants to see.
-            guard refresh else { return try await inFlight.task.value }
-            _ = try? await inFlight.task.value
+            guard refresh else { return try await inFlight.value }
+            _ = try? await inFlight.value
         }
         return try await read()
     }
 
-    /// Reads the registry once for every caller that waits meanwhile, and caches the result
-    /// unless the cache was invalidated during the read.
+    /// Reads the registry once for every caller that waits meanwhile, and caches the result.
     private func read() async throws -> ServiceCatalog {
-        if let inFlight { return try await inFlight.task.value }
-        let generation = self.generation
+        if let inFlight { return try await inFlight.value }
         let task = Task { try await self.readCatalog() }
-        inFlight = (task, generation)
-        defer { if inFlight?.generation == generation { inFlight = nil } }
+        inFlight = task
+        defer { inFlight = nil }
         let catalog = try await task.value
-        if generation == self.generation { cached = catalog }
+        cached = catalog
         return catalog
     }
 
@@ -90,13 +87,6 @@ public actor ServiceManager {
             throw ServiceError.unknownVersion(serviceId: serviceId, version: version, known: versions.map(\.version))
         }
         return found
-    }
-
-    /// Forgets the cached catalog; the next read goes to the registry.
-    public func invalidate() {
-        cached = nil
-        generation += 1
-        inFlight = nil
     }
 
     // MARK: Reading the registry
@@ -158,14 +148,9 @@ public actor ServiceManager {
         let repository = "\(prefix)/\(serviceId)"
         do {
             let manifest = try await registry.manifest(repository: repository, reference: tag)
-            let digest: String
-            switch manifest {
-            case .image(_, let imageDigest): digest = imageDigest
-            case .index(_, let indexDigest): digest = indexDigest
-            }
-            if let known = versionsByDigest[digest] { return known }
+            if let known = versionsByDigest[manifest.digest] { return known }
             let facts = try await read(manifest, repository: repository)
-            versionsByDigest[digest] = facts
+            versionsByDigest[manifest.digest] = facts
             return facts
         } catch let error as RegistryError {
             switch error {

@@ -64,15 +64,8 @@ public struct ServicePublisher: Sendable {
                 ],
                 entrypoint: [root.entrypoint], env: ["PATH=/app:/usr/local/bin:/usr/bin:/bin"]),
             rootfs: .init(diffIDs: [RegistryClient.digest(of: layer)]))
-        let configData = try labelEncoder.encode(config)
-        let layerDigest = try await registry.pushBlob(repository: repository, data: layer)
-        let configDigest = try await registry.pushBlob(repository: repository, data: configData)
-        let manifest = ImageManifest(
-            config: ContentDescriptor(mediaType: RegistryMediaType.ociConfig, digest: configDigest, size: configData.count),
-            layers: [ContentDescriptor(mediaType: RegistryMediaType.ociLayer, digest: layerDigest, size: layer.count)])
-        let digest = try await registry.pushManifest(
-            repository: repository, reference: request.version, body: try labelEncoder.encode(manifest),
-            mediaType: RegistryMediaType.ociManifest)
+        let digest = try await registry.pushImage(repository: repository, reference: request.version, layer: layer,
+                                                  config: try labelEncoder.encode(config)).digest
         return Published(image: "\(registry.host)/\(repository):\(request.version)", digest: digest,
                          architecture: root.architecture, layerBytes: layer.count, files: root.files.map(\.target))
     }

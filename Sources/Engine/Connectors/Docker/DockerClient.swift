@@ -70,13 +70,13 @@ public final class DockerClient: Sendable {
     }
 
     public func node(_ id: String) async throws -> DockerNode {
-        try await get("/nodes/\(Self.pathComponent(id))", operation: "inspect node \(id)")
+        try await get("/nodes/\(id.percentEncoded)", operation: "inspect node \(id)")
     }
 
     /// Replaces the node's spec; `version` must be the one read with it.
     public func updateNode(_ id: String, version: DockerObjectVersion, spec: DockerNodeSpec) async throws {
         try await send(
-            .json("POST", url: try await url("/nodes/\(Self.pathComponent(id))/update?version=\(version.index)"),
+            .json("POST", url: try await url("/nodes/\(id.percentEncoded)/update?version=\(version.index)"),
                   body: spec), operation: "update node \(id)")
     }
 
@@ -90,7 +90,7 @@ public final class DockerClient: Sendable {
     /// The service with this id or name, or nil when there is none.
     public func service(_ idOrName: String) async throws -> DockerService? {
         do {
-            return try await get("/services/\(Self.pathComponent(idOrName))", operation: "inspect service \(idOrName)")
+            return try await get("/services/\(idOrName.percentEncoded)", operation: "inspect service \(idOrName)")
         } catch DockerError.notFound { return nil }
     }
 
@@ -114,14 +114,14 @@ public final class DockerClient: Sendable {
     /// Replaces the service's spec; `version` must be the one read with it.
     public func updateService(_ id: String, version: DockerObjectVersion, spec: DockerServiceSpec) async throws {
         try await send(
-            .json("POST", url: try await url("/services/\(Self.pathComponent(id))/update?version=\(version.index)"),
+            .json("POST", url: try await url("/services/\(id.percentEncoded)/update?version=\(version.index)"),
                   body: spec), operation: "update service \(id)")
     }
 
     /// Removes the service; one that is already gone counts as removed.
     public func removeService(_ idOrName: String) async throws {
         do {
-            try await send(HTTPRequest(method: "DELETE", url: try await url("/services/\(Self.pathComponent(idOrName))")),
+            try await send(HTTPRequest(method: "DELETE", url: try await url("/services/\(idOrName.percentEncoded)")),
                            operation: "remove service \(idOrName)")
         } catch DockerError.notFound {}
     }
@@ -166,7 +166,7 @@ public final class DockerClient: Sendable {
     /// Removes the network; one that is already gone counts as removed.
     public func removeNetwork(_ idOrName: String) async throws {
         do {
-            try await send(HTTPRequest(method: "DELETE", url: try await url("/networks/\(Self.pathComponent(idOrName))")),
+            try await send(HTTPRequest(method: "DELETE", url: try await url("/networks/\(idOrName.percentEncoded)")),
                            operation: "remove network \(idOrName)")
         } catch DockerError.notFound {}
     }
@@ -247,12 +247,7 @@ public final class DockerClient: Sendable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         let json = String(decoding: (try? encoder.encode(filters)) ?? Data("{}".utf8), as: UTF8.self)
-        return pathComponent(json)
-    }
-
-    /// Percent-encodes everything but unreserved characters.
-    static func pathComponent(_ text: String) -> String {
-        text.addingPercentEncoding(withAllowedCharacters: .urlUnreserved) ?? text
+        return json.percentEncoded
     }
 
     /// Compares dotted version numbers numerically (`1.9` < `1.41`).
@@ -266,12 +261,6 @@ public final class DockerClient: Sendable {
         }
         return 0
     }
-}
-
-extension CharacterSet {
-    /// RFC 3986 unreserved characters: the only ones left unencoded in a query value.
-    static let urlUnreserved = CharacterSet(charactersIn:
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 }
 
 /// Cuts the event stream (one JSON object per line) into events; undecodable lines are skipped.

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// What a `DockerEventFeed` reports to its consumer.
 public enum DockerFeedUpdate: Sendable {
@@ -66,26 +67,23 @@ public struct DockerEventFeed: Sendable {
     }
 }
 
-/// The time of the last event seen, so a reconnect asks Docker to replay from there.
-private final class LastSeenClock: @unchecked Sendable {
-    private let lock = NSLock()
-    private var lastNano: Int64?
+/// The time of the last event seen (nanoseconds), so a reconnect asks Docker to replay from there.
+private final class LastSeenClock: Sendable {
+    private let lastNano = Mutex<Int64?>(nil)
 
     func record(_ event: DockerEvent) {
         guard let time = event.timeNano else { return }
-        lock.withLock { lastNano = max(lastNano ?? 0, time) }
+        lastNano.withLock { $0 = max($0 ?? 0, time) }
     }
 
     /// Starts the clock at `date` (the daemon's time when the feed first connects).
     func start(at date: Date) {
-        lock.withLock { lastNano = lastNano ?? Int64(date.timeIntervalSince1970) * 1_000_000_000 }
+        lastNano.withLock { $0 = $0 ?? Int64(date.timeIntervalSince1970) * 1_000_000_000 }
     }
 
     /// `seconds.nanoseconds` of the last event, or nil before the first.
     var since: String? {
-        lock.withLock {
-            lastNano.map { String(format: "%lld.%09lld", $0 / 1_000_000_000, $0 % 1_000_000_000) }
-        }
+        lastNano.withLock { $0.map { String(format: "%lld.%09lld", $0 / 1_000_000_000, $0 % 1_000_000_000) } }
     }
 }
 

@@ -123,6 +123,19 @@ public enum HTTPTransportError: Error, Sendable, Equatable {
     }
 }
 
+extension String {
+    /// The text with everything but RFC 3986 unreserved characters percent-encoded: safe as a
+    /// path segment or a query value.
+    var percentEncoded: String {
+        addingPercentEncoding(withAllowedCharacters: .urlUnreserved) ?? self
+    }
+}
+
+extension CharacterSet {
+    static let urlUnreserved = CharacterSet(charactersIn:
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+}
+
 extension Duration {
     /// `1.5 s`, `30 s`: for messages.
     public var formattedSeconds: String {

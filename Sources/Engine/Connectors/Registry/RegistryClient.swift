@@ -141,7 +141,20 @@ public final class RegistryClient: Sendable {
 
     /// A blob's bytes, refused beyond `limit`.
     public func blob(repository: String, digest: String, limit: Int) async throws -> Data {
-        let what = "the blob \(digest.prefix(19)) of \(repository)"
+        try await blob(repository: repository, digest: digest, limit: limit,
+                       what: "the blob \(digest.prefix(19)) of \(repository)")
+    }
+
+    /// The image config blob (labels, entrypoint, architecture, created time).
+    public func config(repository: String, manifest: ImageManifest) async throws -> ImageConfig {
+        let what = "the image config of \(repository)"
+        let data = try await blob(repository: repository, digest: manifest.config.digest, limit: Self.configSizeLimit,
+                                  what: what)
+        return try decode(ImageConfig.self, from: HTTPResponse(status: 200, body: data), operation: "read \(what)")
+    }
+
+    /// A blob's bytes, named `what` in errors.
+    private func blob(repository: String, digest: String, limit: Int, what: String) async throws -> Data {
         do {
             return try await send(
                 HTTPRequest(url: "\(baseURL)/v2/\(repository)/blobs/\(digest)", maxResponseBytes: limit),
@@ -149,21 +162,6 @@ public final class RegistryClient: Sendable {
             ).body
         } catch RegistryError.unreachable(_, .responseTooLarge) {
             throw RegistryError.blobTooLarge(what: what, limit: limit)
-        }
-    }
-
-    /// The image config blob (labels, entrypoint, architecture, created time).
-    public func config(repository: String, manifest: ImageManifest) async throws -> ImageConfig {
-        let what = "the image config of \(repository)"
-        do {
-            let data = try await send(
-                HTTPRequest(url: "\(baseURL)/v2/\(repository)/blobs/\(manifest.config.digest)",
-                            maxResponseBytes: Self.configSizeLimit),
-                scope: pullScope(repository), operation: "read \(what)", missing: what
-            ).body
-            return try decode(ImageConfig.self, from: HTTPResponse(status: 200, body: data), operation: "read \(what)")
-        } catch RegistryError.unreachable(_, .responseTooLarge) {
-            throw RegistryError.blobTooLarge(what: what, limit: Self.configSizeLimit)
         }
     }
 
@@ -208,6 +206,25 @@ public final class RegistryClient: Sendable {
                         headers: [("Content-Type", mediaType)], body: body),
             scope: pushScope(repository), operation: "push \(repository):\(reference)")
         return response.header("Docker-Content-Digest") ?? Self.digest(of: body)
+    }
+
+    /// Pushes a one-layer image: the layer and config blobs (skipped when present), then its
+    /// OCI manifest under `reference` (a tag; nil: by digest only, as images of an index are).
+    /// Returns the manifest's descriptor.
+    @discardableResult
+    public func pushImage(repository: String, reference: String?, layer: Data, config: Data) async throws
+        -> ContentDescriptor
+    {
+        let layerDigest = try await pushBlob(repository: repository, data: layer)
+        let configDigest = try await pushBlob(repository: repository, data: config)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        let manifest = try encoder.encode(ImageManifest(
+            config: ContentDescriptor(mediaType: RegistryMediaType.ociConfig, digest: configDigest, size: config.count),
+            layers: [ContentDescriptor(mediaType: RegistryMediaType.ociLayer, digest: layerDigest, size: layer.count)]))
+        let digest = try await pushManifest(repository: repository, reference: reference ?? Self.digest(of: manifest),
+                                            body: manifest, mediaType: RegistryMediaType.ociManifest)
+        return ContentDescriptor(mediaType: RegistryMediaType.ociManifest, digest: digest, size: manifest.count)
     }
 
     /// Deletes a manifest by digest (the registry must allow deletes); its tags go with it.
@@ -289,8 +306,8 @@ public final class RegistryClient: Sendable {
             throw RegistryError.unauthorized(url: baseURL, message: "a bearer challenge without a realm")
         }
         var query: [String] = []
-        if let service = challenge.parameters["service"] { query.append("service=" + DockerClient.pathComponent(service)) }
-        if let scope = scope ?? challenge.parameters["scope"] { query.append("scope=" + DockerClient.pathComponent(scope)) }
+        if let service = challenge.parameters["service"] { query.append("service=" + service.percentEncoded) }
+        if let scope = scope ?? challenge.parameters["scope"] { query.append("scope=" + scope.percentEncoded) }
         var request = HTTPRequest(url: realm + (realm.contains("?") ? "&" : "?") + query.joined(separator: "&"))
         if let credentials { request.headers.append(("Authorization", credentials.basicAuthorization)) }
         let response: HTTPResponse

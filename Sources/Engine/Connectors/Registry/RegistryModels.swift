@@ -8,7 +8,6 @@ public enum RegistryMediaType {
     public static let ociIndex = "application/vnd.oci.image.index.v1+json"
     public static let ociConfig = "application/vnd.oci.image.config.v1+json"
     public static let ociLayer = "application/vnd.oci.image.layer.v1.tar"
-    public static let ociLayerGzip = "application/vnd.oci.image.layer.v1.tar+gzip"
 
     /// What a client must accept to get schema-2/OCI manifests instead of the legacy schema 1.
     public static let manifestAccept = [dockerManifest, dockerManifestList, ociManifest, ociIndex]
@@ -76,6 +75,13 @@ public struct ImageIndex: Codable, Sendable, Equatable {
 public enum RegistryManifest: Sendable, Equatable {
     case image(ImageManifest, digest: String)
     case index(ImageIndex, digest: String)
+
+    /// The content digest of the manifest or index.
+    public var digest: String {
+        switch self {
+        case .image(_, let digest), .index(_, let digest): return digest
+        }
+    }
 }
 
 /// The image configuration blob, reduced to what defpi reads and writes.
