@@ -27,6 +27,25 @@ static inline attr_t defpi_curses_color_pair(short pair) { return (attr_t)COLOR_
 static inline int defpi_curses_key_resize(void) { return KEY_RESIZE; }
 static inline int defpi_curses_ok(void) { return OK; }
 
+// The mouse: the events the console asks for, and the next one decoded as 1 click, 2 double
+// click, 3 wheel up, 4 wheel down (0: none of these) at (*x, *y).
+static inline void defpi_curses_enable_mouse(void) {
+    mousemask(BUTTON1_CLICKED | BUTTON1_DOUBLE_CLICKED | BUTTON4_PRESSED | BUTTON5_PRESSED, NULL);
+    mouseinterval(200);
+}
+static inline int defpi_curses_key_mouse(void) { return KEY_MOUSE; }
+static inline int defpi_curses_mouse_event(int *x, int *y) {
+    MEVENT event;
+    if (getmouse(&event) != OK) return 0;
+    *x = event.x;
+    *y = event.y;
+    if (event.bstate & BUTTON1_DOUBLE_CLICKED) return 2;
+    if (event.bstate & BUTTON1_CLICKED) return 1;
+    if (event.bstate & BUTTON4_PRESSED) return 3;
+    if (event.bstate & BUTTON5_PRESSED) return 4;
+    return 0;
+}
+
 // ncurses globals, read through functions (Swift treats imported C globals as shared mutable state).
 static inline WINDOW *defpi_curses_stdscr(void) { return stdscr; }
 static inline int defpi_curses_colors(void) { return COLORS; }

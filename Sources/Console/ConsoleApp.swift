@@ -2,47 +2,72 @@ import Engine
 import Foundation
 import Synchronization
 
+/// How an operator set the console up: look, keys, and what it may do.
+public struct ConsoleSettings: Sendable {
+    public var theme: Theme
+    /// Where `:theme NAME` looks.
+    public var themeDirectory: String
+    public var useColors: Bool
+    public var user: String
+    /// Refuse every action.
+    public var readOnly: Bool
+    public var keyMap: KeyMap
+    /// Clicks select, the wheel scrolls; off by default, so the terminal's own selection works.
+    public var mouse: Bool
+
+    public init(theme: Theme, themeDirectory: String, useColors: Bool = true, user: String, readOnly: Bool = false,
+                keyMap: KeyMap = .standard, mouse: Bool = false) {
+        self.theme = theme
+        self.themeDirectory = themeDirectory
+        self.useColors = useColors
+        self.user = user
+        self.readOnly = readOnly
+        self.keyMap = keyMap
+        self.mouse = mouse
+    }
+}
+
 /// `defpi console`: the UI loop on a thread of its own (the only one that calls curses), fed
-/// by a loader that reads the store whenever the Engine reports a change, coalesced per pane
-/// every 100 ms.
+/// by a loader that reads the store whenever the Engine reports a change, coalesced every
+/// 100 ms, and by a catalog reader that never holds the panes up while the registry is slow.
 public final class ConsoleApp: Sendable {
     private let engine: Engine
-    private let theme: Theme
-    private let useColors: Bool
+    private let settings: ConsoleSettings
     private let header: HeaderInfo
-    private let themeDirectory: String
-    private let readOnly: Bool
-    private let keyMap: KeyMap
     private let inbox = Mutex(Inbox())
+    private let latestCatalog = Mutex<ServiceCatalog?>(nil)
     private static let coalescing: Duration = .milliseconds(100)
+    /// Panes fed from the processes, connections and nodes, loaded together.
+    private static let topologyPanes: Set<Pane.Kind> = [.nodes, .pools, .processes, .graph]
 
-    /// What the loader hands the UI loop: the newest rows per pane and the Docker problem.
+    /// What the loaders hand the UI loop: the newest rows per pane, the data of the open
+    /// pages, and the Docker problem.
     struct Inbox {
         var rows: [Pane.Kind: [TableRow]] = [:]
         /// Why a pane could not be loaded (the registry is down ...), shown in the empty pane.
         var problems: [Pane.Kind: String] = [:]
+        var topology: Topology?
+        var catalog: ServiceCatalog?
         var dockerProblem: String??
         var flash: ConsoleView.Flash?
         var theme: Theme?
     }
 
-    /// `themeDirectory` is where `:theme NAME` looks.
-    public init(engine: Engine, theme: Theme, themeDirectory: String, useColors: Bool, user: String,
-                readOnly: Bool = false, keyMap: KeyMap = .standard) {
-        self.readOnly = readOnly
-        self.keyMap = keyMap
+    public init(engine: Engine, settings: ConsoleSettings) {
         self.engine = engine
-        self.theme = theme
-        self.themeDirectory = themeDirectory
-        self.useColors = useColors
-        header = HeaderInfo(cluster: engine.docker.endpoint.description, store: engine.store.location, user: user,
-                            version: DefpiVersion.current)
+        self.settings = settings
+        header = HeaderInfo(cluster: engine.docker.endpoint.description, store: engine.store.location,
+                            user: settings.user, version: DefpiVersion.current)
     }
 
     /// Runs until the operator quits.
     public func run() async {
         let loader = Task { await self.load() }
-        defer { loader.cancel() }
+        let catalogReader = Task { await self.readCatalog() }
+        defer {
+            loader.cancel()
+            catalogReader.cancel()
+        }
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
             let thread = Thread { [self] in
                 uiLoop()
@@ -56,7 +81,7 @@ public final class ConsoleApp: Sendable {
     // MARK: Loading
 
     private func load() async {
-        var dirty = Set(Pane.Kind.allCases)
+        var dirty = Set(Pane.Kind.allCases).subtracting([.services])
         let notifications = engine.notifications.subscribe()
         let pending = Mutex(Set<Pane.Kind>())
         let listener = Task {
@@ -78,18 +103,13 @@ public final class ConsoleApp: Sendable {
             if Date().timeIntervalSince(lastQueueLoad) >= 1 { dirty.insert(.queue) }
             // Other engines (a verb, another console) change the store without telling this one.
             if Date().timeIntervalSince(lastFullLoad) >= 2 {
-                dirty.formUnion(Pane.Kind.allCases)
+                dirty.formUnion(Self.topologyPanes.union([.queue]))
                 lastFullLoad = Date()
             }
-            for kind in dirty {
-                do {
-                    let rows = try await rows(for: kind)
-                    if kind == .queue { lastQueueLoad = Date() }
-                    inbox.withLock { $0.rows[kind] = rows }
-                } catch {
-                    let message = (error as? UserFacingError)?.userMessage ?? "\(error)"
-                    inbox.withLock { $0.problems[kind] = message }
-                }
+            if !dirty.isDisjoint(with: Self.topologyPanes) { await loadTopology() }
+            if dirty.contains(.queue) {
+                await loadQueue()
+                lastQueueLoad = Date()
             }
             dirty.removeAll()
             try? await Task.sleep(for: Self.coalescing)
@@ -98,42 +118,87 @@ public final class ConsoleApp: Sendable {
 
     private static func panes(for collection: EntityCollection) -> [Pane.Kind] {
         switch collection {
-        case .node, .user: return [.nodes, .pools]
-        case .nodePool: return [.nodes, .pools]
-        case .process: return [.processes, .nodes]
-        case .connection: return [.graph]
+        case .node, .user, .nodePool, .process, .connection: return [.nodes, .pools, .processes, .graph]
         case .pendingChange: return [.queue]
         case .auditEvent: return []
         }
     }
 
-    private func rows(for kind: Pane.Kind) async throws -> [TableRow] {
-        switch kind {
-        case .nodes:
-            return RowRenderer.nodeRows(try await engine.nodes.nodes(), pools: try await engine.nodes.pools(),
-                                        users: try await engine.store.all(User.self))
-        case .queue:
+    /// Nodes, pools, processes and connections, read together so the panes agree.
+    private func loadTopology() async {
+        do {
+            let nodes = try await engine.nodes.nodes()
+            let pools = try await engine.nodes.pools()
+            let users = try await engine.store.all(User.self)
+            let topology = Topology(processes: try await engine.store.all(ServiceProcess.self),
+                                    connections: try await engine.store.all(Connection.self), nodes: nodes, users: users,
+                                    catalog: latestCatalog.withLock { $0 })
+            let rows: [Pane.Kind: [TableRow]] = [
+                .nodes: RowRenderer.nodeRows(nodes, pools: pools, users: users,
+                                             processCounts: topology.processCountsByNode),
+                .pools: RowRenderer.poolRows(pools, nodes: nodes),
+                .processes: RowRenderer.processRows(topology, now: Date()),
+                .graph: RowRenderer.linkRows(topology),
+            ]
+            inbox.withLock {
+                $0.rows.merge(rows) { _, new in new }
+                $0.topology = topology
+            }
+        } catch {
+            report(error, for: Self.topologyPanes)
+        }
+    }
+
+    private func loadQueue() async {
+        do {
             let changes = try await engine.store.list(PendingChange.self, StoreQuery(
                 sort: [StoreSort("created", ascending: false)], limit: 1000)).items
-            return RowRenderer.queueRows(changes, now: Date())
-        case .services:
-            return RowRenderer.serviceRows(try await engine.services.catalog())
-        case .pools:
-            return RowRenderer.poolRows(try await engine.nodes.pools(), nodes: try await engine.nodes.nodes())
-        case .processes, .graph:
-            return []
+            let rows = RowRenderer.queueRows(changes, now: Date())
+            inbox.withLock { $0.rows[.queue] = rows }
+        } catch {
+            report(error, for: [.queue])
+        }
+    }
+
+    /// Reads the registry's catalog now and whenever its cache expires, on its own so a slow
+    /// or unreachable registry never delays the other panes.
+    private func readCatalog() async {
+        var shown: Date?
+        while !Task.isCancelled {
+            do {
+                let catalog = try await engine.services.catalog()
+                if catalog.fetchedAt != shown {
+                    shown = catalog.fetchedAt
+                    latestCatalog.withLock { $0 = catalog }
+                    let rows = RowRenderer.serviceRows(catalog)
+                    inbox.withLock {
+                        $0.rows[.services] = rows
+                        $0.catalog = catalog
+                    }
+                }
+            } catch {
+                report(error, for: [.services])
+            }
+            try? await Task.sleep(for: .seconds(2))
+        }
+    }
+
+    private func report(_ error: any Error, for kinds: Set<Pane.Kind>) {
+        let message = (error as? UserFacingError)?.userMessage ?? "\(error)"
+        inbox.withLock { inbox in
+            for kind in kinds { inbox.problems[kind] = message }
         }
     }
 
     // MARK: The UI loop
 
     private func uiLoop() {
-        var terminal = CursesTerminal(theme: theme, colors: useColors)
+        var terminal = CursesTerminal(theme: settings.theme, colors: settings.useColors, mouse: settings.mouse)
         defer { terminal.end() }
         var view = ConsoleView(header: header)
-        view.border = theme.border
-        view.readOnly = readOnly
-        view.keyMap = keyMap
+        view.border = settings.theme.border
+        view.readOnly = settings.readOnly
+        view.keyMap = settings.keyMap
         var needsDraw = true
         var flashShown: Date?
         while true {
@@ -156,6 +221,14 @@ public final class ConsoleApp: Sendable {
                 view.pane(kind) { $0.problem = problem }
                 needsDraw = true
             }
+            if let topology = update.topology {
+                view.topology = topology
+                needsDraw = true
+            }
+            if let catalog = update.catalog {
+                view.catalog = catalog
+                needsDraw = true
+            }
             if let problem = update.dockerProblem {
                 view.header.dockerProblem = problem
                 needsDraw = true
@@ -167,7 +240,7 @@ public final class ConsoleApp: Sendable {
             }
             if let chosen = update.theme {
                 terminal.end()
-                terminal = CursesTerminal(theme: chosen, colors: useColors)
+                terminal = CursesTerminal(theme: chosen, colors: settings.useColors, mouse: settings.mouse)
                 view.border = chosen.border
                 needsDraw = true
             }
@@ -216,7 +289,7 @@ public final class ConsoleApp: Sendable {
                     try await engine.nodes.deletePool(pool, by: caller)
                     outcome = "deleted the pool"
                 case .theme(let name):
-                    let chosen = try Theme.named(name, in: themeDirectory)
+                    let chosen = try Theme.named(name, in: settings.themeDirectory)
                     inbox.withLock { $0.theme = chosen }
                     outcome = "theme \(chosen.name)"
                 }

@@ -13,14 +13,17 @@ public struct ConfigurationFile: Codable, Sendable, Equatable {
     /// The console's settings.
     public var console: Console?
 
-    /// The `console:` section: the theme, and keys rebound per action (`quit: x`, `down: "j,down"`).
+    /// The `console:` section: the theme, keys rebound per action (`quit: x`, `down: "j,down"`),
+    /// and whether the mouse is on.
     public struct Console: Codable, Sendable, Equatable {
         public var theme: String?
         public var keys: [String: String]?
+        public var mouse: Bool?
 
-        public init(theme: String? = nil, keys: [String: String]? = nil) {
+        public init(theme: String? = nil, keys: [String: String]? = nil, mouse: Bool? = nil) {
             self.theme = theme
             self.keys = keys
+            self.mouse = mouse
         }
     }
 

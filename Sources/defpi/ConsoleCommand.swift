@@ -9,7 +9,7 @@ struct ConsoleCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "console",
         abstract: "Run the administration console (ncurses) on an embedded Engine.",
-        discussion: "Keys: tab / shift-tab or 1-4 switch panes, arrows or j/k select, g/G first/last, z zoom, : command (:nodes, :queue, :theme NAME ...), / filter, ? help, q quit; on nodes c classify, r rename, d declassify, n new pool. Logs go to --log, never to the screen.")
+        discussion: "Keys: tab / shift-tab or 1-6 switch panes, arrows or j/k select, g/G first/last, z zoom, enter opens a service's versions or a process's neighbourhood, : command (:nodes, :queue, :theme NAME ...), / filter, ? help, q quit; on nodes c classify, r rename, d declassify, n new pool. Logs go to --log, never to the screen.")
 
     @OptionGroup var engine: EngineOptions
 
@@ -21,6 +21,9 @@ struct ConsoleCommand: AsyncParsableCommand {
 
     @Flag(help: "Refuse every action: watch the cluster without changing anything.")
     var readOnly = false
+
+    @Flag(inversion: .prefixedNo, help: "Clicks select and open, the wheel scrolls (default: 'console.mouse' in the config file, else off, which leaves the terminal's own text selection working).")
+    var mouse: Bool?
 
     func run() async throws {
         try await reportingErrors {
@@ -39,8 +42,10 @@ struct ConsoleCommand: AsyncParsableCommand {
             let engine = try await engine.makeEngine()
             let running = Task { await engine.run() }
             defer { running.cancel() }
-            let app = ConsoleApp(engine: engine, theme: chosen, themeDirectory: themes, useColors: (environment["NO_COLOR"] ?? "").isEmpty,
-                                 user: Caller.localOperator().name, readOnly: readOnly, keyMap: keyMap)
+            let app = ConsoleApp(engine: engine, settings: ConsoleSettings(
+                theme: chosen, themeDirectory: themes, useColors: (environment["NO_COLOR"] ?? "").isEmpty,
+                user: Caller.localOperator().name, readOnly: readOnly, keyMap: keyMap,
+                mouse: mouse ?? settings?.mouse ?? false))
             await app.run()
         }
     }

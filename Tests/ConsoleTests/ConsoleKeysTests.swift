@@ -91,7 +91,7 @@ struct ConsoleKeysTests {
         _ = view.handle(.character(":"))
         _ = type("services", into: &view)
         _ = view.handle(.enter)
-        #expect(view.focusedPane == .services && view.panes[view.focus].table.rows.map(\.id) == ["meter", "plain"])
+        #expect(view.focusedPane == .services && view.panes[view.focus].table.rows.map(\.id) == ["aggregator", "echo", "meter", "plain"])
         _ = view.handle(.character("6"))
         #expect(view.focusedPane == .pools)
         _ = view.handle(.character("r"))

@@ -34,26 +34,85 @@ struct ConsoleViewTests {
             PendingChange(id: "c3", type: "NODE_LABELS", description: "node tb-mgr: unidentified", resources: ["n1"],
                           runAt: now, createdBy: "op"),
         ]
-        view.pane(.nodes) { $0.refresh(RowRenderer.nodeRows(nodes, pools: [pool], users: [alice], processCounts: ["n2": 4])) }
+        let catalog = sampleCatalog
+        let topology = Topology(processes: sampleProcesses, connections: sampleConnections, nodes: nodes, users: [alice],
+                                catalog: catalog)
+        view.pane(.nodes) {
+            $0.refresh(RowRenderer.nodeRows(nodes, pools: [pool], users: [alice], processCounts: topology.processCountsByNode))
+        }
         view.pane(.queue) { $0.refresh(RowRenderer.queueRows(changes, now: now)) }
         view.pane(.pools) { $0.refresh(RowRenderer.poolRows([pool, NodePool(id: "p2", name: "lab")], nodes: nodes)) }
-        let readings = Interface(id: "meter/readings", name: "Readings", serviceId: "meter",
-                                 interfaceVersions: [InterfaceVersion(versionName: "v1", receivesHash: "r", sendsHash: "s")],
-                                 allowMultiple: true)
-        let catalog = ServiceCatalog(entries: [
-            .init(id: "meter", versions: [
-                Service(id: "meter", name: "Meter", version: "1.10.0", registry: "127.0.0.1:5000",
-                        tags: [.x86_64: "1.10.0", .arm64: "1.10.0"], interfaces: [readings]),
-                Service(id: "meter", name: "Meter", version: "1.2.0", registry: "127.0.0.1:5000", tags: [.x86_64: "1.2.0"]),
-            ]),
+        view.pane(.services) { $0.refresh(RowRenderer.serviceRows(catalog)) }
+        view.pane(.processes) { $0.refresh(RowRenderer.processRows(topology, now: now)) }
+        view.pane(.graph) { $0.refresh(RowRenderer.linkRows(topology)) }
+        view.topology = topology
+        view.catalog = catalog
+        return view
+    }
+
+    static func hash(_ seed: String) -> String { String(repeating: seed, count: 64 / seed.count) }
+
+    static func interface(_ service: String, _ name: String, sends: String, receives: String, multiple: Bool = false,
+                          auto: Bool = false) -> Interface {
+        Interface(id: "\(service)/\(name.lowercased().replacingOccurrences(of: " ", with: "-"))", name: name,
+                  serviceId: service,
+                  interfaceVersions: [InterfaceVersion(versionName: "v1", receivesHash: hash(receives), sendsHash: hash(sends))],
+                  allowMultiple: multiple, autoConnect: auto)
+    }
+
+    /// Meters send readings to an aggregator (many meters to one), which sends setpoints to an echo.
+    static let sampleCatalog: ServiceCatalog = {
+        let readings = interface("meter", "Readings", sends: "5e", receives: "7a")
+        let readingsIn = interface("aggregator", "Readings in", sends: "7a", receives: "5e", multiple: true, auto: true)
+        let setpoints = interface("aggregator", "Setpoints", sends: "c3", receives: "d4")
+        let echo = interface("echo", "Echo", sends: "d4", receives: "c3")
+        let created = Date(timeIntervalSince1970: 1_794_000_000)
+        func service(_ id: String, _ name: String, _ version: String, _ interfaces: [Interface],
+                     arm: Bool = false) -> Service {
+            Service(id: id, name: name, version: version, registry: "127.0.0.1:5000", created: created,
+                    tags: arm ? [.x86_64: version, .arm64: version + "-arm"] : [.x86_64: version], interfaces: interfaces)
+        }
+        return ServiceCatalog(entries: [
+            .init(id: "aggregator", versions: [service("aggregator", "Aggregator", "2.0.0", [readingsIn, setpoints]),
+                                               service("aggregator", "Aggregator", "1.0.0", [readingsIn])]),
+            .init(id: "echo", versions: [service("echo", "Echo", "1.0.0", [echo])]),
+            .init(id: "meter", versions: [service("meter", "Meter", "1.10.0", [readings], arm: true),
+                                          service("meter", "Meter", "1.2.0", [])]),
             .init(id: "plain", versions: [
                 Service(id: "plain", name: "plain", version: "1", registry: "127.0.0.1:5000", tags: [.x86_64: "1"],
                         problem: "the image has no org.flexiblepower.serviceName label; it is not a dEF-Pi service image"),
             ]),
         ], fetchedAt: now)
-        view.pane(.services) { $0.refresh(RowRenderer.serviceRows(catalog)) }
-        return view
-    }
+    }()
+
+    static let sampleProcesses: [ServiceProcess] = {
+        func process(_ id: String, _ service: String, _ version: String, node: String?, state: ProcessState,
+                     age: TimeInterval) -> ServiceProcess {
+            ServiceProcess(id: id, name: id, userId: "u1", serviceId: service, serviceVersion: version,
+                           placement: .pool("edge"), state: state, runningNodeId: node, created: now.addingTimeInterval(-age))
+        }
+        return [
+            process("meter-1", "meter", "1.10.0", node: "n2", state: .running, age: 7_200),
+            process("meter-2", "meter", "1.10.0", node: nil, state: .starting, age: 12),
+            process("agg-1", "aggregator", "2.0.0", node: "n2", state: .running, age: 90_000),
+            process("echo-1", "echo", "1.0.0", node: "n3", state: .suspended, age: 300),
+            process("lonely", "meter", "1.2.0", node: "n2", state: .running, age: 45),
+        ]
+    }()
+
+    static let sampleConnections: [Connection] = {
+        func link(_ id: String, _ first: String, _ firstInterface: String, _ second: String, _ secondInterface: String,
+                  port: Int) -> Connection {
+            Connection(id: id, endpoint1: Endpoint(processId: first, interfaceId: firstInterface, interfaceVersionName: "v1"),
+                       endpoint2: Endpoint(processId: second, interfaceId: secondInterface, interfaceVersionName: "v1"),
+                       port: port)
+        }
+        return [
+            link("c1", "meter-1", "meter/readings", "agg-1", "aggregator/readings-in", port: 5001),
+            link("c2", "meter-2", "meter/readings", "agg-1", "aggregator/readings-in", port: 5002),
+            link("c3", "agg-1", "aggregator/setpoints", "echo-1", "echo/echo", port: 5003),
+        ]
+    }()
 
     @Test("every pane at 80x24, 120x40 and 200x50 matches its golden file, and renders the same twice",
           arguments: [(80, 24), (120, 40), (200, 50)])

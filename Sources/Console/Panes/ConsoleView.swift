@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 
 /// What the header shows: where defpi is connected and how healthy each part is.
@@ -35,6 +36,23 @@ public struct ConsoleView: Sendable {
     public var showHelp = false
     /// A message for the status line: the outcome of the last action.
     public var flash: Flash?
+    /// The page opened over the panes (`enter`): a service's versions and interfaces, or a
+    /// process's neighbourhood; `esc` closes it.
+    public var detail: Detail?
+    /// How far the open page is scrolled.
+    public var detailOffset = (x: 0, y: 0)
+    /// The processes and connections, for the neighbourhood drawing.
+    public var topology = Topology.empty
+    /// The registry's catalog, for a service's page.
+    public var catalog: ServiceCatalog?
+    /// Where the panes and the switcher's labels were drawn last, for the mouse.
+    private var hitAreas: [(pane: Int, rect: Rect)] = []
+
+    /// A page opened from a row.
+    public enum Detail: Equatable, Sendable {
+        case service(id: String)
+        case neighbourhood(processId: String)
+    }
 
     /// A status-line message; errors in the error colour.
     public struct Flash: Equatable, Sendable {
@@ -72,11 +90,17 @@ public struct ConsoleView: Sendable {
             if action == .back || action == .help || action == .quit { showHelp = false }
             return nil
         }
+        if case .mouse(let event) = key { return handle(event) }
         if case .character(let digit) = key, ("1"..."6").contains(digit) {
             focus = Int(String(digit))! - 1
+            detail = nil
             return nil
         }
         guard let action, action.panes?.contains(focusedPane) ?? true else { return nil }
+        if detail != nil, let scroll = detailScroll(for: action) {
+            detailOffset = (max(0, detailOffset.x + scroll.x), max(0, detailOffset.y + scroll.y))
+            return nil
+        }
         if action.isChange && readOnly {
             flash = Flash("this console is read-only (--read-only); use a console without it to change anything", isError: true)
             return nil
@@ -96,12 +120,62 @@ public struct ConsoleView: Sendable {
         case .first: self[keyPath: table].selectFirst()
         case .last: self[keyPath: table].selectLast()
         case .zoom: zoomed.toggle()
+        case .open: open()
         case .sort: panes[focus].cycleSort(reverse: false)
         case .reverseSort: panes[focus].cycleSort(reverse: true)
         case .mark: panes[focus].toggleMark()
         case .back:
-            if zoomed { zoomed = false } else { panes[focus].filter = nil }
+            if detail != nil { detail = nil } else if zoomed { zoomed = false } else { panes[focus].filter = nil }
         case .classify, .rename, .remove, .create: startAction(action)
+        }
+        return nil
+    }
+
+    /// How a key scrolls an open page: lines, pages, to the top; sideways with the pane keys.
+    private func detailScroll(for action: ConsoleAction) -> (x: Int, y: Int)? {
+        switch action {
+        case .down: return (0, 1)
+        case .up: return (0, -1)
+        case .pageDown: return (0, 20)
+        case .pageUp: return (0, -20)
+        case .first: return (-detailOffset.x, -detailOffset.y)
+        case .last: return (0, 1_000_000)
+        case .nextPane: return (8, 0)
+        case .previousPane: return (-8, 0)
+        default: return nil
+        }
+    }
+
+    /// Opens the page of the selected row: a service's, or a process's neighbourhood.
+    private mutating func open() {
+        guard let row = panes[focus].table.selectedRow, row.change != .deleted else { return }
+        switch focusedPane {
+        case .services: detail = .service(id: row.id)
+        case .processes, .graph: detail = .neighbourhood(processId: RowRenderer.processId(ofRow: row.id))
+        default: return
+        }
+        detailOffset = (0, 0)
+    }
+
+    /// A click focuses a pane and selects the row under it (a double click opens it); the wheel
+    /// moves the selection or scrolls the open page.
+    private mutating func handle(_ event: MouseEvent) -> ConsoleEffect? {
+        switch event.kind {
+        case .wheelUp, .wheelDown:
+            let step = event.kind == .wheelUp ? -3 : 3
+            if detail != nil {
+                detailOffset.y = max(0, detailOffset.y + step)
+            } else {
+                panes[focus].table.moveSelection(by: step)
+            }
+        case .click, .doubleClick:
+            guard let hit = hitAreas.first(where: { $0.rect.contains(x: event.x, y: event.y) }) else { return nil }
+            if hit.pane != focus { detail = nil }
+            focus = hit.pane
+            guard detail == nil else { return nil }
+            // Rows start below the frame's top border and the table's header.
+            panes[focus].table.select(line: event.y - hit.rect.y - 2)
+            if event.kind == .doubleClick { open() }
         }
         return nil
     }
@@ -220,6 +294,13 @@ public struct ConsoleView: Sendable {
             top += 1
         }
         let area = Rect(x: 0, y: top, width: width, height: height - top - 1)
+        hitAreas = []
+        if let detail {
+            renderDetail(detail, into: &grid, area)
+            renderStatusLine(into: &grid, tiled: false)
+            if showHelp { renderHelp(into: &grid) }
+            return grid
+        }
         let tiled = !zoomed && panes[focus].kind.isTiled && width >= Self.tiledMinimum.width
             && height >= Self.tiledMinimum.height
         if tiled {
@@ -240,6 +321,37 @@ public struct ConsoleView: Sendable {
         }
         renderStatusLine(into: &grid, tiled: tiled)
         if showHelp { renderHelp(into: &grid) }
+        return grid
+    }
+
+    /// An open page, scrolled, over the whole pane area.
+    private mutating func renderDetail(_ detail: Detail, into grid: inout CellGrid, _ area: Rect) {
+        let title: String
+        let page: CellGrid
+        switch detail {
+        case .service(let id):
+            title = "Service \(id): versions, interfaces, compatibility"
+            if let catalog, let entry = catalog.entry(id) {
+                page = ServiceSheet.render(entry, catalog: catalog)
+            } else {
+                page = Self.message("\(id) is no longer in the registry's catalog")
+            }
+        case .neighbourhood(let processId):
+            let name = topology.processName(processId)
+            title = "Neighbourhood of \(name)"
+            let drawing = NeighbourhoodDrawing(center: processId, topology: topology)
+            page = drawing.isEmpty ? Self.message("\(name) no longer exists") : drawing.render(border: border)
+        }
+        let inner = Frame(title: title, focused: true, border: border).render(into: &grid, area)
+        let view = Rect(x: inner.x + 1, y: inner.y, width: inner.width - 1, height: inner.height)
+        detailOffset = (min(detailOffset.x, max(0, page.width - view.width)),
+                        min(detailOffset.y, max(0, page.height - view.height)))
+        grid.copy(page, from: (detailOffset.x, detailOffset.y), into: view)
+    }
+
+    private static func message(_ text: String) -> CellGrid {
+        var grid = CellGrid(width: TerminalText.displayWidth(text), height: 1)
+        grid.write(text, x: 0, y: 0, style: CellStyle(.dim))
         return grid
     }
 
@@ -279,16 +391,24 @@ public struct ConsoleView: Sendable {
                        style: CellStyle(header.dockerProblem == nil ? .ok : .error, bold: true))
         }
         let filter = panes[focus].filter.map { " ‹/\($0.text)›" } ?? ""
-        let crumbs = "‹\(panes[focus].kind.rawValue)›" + filter + (zoomed ? " ‹zoom›" : "") + (readOnly ? " ‹read-only›" : "")
+        let page: String
+        switch detail {
+        case .service(let id)?: page = " ‹\(id)›"
+        case .neighbourhood(let processId)?: page = " ‹\(topology.processName(processId))›"
+        case nil: page = ""
+        }
+        let crumbs = "‹\(panes[focus].kind.rawValue)›" + filter + page + (zoomed ? " ‹zoom›" : "") + (readOnly ? " ‹read-only›" : "")
         grid.write(crumbs, x: 1, y: 1, style: CellStyle(.crumb, bold: true))
     }
 
-    private func renderSwitcher(into grid: inout CellGrid, y: Int) {
+    private mutating func renderSwitcher(into grid: inout CellGrid, y: Int) {
         var x = 1
         for (index, pane) in panes.enumerated() {
             let label = " \(index + 1) \(pane.kind.title) "
             let style = index == focus ? CellStyle(.selected, bold: true, reverse: true) : CellStyle(.dim)
-            x += grid.write(label, x: x, y: y, style: style) + 1
+            let used = grid.write(label, x: x, y: y, style: style)
+            hitAreas.append((index, Rect(x: x, y: y, width: used, height: 1)))
+            x += used + 1
         }
     }
 
@@ -300,6 +420,7 @@ public struct ConsoleView: Sendable {
         let marks = pane.marked.isEmpty ? "" : ", \(pane.marked.count) marked"
         let framed = Frame(title: "\(pane.kind.title) [\(count)\(marks)]\(filtered)", focused: focused, border: border)
             .render(into: &grid, rect)
+        hitAreas.append((index, rect))
         let inner = Rect(x: framed.x + 1, y: framed.y, width: framed.width - 2, height: framed.height)
         panes[index].table.render(into: &grid, inner, focused: focused)
         if count == 0, inner.height > 1 {

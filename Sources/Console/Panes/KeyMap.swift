@@ -42,7 +42,7 @@ public struct KeyBinding: Equatable, Sendable {
 
 /// What a key can do in the console; the key map binds keys to these.
 public enum ConsoleAction: String, CaseIterable, Sendable {
-    case help, classify, rename, remove, create, mark, sort, reverseSort, command, filter
+    case help, open, classify, rename, remove, create, mark, sort, reverseSort, command, filter
     case nextPane, previousPane, down, up, pageDown, pageUp, first, last, zoom, back, quit
 
     /// The panes the action applies to; nil: every pane.
@@ -50,6 +50,7 @@ public enum ConsoleAction: String, CaseIterable, Sendable {
         switch self {
         case .classify: return [.nodes]
         case .rename, .remove, .create: return [.nodes, .pools]
+        case .open: return [.services, .processes, .graph]
         default: return nil
         }
     }
@@ -60,6 +61,7 @@ public enum ConsoleAction: String, CaseIterable, Sendable {
     func help(in pane: Pane.Kind) -> String {
         switch self {
         case .remove: return pane == .pools ? "delete" : "declassify"
+        case .open: return pane == .services ? "versions & interfaces" : "neighbourhood"
         case .create: return "new pool"
         case .reverseSort: return "reverse sort"
         case .nextPane: return "next pane"
@@ -84,7 +86,7 @@ public struct KeyMap: Sendable, Equatable {
         .sort: [.character("s")], .reverseSort: [.character("S")], .command: [.character(":")],
         .filter: [.character("/")], .nextPane: [.tab, .right], .previousPane: [.backTab, .left],
         .down: [.down, .character("j")], .up: [.up, .character("k")], .pageDown: [.pageDown], .pageUp: [.pageUp],
-        .first: [.home, .character("g")], .last: [.end, .character("G")], .zoom: [.character("z"), .enter],
+        .first: [.home, .character("g")], .last: [.end, .character("G")], .zoom: [.character("z")], .open: [.enter],
         .back: [.escape], .quit: [.character("q")],
     ])
 
@@ -172,6 +174,7 @@ extension Key {
         case .escape: return "esc"
         case .backspace: return "backspace"
         case .resize: return "resize"
+        case .mouse: return "mouse"
         }
     }
 }

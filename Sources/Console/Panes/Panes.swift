@@ -34,10 +34,12 @@ public struct Pane: Sendable {
         self.emptyText = emptyText
     }
 
-    /// Replaces the rows, marking those that are new or changed since the last refresh.
-    public mutating func refresh(_ rows: [TableRow]) {
-        let previous = Dictionary(allRows.map { ($0.id, $0.cells) }, uniquingKeysWith: { first, _ in first })
-        allRows = rows.map { row in
+    /// Replaces the rows, marking those that are new or changed since the last refresh; rows
+    /// that went away stay a moment, marked deleted, so the operator sees what disappeared.
+    public mutating func refresh(_ rows: [TableRow], now: Date = Date()) {
+        let previous = Dictionary(allRows.filter { $0.change != .deleted }.map { ($0.id, $0.cells) },
+                                  uniquingKeysWith: { first, _ in first })
+        var refreshed = rows.map { row in
             var marked = row
             if previous.isEmpty { return marked }
             switch previous[row.id] {
@@ -47,9 +49,25 @@ public struct Pane: Sendable {
             }
             return marked
         }
+        let present = Set(rows.map(\.id))
+        var gone: [String: Date] = [:]
+        for (index, row) in allRows.enumerated() where !present.contains(row.id) {
+            let since = deletedAt[row.id] ?? now
+            guard now.timeIntervalSince(since) < Self.deletedRowLifetime else { continue }
+            gone[row.id] = since
+            var ghost = row
+            ghost.change = .deleted
+            refreshed.insert(ghost, at: min(index, refreshed.count))
+        }
+        deletedAt = gone
+        allRows = refreshed
         problem = nil
         applyFilter()
     }
+
+    /// How long a deleted row stays on screen.
+    static let deletedRowLifetime: TimeInterval = 3
+    private var deletedAt: [String: Date] = [:]
 
     /// Every row, before the filter.
     public private(set) var allRows: [TableRow] = []
@@ -120,9 +138,10 @@ public struct Pane: Sendable {
 
     static func graph() -> Pane {
         Pane(kind: .graph, columns: [
-            TableColumn("FROM", minWidth: 6, weight: 2), TableColumn("INTERFACE", minWidth: 8, weight: 1),
-            TableColumn("TO", minWidth: 6, weight: 2), TableColumn("VERSION", minWidth: 7),
-        ], emptyText: "no connections yet")
+            TableColumn("PROCESS", minWidth: 6, weight: 2), TableColumn("INTERFACE", minWidth: 9, weight: 1),
+            TableColumn("PEER", minWidth: 6, weight: 2), TableColumn("PEER INTERFACE", minWidth: 9, weight: 1),
+            TableColumn("VERSION", minWidth: 7), TableColumn("PORT", minWidth: 4),
+        ], emptyText: "no processes yet")
     }
 
     static func services() -> Pane {
@@ -202,14 +221,22 @@ public enum RowRenderer {
         }
     }
 
-    /// `now`, `in 5s`, `3m ago`, like kubectl's ages.
+    /// `now`, `in 5s`, `3m ago`.
     public static func relative(_ date: Date, now: Date) -> String {
         let seconds = Int(date.timeIntervalSince(now).rounded())
+        if abs(seconds) < 1 { return "now" }
+        return seconds > 0 ? "in \(duration(seconds))" : "\(duration(seconds)) ago"
+    }
+
+    /// How long ago `date` was, like kubectl's AGE column: `42s`, `5m`, `3h`, `2d`.
+    public static func age(_ date: Date, now: Date) -> String {
+        duration(Int(now.timeIntervalSince(date).rounded()))
+    }
+
+    private static func duration(_ seconds: Int) -> String {
         let magnitude = abs(seconds)
-        let text = magnitude < 60 ? "\(magnitude)s" : magnitude < 3600 ? "\(magnitude / 60)m"
+        return magnitude < 60 ? "\(magnitude)s" : magnitude < 3600 ? "\(magnitude / 60)m"
             : magnitude < 86_400 ? "\(magnitude / 3600)h" : "\(magnitude / 86_400)d"
-        if magnitude < 1 { return "now" }
-        return seconds > 0 ? "in \(text)" : "\(text) ago"
     }
 }
 

@@ -41,6 +41,10 @@ public struct Rect: Equatable, Sendable {
         self.height = max(0, height)
     }
 
+    public func contains(x: Int, y: Int) -> Bool {
+        x >= self.x && x < self.x + width && y >= self.y && y < self.y + height
+    }
+
     /// This rectangle without `amount` cells on every side.
     public func inset(by amount: Int) -> Rect {
         Rect(x: x + amount, y: y + amount, width: width - 2 * amount, height: height - 2 * amount)
@@ -109,6 +113,18 @@ public struct CellGrid: Equatable, Sendable {
     public mutating func put(_ text: String, x: Int, y: Int, style: CellStyle = .plain) {
         guard x >= 0, y >= 0, x < width, y < height else { return }
         cells[y * width + x] = Cell(text: text, style: style)
+    }
+
+    /// Copies the part of `source` that starts at `origin` into `rect` (a scrolled view of a
+    /// larger page); a wide character cut in half at the left edge becomes a blank.
+    public mutating func copy(_ source: CellGrid, from origin: (x: Int, y: Int), into rect: Rect) {
+        for row in 0..<min(rect.height, source.height - origin.y) where rect.y + row < height {
+            for column in 0..<min(rect.width, source.width - origin.x) where rect.x + column < width {
+                var cell = source[origin.x + column, origin.y + row]
+                if column == 0, cell.text.isEmpty { cell = Cell(text: " ", style: cell.style) }
+                cells[(rect.y + row) * width + rect.x + column] = cell
+            }
+        }
     }
 
     /// The screen as text, one line per row, trailing blanks trimmed: what golden files hold.

@@ -6,6 +6,20 @@ public enum Key: Equatable, Sendable {
     case character(Character)
     case up, down, left, right, pageUp, pageDown, home, end
     case tab, backTab, enter, escape, backspace, resize
+    case mouse(MouseEvent)
+}
+
+/// A mouse click or wheel turn at a screen cell (only when the mouse is on: `console.mouse`).
+public struct MouseEvent: Equatable, Sendable {
+    public enum Kind: Sendable { case click, doubleClick, wheelUp, wheelDown }
+    public var kind: Kind
+    public var x, y: Int
+
+    public init(_ kind: Kind, x: Int, y: Int) {
+        self.kind = kind
+        self.x = x
+        self.y = y
+    }
 }
 
 /// The real terminal through ncurses (wide API): set-up and tear-down, colours from a theme
@@ -16,7 +30,7 @@ final class CursesTerminal {
     private var pairs: [ScreenRole: Int16] = [:]
     private let theme: Theme
 
-    init(theme: Theme, colors useColors: Bool) {
+    init(theme: Theme, colors useColors: Bool, mouse: Bool) {
         self.theme = theme
         setlocale(LC_ALL, "")
         initscr()
@@ -26,6 +40,7 @@ final class CursesTerminal {
         keypad(defpi_curses_stdscr(), true)
         curs_set(0)
         set_escdelay(25)
+        if mouse { defpi_curses_enable_mouse() }
         if useColors, has_colors() {
             start_color()
             use_default_colors()
@@ -92,6 +107,8 @@ final class CursesTerminal {
             case defpi_curses_key_resize():
                 shown = nil
                 return .resize
+            case defpi_curses_key_mouse():
+                return mouseEvent()
             default: return nil
             }
         }
@@ -104,6 +121,13 @@ final class CursesTerminal {
             guard let scalar = Unicode.Scalar(UInt32(value)) else { return nil }
             return .character(Character(scalar))
         }
+    }
+
+    private func mouseEvent() -> Key? {
+        var x: Int32 = 0
+        var y: Int32 = 0
+        let kinds: [Int32: MouseEvent.Kind] = [1: .click, 2: .doubleClick, 3: .wheelUp, 4: .wheelDown]
+        return kinds[defpi_curses_mouse_event(&x, &y)].map { .mouse(MouseEvent($0, x: Int(x), y: Int(y))) }
     }
 
     /// Gives the terminal back as it was.

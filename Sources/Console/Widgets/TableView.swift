@@ -14,7 +14,7 @@ public struct TableColumn: Sendable, Equatable {
 
 /// How a row changed since the last refresh; the theme colours it.
 public enum RowChange: Sendable, Equatable {
-    case none, added, modified
+    case none, added, modified, deleted
 }
 
 /// One row of a table: an identity (kept across refreshes for selection), its cells, how it
@@ -65,6 +65,12 @@ public struct TableView: Sendable {
     public mutating func moveSelection(by delta: Int) {
         guard !rows.isEmpty else { return }
         selection = min(max(0, selection + delta), rows.count - 1)
+    }
+
+    /// Selects the row drawn on `line` of the table's body at the last render, if there is one.
+    public mutating func select(line: Int) {
+        guard line >= 0, offset + line < rows.count else { return }
+        selection = offset + line
     }
 
     public mutating func selectFirst() { selection = 0 }
@@ -150,6 +156,7 @@ extension RowChange {
         case .none: return .text
         case .added: return .added
         case .modified: return .modified
+        case .deleted: return .deleted
         }
     }
 }
