@@ -23,6 +23,7 @@ let package = Package(
         .systemLibrary(
             name: "CNcursesw", pkgConfig: "ncursesw",
             providers: [.apt(["libncurses-dev"]), .brew(["ncurses"])]),
+        .systemLibrary(name: "CMalloc"),
         .systemLibrary(
             name: "CCurl", pkgConfig: "libcurl",
             providers: [.apt(["libcurl4-openssl-dev"]), .brew(["curl"])]),
@@ -44,7 +45,7 @@ let package = Package(
         .target(
             name: "Console",
             dependencies: [
-                "Engine", "CNcursesw", .product(name: "Logging", package: "swift-log"),
+                "Engine", "CNcursesw", "CMalloc", .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
             ]),
         .executableTarget(

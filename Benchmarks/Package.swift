@@ -14,6 +14,7 @@ let package = Package(
     dependencies: [
         .package(path: ".."),
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
+        .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
     ],
     targets: [
         .executableTarget(
@@ -38,6 +39,7 @@ let package = Package(
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "Console", package: defpi),
                 .product(name: "Engine", package: defpi),
+                .product(name: "Subprocess", package: "swift-subprocess"),
             ],
             path: "Benchmarks/ConsoleBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]),

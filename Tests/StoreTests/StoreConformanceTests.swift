@@ -83,6 +83,30 @@ struct StoreConformanceTests {
         #expect(try await store.count(Node.self, .all) == 1)
     }
 
+    @Test("the change marker moves on every write, from this store or another process's; MongoDB cannot tell",
+          arguments: StoreBackend.available)
+    func changeMarker(backend: StoreBackend) async throws {
+        let location = backend.freshLocation()
+        let store = try StoreLocation(parsing: location).open()
+        let first = try await store.changeMarker()
+        guard backend == .sqlite else {
+            #expect(first == nil)
+            return
+        }
+        #expect(first != nil)
+        #expect(try await store.changeMarker() == first)
+        let pool = try await store.insert(Fixtures.pool())
+        let afterOwnWrite = try await store.changeMarker()
+        #expect(afterOwnWrite != first)
+        // Another connection stands for another defpi process on the same file.
+        let other = try StoreLocation(parsing: location).open()
+        _ = try await other.delete(NodePool.self, id: pool.id, revision: nil)
+        let afterOtherWrite = try await store.changeMarker()
+        #expect(afterOtherWrite != afterOwnWrite)
+        _ = try await other.fetch(NodePool.self, id: pool.id)
+        #expect(try await store.changeMarker() == afterOtherWrite)
+    }
+
     // MARK: Optimistic versioning
 
     @Test("a write based on a stale revision fails with a typed conflict", arguments: StoreBackend.available)

@@ -342,6 +342,9 @@ public final class MongoStore: Store, @unchecked Sendable {
         }
     }
 
+    /// MongoDB has no cheap store-wide change counter (change streams need a replica set).
+    public func changeMarker() async throws -> String? { nil }
+
     public func inventory() async throws -> StoreInventory {
         try await run { client in
             var counts: [EntityCollection: Int] = [:]

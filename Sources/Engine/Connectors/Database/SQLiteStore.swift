@@ -261,6 +261,18 @@ public final class SQLiteStore: Store {
         return stored
     }
 
+    /// SQLite's `data_version` (commits of other connections, in any process) and the writer
+    /// connection's own change count, read on the writer so both come from one connection.
+    public func changeMarker() async throws -> String? {
+        do {
+            return try await pool.writeWithoutTransaction { db in
+                "\(try Int.fetchOne(db, sql: "PRAGMA data_version") ?? 0).\(db.totalChangesCount)"
+            }
+        } catch let error as DatabaseError {
+            throw Self.storeError(error, location: location)
+        }
+    }
+
     public func inventory() async throws -> StoreInventory {
         let location = self.location
         return try await read { db in

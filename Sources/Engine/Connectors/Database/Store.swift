@@ -36,6 +36,11 @@ public protocol Store: Sendable {
 
     /// What the store holds, for `defpi store check`.
     func inventory() async throws -> StoreInventory
+
+    /// A value that changes whenever anything in the store changes, from this process or
+    /// another; nil when the backend cannot tell cheaply. Lets a front skip re-reading a store
+    /// nobody wrote to.
+    func changeMarker() async throws -> String?
 }
 
 extension Store {
