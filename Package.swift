@@ -17,6 +17,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/mxcl/Version", from: "2.2.1"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         // System libraries: a module map and a shim header each, nothing else.
@@ -31,7 +32,10 @@ let package = Package(
             name: "CMongoc", pkgConfig: "libmongoc-1.0",
             providers: [.apt(["libmongoc-dev"]), .brew(["mongo-c-driver"])]),
 
-        .target(name: "Protocol"),
+        .target(
+            name: "Protocol",
+            dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            exclude: ["Definitions"]),
         .target(
             name: "Engine",
             dependencies: [
@@ -62,7 +66,10 @@ let package = Package(
         .testTarget(
             name: "StoreTests",
             dependencies: ["Engine", "DefpiTesting", "CMongoc", .product(name: "GRDB", package: "GRDB.swift")]),
-        .testTarget(name: "ProtocolTests", dependencies: ["Protocol"]),
+        .testTarget(
+            name: "ProtocolTests",
+            dependencies: ["Protocol", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            exclude: ["Vectors"]),
         .testTarget(name: "ConsoleTests", dependencies: ["Console", "Engine", "DefpiTesting", "CNcursesw"]),
         .testTarget(name: "CLITests", dependencies: ["DefpiTesting"]),
         // Connectors and managers against the real test bed (swarm, registry).

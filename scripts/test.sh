@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test.sh - the whole test suite, from a fresh machine: installs the build and test-bed packages,
 # brings up the test bed (a swarm manager with 2 workers, the registry, the MongoDB server),
-# runs every test against it, and tears the bed down again. Exit status: that of the tests.
+# runs every test against it, fuzzes the protocol decoder for 30 s, and tears the bed down again.
+# Arguments go to `swift test` (and skip the fuzzing). Exit status: that of the tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/install-deps.sh
@@ -14,3 +15,5 @@ export DEFPI_REQUIRE_TESTBED=1
 
 swift build --build-tests
 swift test --skip-build "$@"
+# The protocol decoder against libFuzzer, for a bounded time (only for a full run).
+[ $# -gt 0 ] || scripts/fuzz.sh 30
