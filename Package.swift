@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "Engine", targets: ["Engine"]),
         .library(name: "Protocol", targets: ["Protocol"]),
         .library(name: "Console", targets: ["Console"]),
+        .library(name: "ServiceKit", targets: ["ServiceKit"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -18,6 +19,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/mxcl/Version", from: "2.2.1"),
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // System libraries: a module map and a shim header each, nothing else.
@@ -45,6 +47,17 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Version", package: "Version"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]),
+        .target(
+            name: "ServiceKit",
+            dependencies: [
+                "Protocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ]),
         .target(
             name: "Console",
@@ -62,7 +75,12 @@ let package = Package(
 
         // Fixtures shared by the test targets.
         .target(name: "DefpiTesting", dependencies: ["Engine"], path: "Tests/DefpiTesting"),
-        .testTarget(name: "EngineTests", dependencies: ["Engine", "DefpiTesting", "CCurl", "CMongoc"]),
+        .testTarget(
+            name: "EngineTests",
+            dependencies: [
+                "Engine", "DefpiTesting", "CCurl", "CMongoc", "Protocol",
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+            ]),
         .testTarget(
             name: "StoreTests",
             dependencies: ["Engine", "DefpiTesting", "CMongoc", .product(name: "GRDB", package: "GRDB.swift")]),
@@ -72,6 +90,7 @@ let package = Package(
             exclude: ["Vectors"]),
         .testTarget(name: "ConsoleTests", dependencies: ["Console", "Engine", "DefpiTesting", "CNcursesw"]),
         .testTarget(name: "CLITests", dependencies: ["DefpiTesting"]),
+        .testTarget(name: "ServiceKitTests", dependencies: ["ServiceKit", "Protocol", "Engine"]),
         // Connectors and managers against the real test bed (swarm, registry).
         .testTarget(name: "ClusterTests", dependencies: ["Engine", "DefpiTesting"]),
     ]

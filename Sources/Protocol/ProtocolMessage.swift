@@ -50,7 +50,7 @@ public enum ProtocolMessage: Sendable, Equatable {
     case connectionHandshake(Connection_ConnectionHandshake)
 
     /// The name the message travels under.
-    public var name: String { Self.name(of: type(of: protobuf)) }
+    public var name: String { TypedPayload.name(of: type(of: protobuf)) }
 
     /// The message itself.
     public var protobuf: any SwiftProtobuf.Message {
@@ -65,13 +65,10 @@ public enum ProtocolMessage: Sendable, Equatable {
         }
     }
 
-    /// The wire name of a message type: its simple name, as the original sends it.
-    static func name(of type: any SwiftProtobuf.Message.Type) -> String {
-        String(type.protoMessageName.split(separator: ".").last ?? "")
-    }
-
     /// Every message by name, for decoding.
-    private static let decoders: [String: @Sendable ([UInt8]) throws -> ProtocolMessage] = [
+    private static let decoders: [String: @Sendable ([UInt8]) throws -> ProtocolMessage] = {
+        func name(of type: any SwiftProtobuf.Message.Type) -> String { TypedPayload.name(of: type) }
+        return [
         name(of: Process_SetConfigMessage.self): { .setConfig(try Process_SetConfigMessage(serializedBytes: $0)) },
         name(of: Process_GoToProcessStateMessage.self): {
             .goToProcessState(try Process_GoToProcessStateMessage(serializedBytes: $0))
@@ -85,7 +82,8 @@ public enum ProtocolMessage: Sendable, Equatable {
         name(of: Connection_ConnectionHandshake.self): {
             .connectionHandshake(try Connection_ConnectionHandshake(serializedBytes: $0))
         },
-    ]
+        ]
+    }()
 
     /// Reads a message from a frame's payload. A payload that is not one of these messages, or
     /// lacks a required field, is a `ProtocolError`; nothing a peer sends can crash the reader.
@@ -112,6 +110,11 @@ public enum ProtocolMessage: Sendable, Equatable {
 }
 
 extension TypedPayload {
+    /// The name a message type travels under: its simple name, as dEF-Pi sends it.
+    public static func name(of type: any SwiftProtobuf.Message.Type) -> String {
+        String(type.protoMessageName.split(separator: ".").last ?? "")
+    }
+
     /// The payload of any protobuf message under `name`.
     public static func encoding(_ message: any SwiftProtobuf.Message, name: String) throws(ProtocolError) -> TypedPayload {
         var options = BinaryEncodingOptions()

@@ -1,0 +1,234 @@
+import Foundation
+import NIOCore
+import NIOPosix
+import Protocol
+import Synchronization
+
+/// Where the Engine finds a process's management port.
+public enum ProcessRoute: Sendable, Equatable {
+    /// Straight over TCP: to `host` (the process id when nil: its name on the user's network)
+    /// and `port`.
+    case direct(host: String? = nil, port: Int = 4999)
+}
+
+/// The orchestrator side of the dEF-Pi management protocol: one request and one reply at a
+/// time per process, over a connection kept open between requests. Connecting retries with
+/// back-off inside a budget; a reply has a deadline. Whatever goes wrong (no route, a timeout,
+/// garbage, a closed socket) drops the connection and throws a `ProcessConnectorError`, which the
+/// caller retries later: the next request connects afresh.
+public final class ProcessConnector: Sendable {
+    public let route: ProcessRoute
+    private let replyTimeout: Duration
+    private let connectBudget: Duration
+    private let group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    private let links = Mutex<[String: ManagementLink]>([:])
+
+    public init(route: ProcessRoute, replyTimeout: Duration = .seconds(10), connectBudget: Duration = .seconds(10)) {
+        self.route = route
+        self.replyTimeout = replyTimeout
+        self.connectBudget = connectBudget
+    }
+
+    /// Sends `message` to the process and returns its reply (an `ErrorMessage` reply is
+    /// returned as it is: the caller decides what it means).
+    public func send(_ message: ProtocolMessage, to processId: String) async throws(ProcessConnectorError) -> ProtocolMessage {
+        let link = links.withLock { links in
+            if let existing = links[processId] { return existing }
+            let created = ManagementLink(processId: processId, address: address(of: processId), group: group,
+                                         replyTimeout: replyTimeout, connectBudget: connectBudget)
+            links[processId] = created
+            return created
+        }
+        do {
+            return try await link.exchange(message)
+        } catch let error as ProcessConnectorError {
+            throw error
+        } catch {
+            throw .broken(processId: processId, reason: "\(error)")
+        }
+    }
+
+    /// Closes the connection to a process (it was terminated, or moved).
+    public func disconnect(_ processId: String) async {
+        let link = links.withLock { $0.removeValue(forKey: processId) }
+        await link?.close()
+    }
+
+    private func address(of processId: String) -> (host: String, port: Int) {
+        switch route {
+        case .direct(let host, let port): return (host ?? processId, port)
+        }
+    }
+}
+
+/// Why a message did not get a reply. Every case is temporary from the queue's point of view:
+/// the process may be starting, moving or restarting.
+public enum ProcessConnectorError: UserFacingError, Equatable {
+    case unreachable(processId: String, address: String, reason: String)
+    case timedOut(processId: String, after: Duration)
+    case broken(processId: String, reason: String)
+
+    public var userMessage: String {
+        switch self {
+        case .unreachable(let processId, let address, _):
+            return "cannot reach process \(processId) at \(address); is it running and on the user's network?"
+        case .timedOut(let processId, let after):
+            return "process \(processId) did not answer within \(after)"
+        case .broken(let processId, let reason):
+            return "the connection to process \(processId) broke: \(reason)"
+        }
+    }
+
+    public var debugDetail: String? {
+        if case .unreachable(_, _, let reason) = self { return reason }
+        return nil
+    }
+}
+
+/// One process's management connection: requests go through it strictly one at a time.
+actor ManagementLink {
+    let processId: String
+    let address: (host: String, port: Int)
+    let group: any EventLoopGroup
+    let replyTimeout: Duration
+    let connectBudget: Duration
+    private var connection: Connection?
+
+    /// An open socket, served by a task that writes each request and reads its reply.
+    struct Connection: Sendable {
+        let channel: any Channel
+        let requests: AsyncStream<Request>.Continuation
+    }
+
+    /// Whether the reply's deadline passed (then the timeout, not the closed socket, is the error).
+    final class Expiry: Sendable {
+        let happened = Mutex(false)
+    }
+
+    struct Request: Sendable {
+        let frame: [UInt8]
+        let reply: CheckedContinuation<ProtocolMessage, any Error>
+    }
+
+    init(processId: String, address: (host: String, port: Int), group: any EventLoopGroup, replyTimeout: Duration,
+         connectBudget: Duration) {
+        self.processId = processId
+        self.address = address
+        self.group = group
+        self.replyTimeout = replyTimeout
+        self.connectBudget = connectBudget
+    }
+
+    func exchange(_ message: ProtocolMessage) async throws -> ProtocolMessage {
+        let frame = try message.frame()
+        let connection = try await connected()
+        let processId = processId
+        let limit = replyTimeout
+        let expiry = Expiry()
+        do {
+            return try await withThrowingTaskGroup(of: ProtocolMessage.self) { group in
+                group.addTask {
+                    try await withCheckedThrowingContinuation { reply in
+                        if case .terminated = connection.requests.yield(Request(frame: frame, reply: reply)) {
+                            reply.resume(throwing: ProcessConnectorError.broken(processId: processId, reason: "the connection closed"))
+                        }
+                    }
+                }
+                group.addTask {
+                    try await Task.sleep(for: limit)
+                    // Closing the socket ends the read the request waits on.
+                    expiry.happened.withLock { $0 = true }
+                    try? await connection.channel.close()
+                    throw ProcessConnectorError.timedOut(processId: processId, after: limit)
+                }
+                defer { group.cancelAll() }
+                return try await group.next()!
+            }
+        } catch {
+            await close()
+            throw expiry.happened.withLock { $0 } ? ProcessConnectorError.timedOut(processId: processId, after: limit) : error
+        }
+    }
+
+    func close() async {
+        connection?.requests.finish()
+        try? await connection?.channel.close()
+        connection = nil
+    }
+
+    private func connected() async throws -> Connection {
+        if let connection { return connection }
+        let channel = try await connect()
+        let (requests, continuation) = AsyncStream.makeStream(of: Request.self)
+        let processId = processId
+        Task {
+            do {
+                try await channel.executeThenClose { inbound, outbound in
+                    var replies = inbound.makeAsyncIterator()
+                    var decoder = FrameDecoder()
+                    for await request in requests {
+                        do {
+                            try await outbound.write(ByteBuffer(bytes: request.frame))
+                            request.reply.resume(returning: try await Self.reply(from: &replies, decoder: &decoder,
+                                                                                  processId: processId))
+                        } catch {
+                            request.reply.resume(throwing: error)
+                            throw error
+                        }
+                    }
+                }
+            } catch {}
+            continuation.finish()
+            // Requests that raced with the close get an answer too.
+            for await request in requests {
+                request.reply.resume(throwing: ProcessConnectorError.broken(processId: processId, reason: "the connection closed"))
+            }
+        }
+        let opened = Connection(channel: channel.channel, requests: continuation)
+        connection = opened
+        return opened
+    }
+
+    /// Reads until one whole reply has arrived.
+    private static func reply(from replies: inout NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator,
+                              decoder: inout FrameDecoder, processId: String) async throws -> ProtocolMessage {
+        while true {
+            if let payload = try decoder.next() {
+                do {
+                    return try ProtocolMessage(payload: payload)
+                } catch {
+                    throw ProcessConnectorError.broken(processId: processId, reason: "garbled reply: \(error)")
+                }
+            }
+            guard let buffer = try await replies.next() else {
+                throw ProcessConnectorError.broken(processId: processId, reason: "the process closed the connection")
+            }
+            decoder.append(buffer.readableBytesView)
+        }
+    }
+
+    /// Connects, retrying with back-off (50 ms, growing by a quarter each time, as the original)
+    /// until the budget is spent.
+    private func connect() async throws -> NIOAsyncChannel<ByteBuffer, ByteBuffer> {
+        let deadline = ContinuousClock.now + connectBudget
+        var delay = Duration.milliseconds(50)
+        while true {
+            do {
+                return try await ClientBootstrap(group: group)
+                    .connectTimeout(.seconds(2))
+                    .connect(host: address.host, port: address.port) { channel in
+                        channel.eventLoop.makeCompletedFuture {
+                            try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                        }
+                    }
+            } catch {
+                guard ContinuousClock.now + delay < deadline else {
+                    throw ProcessConnectorError.unreachable(processId: processId, address: "\(address.host):\(address.port)",
+                                                            reason: "\(error)")
+                }
+                try await Task.sleep(for: delay)
+                delay = min(delay * 1.25, .seconds(2))
+            }
+        }
+    }
+}

@@ -1,0 +1,259 @@
+import Logging
+import NIOCore
+import NIOPosix
+import Protocol
+import SwiftProtobuf
+
+/// One data connection between two processes, as the orchestrator set it up: this side listens
+/// on a port (accepting one peer) or connects to the peer's, both sides exchange a handshake,
+/// then a heartbeat keeps watch (`0x0A` ping, `0x0B` pong, every 10 s) and typed messages flow.
+/// A silent or broken peer makes it INTERRUPTED and it reconnects by itself until it is
+/// suspended or terminated.
+public actor DataConnection {
+    public nonisolated let id: String
+    public nonisolated let interface: InterfaceHandler
+    /// The peer, as the orchestrator named it.
+    public nonisolated let remoteProcessId: String
+    public private(set) var state: Connection_ConnectionState = .starting
+
+    private var endpoint: Endpoint
+    private let group: any EventLoopGroup
+    private let logger: Logger
+    private let timing: Timing
+    private var handler: (any ConnectionHandler)?
+    private var writer: NIOAsyncChannelOutboundWriter<ByteBuffer>?
+    private var channel: (any Channel)?
+    private var peerReady = false
+    private var wasConnected = false
+    private var missedPongs = 0
+    private var stopping = false
+    private var worker: Task<Void, Never>?
+
+    /// Where the bytes go: a port to listen on, or a peer to connect to.
+    struct Endpoint: Equatable {
+        var targetAddress: String
+        var port: Int
+        var listens: Bool { targetAddress.isEmpty }
+    }
+
+    /// The heartbeat's pace; tests make it faster.
+    struct Timing: Sendable {
+        var firstPing: Duration = .seconds(1)
+        var pingInterval: Duration = .seconds(10)
+        /// Pongs missed in a row before the peer counts as gone.
+        var missedPongLimit = 2
+        var reconnectDelay: Duration = .milliseconds(200)
+        var maximumReconnectDelay: Duration = .seconds(10)
+    }
+
+    init(id: String, interface: InterfaceHandler, remoteProcessId: String, endpoint: Endpoint, group: any EventLoopGroup,
+         timing: Timing, logger: Logger) {
+        self.id = id
+        self.interface = interface
+        self.remoteProcessId = remoteProcessId
+        self.endpoint = endpoint
+        self.group = group
+        self.timing = timing
+        var logger = logger
+        logger[metadataKey: "connection"] = "\(id)"
+        self.logger = logger
+    }
+
+    /// Sends a message of one of the interface's send types; only while CONNECTED.
+    public func send(_ message: any SwiftProtobuf.Message) async throws {
+        let name = TypedPayload.name(of: type(of: message))
+        guard interface.sendable.contains(name) else {
+            throw RuntimeFailure("\(name) is not a message interface \(interface.name) sends")
+        }
+        guard state == .connected, let writer else {
+            throw RuntimeFailure("connection \(id) is \(state), not connected")
+        }
+        try await writer.write(ByteBuffer(bytes: Framing.frame(try TypedPayload.encoding(message, name: name).bytes)))
+    }
+
+    // MARK: Orchestrator requests
+
+    func start() {
+        handler = interface.makeHandler(self)
+        worker = Task { await self.maintain() }
+    }
+
+    /// RESUME: after a suspension, with the (possibly new) peer address and port.
+    func resume(targetAddress: String, port: Int) {
+        endpoint = Endpoint(targetAddress: targetAddress, port: port)
+        guard state == .suspended || worker == nil else { return }
+        stopping = false
+        worker = Task { await self.maintain() }
+    }
+
+    func suspend() async {
+        stopping = true
+        state = .suspended
+        await drop()
+        await handler?.suspended()
+    }
+
+    func terminate() async {
+        stopping = true
+        state = .terminated
+        await drop()
+        worker?.cancel()
+        await handler?.terminated()
+    }
+
+    private func drop() async {
+        let channel = self.channel
+        self.channel = nil
+        writer = nil
+        try? await channel?.close()
+    }
+
+    // MARK: The socket's life
+
+    /// Connects (or accepts), runs the connection until it breaks, and starts over, until stopped.
+    private func maintain() async {
+        var delay = timing.reconnectDelay
+        while !stopping && !Task.isCancelled {
+            do {
+                let connected = try await establish()
+                delay = timing.reconnectDelay
+                try await run(connected)
+            } catch {
+                logger.debug("connection \(id): \(error)")
+            }
+            guard !stopping, !Task.isCancelled else { return }
+            if state == .connected {
+                state = .interrupted
+                logger.info("connection \(id) to \(remoteProcessId) interrupted; reconnecting")
+                await handler?.interrupted()
+            }
+            try? await Task.sleep(for: delay)
+            delay = min(delay * 2, timing.maximumReconnectDelay)
+        }
+    }
+
+    private func establish() async throws -> NIOAsyncChannel<ByteBuffer, ByteBuffer> {
+        if endpoint.listens {
+            let server = try await ServerBootstrap(group: group)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .bind(host: "0.0.0.0", port: endpoint.port) { child in
+                    child.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: child) }
+                }
+            // One peer per connection: take the first, then stop listening.
+            return try await server.executeThenClose { inbound in
+                for try await peer in inbound { return peer }
+                throw RuntimeFailure("the listener on port \(endpoint.port) closed")
+            }
+        }
+        return try await ClientBootstrap(group: group)
+            .connectTimeout(.seconds(5))
+            .connect(host: endpoint.targetAddress, port: endpoint.port) { channel in
+                channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
+            }
+    }
+
+    private func run(_ connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>) async throws {
+        try await connection.executeThenClose { inbound, outbound in
+            attach(connection.channel, outbound)
+            try await writeHandshake(state)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await self.heartbeat() }
+                group.addTask {
+                    var decoder = FrameDecoder()
+                    for try await buffer in inbound {
+                        decoder.append(buffer.readableBytesView)
+                        while let payload = try decoder.next() { try await self.received(payload) }
+                    }
+                }
+                // Either ending (the peer left, the heartbeat gave up) ends the connection.
+                try await group.next()
+                group.cancelAll()
+            }
+        }
+        detach()
+    }
+
+    private func attach(_ channel: any Channel, _ writer: NIOAsyncChannelOutboundWriter<ByteBuffer>) {
+        self.channel = channel
+        self.writer = writer
+        peerReady = false
+        missedPongs = 0
+    }
+
+    private func detach() {
+        channel = nil
+        writer = nil
+    }
+
+    private func writeHandshake(_ state: Connection_ConnectionState) async throws {
+        var handshake = Connection_ConnectionHandshake()
+        handshake.connectionID = id
+        handshake.connectionState = state
+        try await writer?.write(ByteBuffer(bytes: try ProtocolMessage.connectionHandshake(handshake).frame()))
+    }
+
+    private func heartbeat() async throws {
+        try await Task.sleep(for: timing.firstPing)
+        while !Task.isCancelled {
+            if peerReady {
+                guard missedPongs <= timing.missedPongLimit else {
+                    throw RuntimeFailure("\(missedPongs) heartbeats unanswered")
+                }
+                try await writer?.write(ByteBuffer(bytes: Framing.frame([Heartbeat.ping])))
+                missedPongs += 1
+            }
+            try await Task.sleep(for: timing.pingInterval)
+        }
+    }
+
+    private func received(_ payload: [UInt8]) async throws {
+        if payload == [Heartbeat.ping] {
+            try await writer?.write(ByteBuffer(bytes: Framing.frame([Heartbeat.pong])))
+            return
+        }
+        if payload == [Heartbeat.pong] {
+            missedPongs = 0
+            return
+        }
+        let typed = try TypedPayload(parsing: payload)
+        if typed.name == TypedPayload.name(of: Connection_ConnectionHandshake.self) {
+            try await handshake(try Connection_ConnectionHandshake(serializedBytes: typed.body))
+            return
+        }
+        guard let type = interface.receivable[typed.name] else {
+            logger.warning("connection \(id): ignored a \(typed.name), which interface \(interface.name) does not receive")
+            return
+        }
+        let message = try type.init(serializedBytes: typed.body)
+        await handler?.received(message)
+    }
+
+    /// The peer's handshake: answer it unless both sides already agree, and become CONNECTED
+    /// once the peer says it is.
+    private func handshake(_ handshake: Connection_ConnectionHandshake) async throws {
+        guard handshake.connectionID == id else {
+            logger.warning("connection \(id): a handshake for connection \(handshake.connectionID) was ignored")
+            return
+        }
+        if handshake.connectionState != .connected || !peerReady {
+            try await writeHandshake(.connected)
+        }
+        guard handshake.connectionState == .connected, !peerReady else { return }
+        peerReady = true
+        let previous = state
+        state = .connected
+        logger.info("connection \(id) to \(remoteProcessId) (\(interface.name)) connected")
+        if wasConnected, previous != .connected {
+            await handler?.resumed()
+        } else if !wasConnected {
+            wasConnected = true
+            await handler?.connected()
+        }
+    }
+}
+
+/// The heartbeat bytes of data connections: a frame of one byte.
+enum Heartbeat {
+    static let ping: UInt8 = 0x0A
+    static let pong: UInt8 = 0x0B
+}

@@ -1,0 +1,117 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import Protocol
+
+/// Runs a dEF-Pi service in its process: listens for the orchestrator on the management port
+/// (4999), tells the orchestrator it started (`PUT /process/trigger/{id}`), answers every
+/// management message through the service, and returns once the process was suspended or
+/// terminated.
+///
+/// ```swift
+/// try await ProcessHost(service: Meter(), interfaces: Meter.interfaces).run()
+/// ```
+public final class ProcessHost<Service: DefPiService>: Sendable {
+    public let identity: ProcessIdentity
+    private let runtime: ProcessRuntime<Service>
+    private let managementPort: Int
+    private let logger: Logger
+    private let group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+
+    /// The orchestrator's port for management connections.
+    public static var defaultManagementPort: Int { 4999 }
+
+    /// `identity` defaults to the container's environment (`PROCESS_ID` ...); `callTimeout`
+    /// bounds each call into the service.
+    public convenience init(service: Service, interfaces: [InterfaceHandler] = [], identity: ProcessIdentity? = nil,
+                            managementPort: Int = defaultManagementPort, callTimeout: Duration = .seconds(5)) throws {
+        try self.init(service: service, interfaces: interfaces, identity: identity, managementPort: managementPort,
+                      callTimeout: callTimeout, timing: .init())
+    }
+
+    /// With the data connections' heartbeat pace (tests make it faster).
+    init(service: Service, interfaces: [InterfaceHandler], identity: ProcessIdentity?, managementPort: Int,
+         callTimeout: Duration, timing: DataConnection.Timing) throws {
+        guard let identity = identity ?? ProcessIdentity.from(ProcessInfo.processInfo.environment) else {
+            throw RuntimeFailure("PROCESS_ID is not set: this program runs as a dEF-Pi process, started by the orchestrator")
+        }
+        self.identity = identity
+        self.managementPort = managementPort
+        var logger = Logger(label: "defpi.process")
+        logger[metadataKey: "process"] = "\(identity.processId)"
+        self.logger = logger
+        runtime = ProcessRuntime(
+            service: service, identity: identity,
+            connections: DataConnections(interfaces: interfaces, group: group, timing: timing, logger: logger),
+            callTimeout: callTimeout, logger: logger)
+    }
+
+    /// Sends every log line to standard output, flushed as it is written, so `docker service
+    /// logs` shows it live. Call once, first thing in `main`, and log through `Logger`.
+    public static func bootstrapLogging(level: Logger.Level = .info) {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardOutput(label: label)
+            handler.logLevel = level
+            return handler
+        }
+    }
+
+    /// Serves until the orchestrator suspends or terminates the process. `listening` receives
+    /// the management port once it is bound (useful with port 0).
+    public func run(listening: (@Sendable (Int) -> Void)? = nil) async throws {
+        let server = try await ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .bind(host: "0.0.0.0", port: managementPort) { channel in
+                channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
+            }
+        let port = server.channel.localAddress?.port ?? managementPort
+        logger.info("listening for the orchestrator on port \(port)")
+        listening?(port)
+        try await withThrowingDiscardingTaskGroup { tasks in
+            tasks.addTask { try await OrchestratorTrigger(identity: self.identity, logger: self.logger, group: self.group).call() }
+            try await server.executeThenClose { inbound in
+                for try await connection in inbound {
+                    tasks.addTask {
+                        if await self.serve(connection) {
+                            try? await server.channel.close()
+                        }
+                    }
+                }
+            }
+            tasks.cancelAll()
+        }
+        logger.info("process \(identity.processId) ends")
+    }
+
+    /// Answers the messages of one management connection in order; true when the process is
+    /// done (suspended or terminated) and should stop.
+    private func serve(_ connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>) async -> Bool {
+        do {
+            return try await connection.executeThenClose { inbound, outbound in
+                var decoder = FrameDecoder()
+                for try await buffer in inbound {
+                    decoder.append(buffer.readableBytesView)
+                    while let payload = try decoder.next() {
+                        let reply: ProtocolMessage
+                        do {
+                            reply = await runtime.handle(try ProtocolMessage(payload: payload))
+                        } catch {
+                            logger.warning("unreadable message from the orchestrator: \(error)")
+                            var failure = Process_ErrorMessage()
+                            failure.processID = identity.processId
+                            failure.debugInformation = "unreadable message: \(error)"
+                            reply = .error(failure)
+                        }
+                        try await outbound.write(ByteBuffer(bytes: try reply.frame()))
+                        if await runtime.finished { return true }
+                    }
+                }
+                return false
+            }
+        } catch {
+            logger.info("management connection closed: \(error)")
+            return false
+        }
+    }
+}

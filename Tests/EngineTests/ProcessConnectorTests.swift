@@ -1,0 +1,126 @@
+import Engine
+import NIOCore
+import NIOPosix
+import Protocol
+import Testing
+
+/// The orchestrator side of the management protocol against peers that misbehave: every
+/// failure is a typed error within its deadline, and the next request starts afresh.
+@Suite("Process connector", .timeLimit(.minutes(1)))
+struct ProcessConnectorTests {
+    /// A TCP server on a free port that answers each connection with `answer`.
+    struct Peer {
+        let port: Int
+        let server: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>
+        /// Connections accepted so far.
+        let accepted = Counter()
+
+        init(answer: @escaping @Sendable (NIOAsyncChannelOutboundWriter<ByteBuffer>) async throws -> Void) async throws {
+            server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .bind(host: "127.0.0.1", port: 0) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                    }
+                }
+            port = server.channel.localAddress!.port!
+            let server = server
+            let accepted = accepted
+            Task {
+                try await server.executeThenClose { connections in
+                    for try await connection in connections {
+                        _ = await accepted.next()
+                        Task {
+                            try await connection.executeThenClose { inbound, outbound in
+                                for try await _ in inbound {
+                                    try await answer(outbound)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+
+        func stop() async { try? await server.channel.close() }
+    }
+
+    static var request: ProtocolMessage {
+        var message = Process_GoToProcessStateMessage()
+        message.processID = "p1"
+        message.targetState = .suspended
+        return .goToProcessState(message)
+    }
+
+    @Test("nothing listening: unreachable once the connect budget is spent")
+    func unreachable() async throws {
+        let peer = try await Peer { _ in }
+        let port = peer.port
+        await peer.stop()
+        let connector = ProcessConnector(route: .direct(host: "127.0.0.1", port: port), connectBudget: .milliseconds(400))
+        let start = ContinuousClock.now
+        await #expect {
+            try await connector.send(Self.request, to: "p1")
+        } throws: { error in
+            guard case .unreachable(let id, let address, _)? = error as? ProcessConnectorError else { return false }
+            return id == "p1" && address == "127.0.0.1:\(port)"
+        }
+        #expect(ContinuousClock.now - start < .seconds(2))
+    }
+
+    @Test("a process that never answers: timed out at the deadline")
+    func silent() async throws {
+        let peer = try await Peer { _ in }
+        defer { Task { await peer.stop() } }
+        let connector = ProcessConnector(route: .direct(host: "127.0.0.1", port: peer.port), replyTimeout: .milliseconds(300))
+        await #expect(throws: ProcessConnectorError.timedOut(processId: "p1", after: .milliseconds(300))) {
+            try await connector.send(Self.request, to: "p1")
+        }
+    }
+
+    @Test("garbage, or a closed connection, breaks the link; the next request connects afresh and works")
+    func garbageThenRecovery() async throws {
+        let replies = Counter()
+        let peer = try await Peer { outbound in
+            switch await replies.next() {
+            case 0: try await outbound.write(ByteBuffer(bytes: Framing.frame([3, 0x41, 0x42, 0x43, 1, 2])))
+            case 1: throw CancellationError()  // closes this connection without a reply
+            default:
+                var update = Process_ProcessStateUpdateMessage()
+                update.processID = "p1"
+                update.state = .suspended
+                try await outbound.write(ByteBuffer(bytes: try ProtocolMessage.processStateUpdate(update).frame()))
+            }
+        }
+        defer { Task { await peer.stop() } }
+        let connector = ProcessConnector(route: .direct(host: "127.0.0.1", port: peer.port), replyTimeout: .seconds(5))
+        await #expect {
+            try await connector.send(Self.request, to: "p1")
+        } throws: { error in
+            guard case .broken(_, let reason)? = error as? ProcessConnectorError else { return false }
+            return reason.hasPrefix("garbled reply: an unknown message \"ABC\"")
+        }
+        await #expect {
+            try await connector.send(Self.request, to: "p1")
+        } throws: { error in
+            (error as? ProcessConnectorError) == .broken(processId: "p1", reason: "the process closed the connection")
+        }
+        guard case .processStateUpdate(let update) = try await connector.send(Self.request, to: "p1") else {
+            Issue.record("expected a state update")
+            return
+        }
+        #expect(update.state == .suspended)
+        // Kept open between requests: the next one uses the same connection.
+        _ = try await connector.send(Self.request, to: "p1")
+        #expect(await peer.accepted.value == 3)
+    }
+}
+
+/// Counts what a peer saw (requests, connections), to script its answers.
+actor Counter {
+    private var count = 0
+    var value: Int { count }
+    func next() -> Int {
+        defer { count += 1 }
+        return count
+    }
+}

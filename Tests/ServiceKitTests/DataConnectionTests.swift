@@ -1,0 +1,132 @@
+import Engine
+import Foundation
+import NIOCore
+import NIOPosix
+import Protocol
+import SwiftProtobuf
+import Synchronization
+import Testing
+
+@testable import ServiceKit
+
+@Suite("ServiceKit data connections", .timeLimit(.minutes(1)))
+struct DataConnectionTests {
+    /// A process's side of the test interface: it receives what the other sends and the reverse.
+    static func interface(receives: String, sends: String, recorder: Recorder) -> InterfaceHandler {
+        InterfaceHandler(name: "Echo", receivesHash: receives, sendsHash: sends, receives: [Google_Protobuf_StringValue.self],
+                         sends: [Google_Protobuf_StringValue.self]) { connection in
+            recorder.connection.withLock { $0 = connection }
+            return recorder
+        }
+    }
+
+    static func eventually(_ condition: () -> Bool) async -> Bool {
+        for _ in 0..<250 {
+            if condition() { return true }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return condition()
+    }
+
+    static let fast = DataConnection.Timing(firstPing: .milliseconds(50), pingInterval: .milliseconds(100), missedPongLimit: 2,
+                                            reconnectDelay: .milliseconds(50), maximumReconnectDelay: .milliseconds(200))
+
+    @Test("two processes: one listens, one connects, the handshake makes both CONNECTED, messages flow both ways; suspend and terminate reach the handlers")
+    func exchange() async throws {
+        let listenerSide = Recorder()
+        let connectorSide = Recorder()
+        let listener = try await RunningHost(CounterService(), processId: "a", interfaces: [
+            Self.interface(receives: "r1", sends: "s1", recorder: listenerSide),
+        ], timing: Self.fast)
+        let connector = try await RunningHost(CounterService(), processId: "b", interfaces: [
+            Self.interface(receives: "s1", sends: "r1", recorder: connectorSide),
+        ], timing: Self.fast)
+        let port = Int.random(in: 40_000..<50_000)
+        #expect(Messages.connectionState(of: try await listener.send(
+            Messages.connection(.create, "c1", port: port, receives: "r1", sends: "s1"))) == .starting)
+        #expect(Messages.connectionState(of: try await connector.send(
+            Messages.connection(.create, "c1", port: port, target: "127.0.0.1", receives: "s1", sends: "r1"))) == .starting)
+        #expect(await Self.eventually {
+            listenerSide.events.withLock { $0 } == ["connected"] && connectorSide.events.withLock { $0 } == ["connected"]
+        })
+        #expect(Messages.connectionState(of: try await connector.send(
+            Messages.connection(.create, "c1", port: port, target: "127.0.0.1", receives: "s1", sends: "r1"))) == .connected)
+
+        let sending = try #require(connectorSide.connection.withLock { $0 })
+        try await sending.send(Google_Protobuf_StringValue("ping"))
+        #expect(await Self.eventually { connectorSide.events.withLock { $0.contains("received pong") } })
+        #expect(listenerSide.events.withLock { $0 } == ["connected", "received ping"])
+        // Heartbeats flow without disturbing anything.
+        try await Task.sleep(for: .milliseconds(400))
+        #expect(listenerSide.events.withLock { !$0.contains("interrupted") })
+        // A type the interface does not send is refused before it leaves.
+        await #expect(throws: RuntimeFailure.self) { try await sending.send(Google_Protobuf_Int64Value(1)) }
+
+        #expect(Messages.connectionState(of: try await connector.send(Messages.connection(.suspend, "c1"))) == .suspended)
+        #expect(connectorSide.events.withLock { $0.last } == "suspended")
+        #expect(await Self.eventually { listenerSide.events.withLock { $0.last } == "interrupted" })
+        await #expect(throws: RuntimeFailure.self) { try await sending.send(Google_Protobuf_StringValue("ping")) }
+        // Resumed at the same address: both sides are CONNECTED again.
+        #expect(Messages.connectionState(of: try await connector.send(
+            Messages.connection(.resume, "c1", port: port, target: "127.0.0.1", receives: "s1", sends: "r1"))) == .connected)
+        #expect(await Self.eventually {
+            connectorSide.events.withLock { $0.last } == "resumed" && listenerSide.events.withLock { $0.last } == "resumed"
+        })
+        #expect(Messages.connectionState(of: try await listener.send(Messages.connection(.terminate, "c1"))) == .terminated)
+        #expect(listenerSide.events.withLock { $0.last } == "terminated")
+        _ = try await listener.send(Messages.goTo("a", .terminated))
+        _ = try await connector.send(Messages.goTo("b", .terminated))
+    }
+
+    @Test("a peer that stops answering heartbeats is INTERRUPTED; the listener takes the next peer and resumes")
+    func silentPeer() async throws {
+        let side = Recorder()
+        let host = try await RunningHost(CounterService(), processId: "a",
+                                         interfaces: [Self.interface(receives: "r1", sends: "s1", recorder: side)], timing: Self.fast)
+        let port = Int.random(in: 50_000..<60_000)
+        _ = try await host.send(Messages.connection(.create, "c9", port: port, receives: "r1", sends: "s1"))
+        let group = MultiThreadedEventLoopGroup.singleton
+
+        // A peer that completes the handshake, then never answers a ping.
+        func silentPeer() async throws -> NIOAsyncChannel<ByteBuffer, ByteBuffer> {
+            var attempts = 0
+            while true {
+                do {
+                    return try await ClientBootstrap(group: group).connect(host: "127.0.0.1", port: port) { channel in
+                        channel.eventLoop.makeCompletedFuture {
+                            try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                        }
+                    }
+                } catch {
+                    attempts += 1
+                    guard attempts < 100 else { throw error }
+                    try await Task.sleep(for: .milliseconds(20))
+                }
+            }
+        }
+        var handshake = Connection_ConnectionHandshake()
+        handshake.connectionID = "c9"
+        handshake.connectionState = .connected
+        let frame = try ProtocolMessage.connectionHandshake(handshake).frame()
+
+        for expected in ["connected", "resumed"] {
+            let peer = try await silentPeer()
+            try await peer.executeThenClose { inbound, outbound in
+                try await outbound.write(ByteBuffer(bytes: frame))
+                #expect(await Self.eventually { side.events.withLock { $0.last } == expected })
+                // Read what the host sends (handshake replies, pings) and answer none of it.
+                var received: [UInt8] = []
+                for try await buffer in inbound {
+                    received += buffer.readableBytesView
+                    if side.events.withLock({ $0.last }) == "interrupted" { break }
+                }
+                // Three pings went unanswered before the host gave up.
+                let ping = Framing.frame([0x0A])
+                let pings = received.indices.filter { received[$0...].starts(with: ping) }
+                #expect(pings.count == 3)
+            }
+        }
+        #expect(side.events.withLock { $0 } == ["connected", "interrupted", "resumed", "interrupted"])
+        _ = try await host.send(Messages.goTo("a", .terminated))
+    }
+}
