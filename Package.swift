@@ -6,6 +6,9 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "defpi", targets: ["defpi"]),
+        .executable(name: "sample-meter", targets: ["SampleMeter"]),
+        .executable(name: "sample-aggregator", targets: ["SampleAggregator"]),
+        .executable(name: "sample-echo", targets: ["SampleEcho"]),
         .library(name: "Engine", targets: ["Engine"]),
         .library(name: "Protocol", targets: ["Protocol"]),
         .library(name: "Console", targets: ["Console"]),
@@ -73,6 +76,21 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]),
 
+        // Sample services on ServiceKit (published by the tests and the demo).
+        .target(
+            name: "SampleSupport",
+            dependencies: ["ServiceKit", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            path: "Sources/Services/SampleSupport", exclude: ["samples.proto"]),
+        .executableTarget(
+            name: "SampleMeter", dependencies: ["SampleSupport", "ServiceKit"], path: "Sources/Services/Meter",
+            exclude: ["defpi-service.yaml"]),
+        .executableTarget(
+            name: "SampleAggregator", dependencies: ["SampleSupport", "ServiceKit"], path: "Sources/Services/Aggregator",
+            exclude: ["defpi-service.yaml"]),
+        .executableTarget(
+            name: "SampleEcho", dependencies: ["SampleSupport", "ServiceKit"], path: "Sources/Services/Echo",
+            exclude: ["defpi-service.yaml"]),
+
         // Fixtures shared by the test targets.
         .target(name: "DefpiTesting", dependencies: ["Engine"], path: "Tests/DefpiTesting"),
         .testTarget(
@@ -90,7 +108,7 @@ let package = Package(
             exclude: ["Vectors"]),
         .testTarget(name: "ConsoleTests", dependencies: ["Console", "Engine", "DefpiTesting", "CNcursesw"]),
         .testTarget(name: "CLITests", dependencies: ["DefpiTesting"]),
-        .testTarget(name: "ServiceKitTests", dependencies: ["ServiceKit", "Protocol", "Engine"]),
+        .testTarget(name: "ServiceKitTests", dependencies: ["ServiceKit", "Protocol", "Engine", "DefpiTesting", "SampleSupport"]),
         // Connectors and managers against the real test bed (swarm, registry).
         .testTarget(name: "ClusterTests", dependencies: ["Engine", "DefpiTesting"]),
     ]

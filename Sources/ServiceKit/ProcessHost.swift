@@ -24,10 +24,13 @@ public final class ProcessHost<Service: DefPiService>: Sendable {
 
     /// `identity` defaults to the container's environment (`PROCESS_ID` ...); `callTimeout`
     /// bounds each call into the service.
+    /// The management port is 4999 unless `managementPort` or `$DEFPI_MANAGEMENT_PORT` says
+    /// otherwise (for running several processes on one host, outside a swarm).
     public convenience init(service: Service, interfaces: [InterfaceHandler] = [], identity: ProcessIdentity? = nil,
-                            managementPort: Int = defaultManagementPort, callTimeout: Duration = .seconds(5)) throws {
-        try self.init(service: service, interfaces: interfaces, identity: identity, managementPort: managementPort,
-                      callTimeout: callTimeout, timing: .init())
+                            managementPort: Int? = nil, callTimeout: Duration = .seconds(5)) throws {
+        let port = managementPort ?? ProcessInfo.processInfo.environment["DEFPI_MANAGEMENT_PORT"].flatMap(Int.init)
+        try self.init(service: service, interfaces: interfaces, identity: identity,
+                      managementPort: port ?? Self.defaultManagementPort, callTimeout: callTimeout, timing: .init())
     }
 
     /// With the data connections' heartbeat pace (tests make it faster).
@@ -43,17 +46,33 @@ public final class ProcessHost<Service: DefPiService>: Sendable {
         self.logger = logger
         runtime = ProcessRuntime(
             service: service, identity: identity,
-            connections: DataConnections(interfaces: interfaces, group: group, timing: timing, logger: logger),
+            connections: DataConnections(interfaces: try Self.resolve(interfaces, logger: logger), group: group, timing: timing,
+                                         logger: logger),
             callTimeout: callTimeout, logger: logger)
     }
 
-    /// Sends every log line to standard output, flushed as it is written, so `docker service
-    /// logs` shows it live. Call once, first thing in `main`, and log through `Logger`.
-    public static func bootstrapLogging(level: Logger.Level = .info) {
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardOutput(label: label)
-            handler.logLevel = level
-            return handler
+    /// The handlers with the hashes of the interfaces they name, from the interfaces file next
+    /// to the executable (or at `$DEFPI_INTERFACES_FILE`). A handler for an interface this
+    /// published version does not have is left out, with a warning.
+    private static func resolve(_ interfaces: [InterfaceHandler], logger: Logger) throws -> [InterfaceHandler] {
+        guard interfaces.contains(where: { $0.lookup != nil }) else { return interfaces }
+        let environment = ProcessInfo.processInfo.environment
+        let path = environment["DEFPI_INTERFACES_FILE"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+                .appendingPathComponent(InterfacesFile.name).path
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw RuntimeFailure("no \(path): publish the service with `defpi service publish`, which puts it next to the executable, or set DEFPI_INTERFACES_FILE")
+        }
+        let described: [InterfacesFile.Interface]
+        do {
+            described = try JSONDecoder().decode([InterfacesFile.Interface].self, from: data)
+        } catch {
+            throw RuntimeFailure("\(path) is not a list of interfaces: \(error)")
+        }
+        return interfaces.compactMap { handler in
+            let (resolved, missing) = handler.resolved(in: described)
+            if let missing { logger.warning("\(handler.name) is not served: \(path) has \(missing)") }
+            return resolved
         }
     }
 
@@ -112,6 +131,19 @@ public final class ProcessHost<Service: DefPiService>: Sendable {
         } catch {
             logger.info("management connection closed: \(error)")
             return false
+        }
+    }
+}
+
+/// Logging for a process: every line to standard output, flushed as it is written, so `docker
+/// service logs` shows it live.
+public enum ProcessLogging {
+    /// Call once, first thing in `main`, and log through `Logger`.
+    public static func bootstrap(level: Logger.Level = .info) {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardOutput(label: label)
+            handler.logLevel = level
+            return handler
         }
     }
 }

@@ -24,9 +24,7 @@ public struct ConfigurationError: Error, Equatable, CustomStringConvertible {
 /// library at hand provides one.
 public enum ConfigurationDecoder {
     public static func decode<C: ServiceConfiguration>(_ type: C.Type, from map: [String: String]) throws -> C {
-        let defaults = FlatEncoder()
-        try C().encode(to: defaults)
-        var merged = defaults.storage.values
+        var merged = try values(of: C())
         for (key, value) in map { merged[key.lowercased()] = value }
         do {
             return try C(from: FlatDecoder(values: merged))
@@ -35,6 +33,15 @@ public enum ConfigurationDecoder {
             let sent = map.keys.first { $0.lowercased() == error.key } ?? error.key
             throw ConfigurationError(key: sent, reason: error.reason)
         }
+    }
+}
+
+extension ConfigurationDecoder {
+    /// A configuration as a string map, keys lower-cased (for logs and status reports).
+    public static func values(of configuration: some ServiceConfiguration) throws -> [String: String] {
+        let encoder = FlatEncoder()
+        try configuration.encode(to: encoder)
+        return encoder.storage.values
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Protocol
 
 /// Builds a one-layer service image from an executable, in process (no Docker daemon), and
 /// pushes it to the registry as `<prefix>/<serviceId>:<version>`.
@@ -49,10 +50,12 @@ public struct ServicePublisher: Sendable {
         let interfaces = try request.description.interfaces(
             serviceId: request.serviceId, directory: request.descriptionDirectory)
         let root = try ImageRoot.collect(executable: request.executable)
-        let layer = try root.layer()
-        let repository = "\(prefix)/\(request.serviceId)"
         let labelEncoder = JSONEncoder()
         labelEncoder.outputFormatting = .sortedKeys
+        // The interfaces go into the image too, so ServiceKit finds the hashes of its interfaces.
+        let interfacesFile = (root.entrypoint as NSString).deletingLastPathComponent + "/" + InterfacesFile.name
+        let layer = try root.layer(adding: [interfacesFile: try labelEncoder.encode(interfaces)])
+        let repository = "\(prefix)/\(request.serviceId)"
         let config = ImageConfig(
             architecture: root.architecture, created: ISO8601DateFormatter().string(from: root.modified),
             config: .init(
@@ -152,8 +155,8 @@ struct ImageRoot {
         return files
     }
 
-    /// The layer: the files plus an empty `/tmp`.
-    func layer() throws -> Data {
+    /// The layer: the files, `generated` (path → contents), and an empty `/tmp`.
+    func layer(adding generated: [String: Data] = [:]) throws -> Data {
         var tar = TarWriter()
         try tar.addDirectory("/tmp", mode: 0o1777)
         for file in files {
@@ -161,6 +164,9 @@ struct ImageRoot {
                 throw PublishError.unreadable(path: file.source, reason: "a file of the image")
             }
             try tar.addFile(file.target, contents: contents)
+        }
+        for (path, contents) in generated.sorted(by: { $0.key < $1.key }) {
+            try tar.addFile(path, contents: contents, mode: 0o644)
         }
         return tar.finish()
     }

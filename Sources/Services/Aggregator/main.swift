@@ -1,0 +1,5 @@
+import ServiceKit
+
+ProcessLogging.bootstrap()
+let aggregator = Aggregator()
+try await ProcessHost(service: aggregator, interfaces: aggregator.interfaces).run()

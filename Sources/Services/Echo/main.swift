@@ -1,0 +1,5 @@
+import ServiceKit
+
+ProcessLogging.bootstrap()
+let echo = Echo()
+try await ProcessHost(service: echo, interfaces: echo.interfaces).run()

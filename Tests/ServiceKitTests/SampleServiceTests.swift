@@ -1,0 +1,158 @@
+import DefpiTesting
+import Engine
+import Foundation
+import Protocol
+import SampleSupport
+import SwiftProtobuf
+import Synchronization
+import Testing
+
+@testable import ServiceKit
+
+/// The sample services as real processes on this host (no Docker): the scripted orchestrator
+/// configures a meter and an aggregator, connects them, suspends the meter and resumes it in a
+/// new process, and reads their status through the Status interface.
+@Suite("Sample services", .timeLimit(.minutes(1)))
+struct SampleServiceTests {
+    /// A sample binary run as process `processId`, its management port, and a connector to it.
+    struct SampleProcess {
+        let child: ChildProcess
+        let connector: ProcessConnector
+        let processId: String
+
+        init(_ product: String, processId: String, port: Int, interfacesFile: String) throws {
+            let binary = DefpiCommand.executable.deletingLastPathComponent().appendingPathComponent(product).path
+            child = try ChildProcess(binary, [], environment: [
+                "PROCESS_ID": processId, "DEFPI_MANAGEMENT_PORT": "\(port)", "DEFPI_INTERFACES_FILE": interfacesFile,
+            ])
+            connector = ProcessConnector(route: .direct(host: "127.0.0.1", port: port), connectBudget: .seconds(10))
+            self.processId = processId
+        }
+
+        func send(_ message: ProtocolMessage) async throws -> ProtocolMessage {
+            try await connector.send(message, to: processId)
+        }
+
+        /// Waits until a line of its log contains `text`.
+        func logged(_ text: String) async -> Bool {
+            for _ in 0..<500 {
+                if child.output.contains(text) { return true }
+                try? await Task.sleep(for: .milliseconds(20))
+            }
+            return false
+        }
+    }
+
+    /// The interfaces file `defpi service publish` would put in the sample's image.
+    static func interfacesFile(_ sample: String) throws -> (path: String, interfaces: [Interface]) {
+        let directory = TestBed.repositoryRoot + "/Sources/Services/\(sample)"
+        let interfaces = try ServiceDescription.load(path: directory + "/defpi-service.yaml")
+            .interfaces(serviceId: sample.lowercased(), directory: directory)
+        let path = TemporaryDirectory.make().path + "/" + InterfacesFile.name
+        try JSONEncoder().encode(interfaces).write(to: URL(fileURLWithPath: path))
+        return (path, interfaces)
+    }
+
+    static func hashes(_ interfaces: [Interface], _ name: String) -> InterfaceVersion {
+        interfaces.first { $0.name == name }!.interfaceVersions[0]
+    }
+
+    static func freePort() -> Int { Int.random(in: 20_000..<60_000) }
+
+    @Test("meter and aggregator: configured, connected, readings and setpoints flow; the meter moves with its counter and configuration")
+    func meterAndAggregator() async throws {
+        let meterFile = try Self.interfacesFile("Meter")
+        let aggregatorFile = try Self.interfacesFile("Aggregator")
+        let aggregator = try SampleProcess("sample-aggregator", processId: "agg-1", port: Self.freePort(),
+                                           interfacesFile: aggregatorFile.path)
+        let meter = try SampleProcess("sample-meter", processId: "meter-1", port: Self.freePort(),
+                                      interfacesFile: meterFile.path)
+        defer { aggregator.child.kill(); meter.child.kill() }
+
+        #expect(Messages.state(of: try await aggregator.send(Messages.setConfig("agg-1", ["TARGET": "200"]))) == .running)
+        #expect(Messages.state(of: try await meter.send(Messages.setConfig("meter-1", ["INTERVAL": "0.05", "watts": "50"])))
+                == .running)
+        #expect(await meter.logged("meter meter-1 runs from reading 0: interval=0.05 watts=50.0"))
+
+        let readingsIn = Self.hashes(aggregatorFile.interfaces, "Readings in")
+        let readings = Self.hashes(meterFile.interfaces, "Readings")
+        let port = Self.freePort()
+        #expect(Messages.connectionState(of: try await aggregator.send(Messages.connection(
+            .create, "c1", port: port, receives: readingsIn.receivesHash, sends: readingsIn.sendsHash))) == .starting)
+        #expect(Messages.connectionState(of: try await meter.send(Messages.connection(
+            .create, "c1", port: port, target: "127.0.0.1", receives: readings.receivesHash, sends: readings.sendsHash)))
+                == .starting)
+        #expect(await aggregator.logged("from meter-1: 50.0 W"), "\(aggregator.child.output)")
+        #expect(await meter.logged("setpoint 200.0 W"), "\(meter.child.output)")
+
+        // Suspend: the state carries the counter and the configuration; the process ends.
+        let suspended = try await meter.send(Messages.goTo("meter-1", .suspended))
+        guard case .processStateUpdate(let update) = suspended, update.state == .suspended else {
+            Issue.record("expected SUSPENDED, got \(suspended)")
+            return
+        }
+        let carried = try JSONDecoder().decode(CarriedState<[String: Double]>.self, from: update.stateData)
+        #expect(carried.counter > 0 && carried.configuration == ["interval": 0.05, "watts": 50])
+        #expect(meter.child.wait() == 0)
+
+        // A new meter process resumes from it, counting on.
+        let moved = try SampleProcess("sample-meter", processId: "meter-1", port: Self.freePort(),
+                                      interfacesFile: meterFile.path)
+        defer { moved.child.kill() }
+        #expect(Messages.state(of: try await moved.send(Messages.resume("meter-1", Array(update.stateData)))) == .running)
+        #expect(await moved.logged("meter meter-1 runs from reading \(carried.counter): interval=0.05 watts=50.0"))
+        #expect(await moved.logged("reading \(carried.counter + 1): "))
+
+        // Its Status interface reports the counter and the configuration.
+        let status = Self.hashes(meterFile.interfaces, "Status")
+        let reader = StatusReader()
+        let probe = try await RunningHost(CounterService(), processId: "probe", interfaces: [
+            InterfaceHandler(name: "Status reader", receivesHash: status.sendsHash, sendsHash: status.receivesHash,
+                             receives: [Samples_Status.self], sends: [Samples_Text.self]) { reader.attach($0) },
+        ])
+        let statusPort = Self.freePort()
+        _ = try await moved.send(Messages.connection(.create, "s1", port: statusPort, receives: status.receivesHash,
+                                                     sends: status.sendsHash))
+        _ = try await probe.send(Messages.connection(.create, "s1", port: statusPort, target: "127.0.0.1",
+                                                     receives: status.sendsHash, sends: status.receivesHash))
+        let report = try #require(await reader.status())
+        #expect(report.process == "meter-1" && report.counter > carried.counter)
+        #expect(report.configuration == ["interval": "0.05", "watts": "50.0"])
+
+        #expect(Messages.state(of: try await moved.send(Messages.goTo("meter-1", .terminated))) == .terminated)
+        #expect(Messages.state(of: try await aggregator.send(Messages.goTo("agg-1", .terminated))) == .terminated)
+        #expect(moved.child.wait() == 0 && aggregator.child.wait() == 0)
+        #expect(await moved.logged("terminated after"))
+        _ = try await probe.send(Messages.goTo("probe", .terminated))
+    }
+}
+
+/// The test's end of a Status connection: asks once connected, keeps the answer.
+final class StatusReader: Sendable {
+    private let received = Mutex<Samples_Status?>(nil)
+
+    func attach(_ connection: DataConnection) -> any ConnectionHandler { Handler(reader: self, connection: connection) }
+
+    func status() async -> Samples_Status? {
+        for _ in 0..<500 {
+            if let status = received.withLock({ $0 }) { return status }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return nil
+    }
+
+    struct Handler: ConnectionHandler {
+        let reader: StatusReader
+        let connection: DataConnection
+
+        func connected() async {
+            var ask = Samples_Text()
+            ask.text = "status?"
+            try? await connection.send(ask)
+        }
+
+        func received(_ message: any SwiftProtobuf.Message) async {
+            if let status = message as? Samples_Status { reader.received.withLock { $0 = status } }
+        }
+    }
+}
