@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "defpi", targets: ["defpi"]),
+        .executable(name: "defpi-gateway", targets: ["DefpiGateway"]),
         .executable(name: "sample-meter", targets: ["SampleMeter"]),
         .executable(name: "sample-aggregator", targets: ["SampleAggregator"]),
         .executable(name: "sample-echo", targets: ["SampleEcho"]),
@@ -23,6 +24,8 @@ let package = Package(
         .package(url: "https://github.com/mxcl/Version", from: "2.2.1"),
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
         // System libraries: a module map and a shim header each, nothing else.
@@ -63,6 +66,13 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .target(
+            name: "DefpiAPI",
+            dependencies: [
+                "Engine", .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            path: "Sources/API"),
+        .target(
             name: "Console",
             dependencies: [
                 "Engine", "CNcursesw", "CMalloc", .product(name: "Logging", package: "swift-log"),
@@ -71,10 +81,15 @@ let package = Package(
         .executableTarget(
             name: "defpi",
             dependencies: [
-                "Engine", "Console",
+                "Engine", "Console", "DefpiAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
+
+        .executableTarget(
+            name: "DefpiGateway",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")],
+            path: "Sources/defpi-gateway"),
 
         // Sample services on ServiceKit (published by the tests and the demo).
         .target(
@@ -109,6 +124,8 @@ let package = Package(
         .testTarget(name: "ConsoleTests", dependencies: ["Console", "Engine", "DefpiTesting", "CNcursesw"]),
         .testTarget(name: "CLITests", dependencies: ["DefpiTesting"]),
         .testTarget(name: "ServiceKitTests", dependencies: ["ServiceKit", "Protocol", "Engine", "DefpiTesting", "SampleSupport"]),
+        // Processes through the gateway and the Engine's API: locally, and on the test bed's swarm.
+        .testTarget(name: "ProcessTests", dependencies: ["Engine", "DefpiAPI", "DefpiTesting", "Protocol"]),
         // Connectors and managers against the real test bed (swarm, registry).
         .testTarget(name: "ClusterTests", dependencies: ["Engine", "DefpiTesting"]),
     ]

@@ -6,14 +6,21 @@ public struct EngineSettings: Sendable {
     public var store: StoreLocation
     public var docker: DockerEndpoint
     public var registry: RegistrySettings
+    /// Where the gateway and the Engine's API socket live.
+    public var gateway: GatewaySettings
+    /// How the Engine reaches processes' management ports: through the gateway, unless set.
+    public var processRoute: ProcessRoute
     /// How often a full node re-sync runs besides the event stream (the safety net).
     public var resyncInterval: Duration
 
     public init(store: StoreLocation, docker: DockerEndpoint, registry: RegistrySettings,
+                gateway: GatewaySettings = .standard, processRoute: ProcessRoute? = nil,
                 resyncInterval: Duration = .seconds(30)) {
         self.store = store
         self.docker = docker
         self.registry = registry
+        self.gateway = gateway
+        self.processRoute = processRoute ?? .gateway(socketPath: gateway.dialSocket)
         self.resyncInterval = resyncInterval
     }
 }
@@ -30,6 +37,8 @@ public final class Engine: Sendable {
     public let queue: PendingChangeManager
     public let nodes: NodeManager
     public let services: ServiceManager
+    public let processes: ProcessManager
+    public let gateway: GatewayManager
     private let logger = Logger(label: "defpi.engine")
 
     /// Opens the store and builds the connectors; nothing is contacted but the store.
@@ -42,6 +51,11 @@ public final class Engine: Sendable {
         let queue = PendingChangeManager(store: store, notifications: notifications)
         let nodes = NodeManager(store: store, docker: docker, queue: queue, notifications: notifications)
         queue.register(NodeManager.writeLabelsKind) { change in try await nodes.writeLabels(change) }
+        let processes = ProcessManager(store: store, queue: queue, connector: ProcessConnector(route: settings.processRoute),
+                                       notifications: notifications)
+        queue.register(ProcessManager.sendConfigurationKind) { change in try await processes.sendConfiguration(change) }
+        self.processes = processes
+        gateway = GatewayManager(settings: settings.gateway, docker: docker, registry: registry)
         self.store = store
         self.docker = docker
         self.registry = registry

@@ -1,3 +1,4 @@
+import DefpiAPI
 import ArgumentParser
 import Console
 import Engine
@@ -41,7 +42,16 @@ struct ConsoleCommand: AsyncParsableCommand {
             let chosen = try Theme.named(theme ?? settings?.theme ?? "default", in: themes)
             let engine = try await engine.makeEngine()
             let running = Task { await engine.run() }
-            defer { running.cancel() }
+            // Processes call back (through the gateway) on the Engine's API socket.
+            let api = Task {
+                do { try await EngineAPI(engine: engine).serve(unixSocket: engine.settings.gateway.engineSocket) } catch {
+                    Logger(label: "defpi.api").warning("the API socket \(engine.settings.gateway.engineSocket) is not served: \(error)")
+                }
+            }
+            defer {
+                running.cancel()
+                api.cancel()
+            }
             let app = ConsoleApp(engine: engine, settings: ConsoleSettings(
                 theme: chosen, themeDirectory: themes, useColors: (environment["NO_COLOR"] ?? "").isEmpty,
                 user: Caller.localOperator().name, readOnly: readOnly, keyMap: keyMap,

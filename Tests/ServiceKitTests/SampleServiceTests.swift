@@ -20,9 +20,8 @@ struct SampleServiceTests {
         let connector: ProcessConnector
         let processId: String
 
-        init(_ product: String, processId: String, port: Int, interfacesFile: String) throws {
-            let binary = DefpiCommand.executable.deletingLastPathComponent().appendingPathComponent(product).path
-            child = try ChildProcess(binary, [], environment: [
+        init(_ sample: BuiltSample, processId: String, port: Int, interfacesFile: String) throws {
+            child = try ChildProcess(sample.executable, [], environment: [
                 "PROCESS_ID": processId, "DEFPI_MANAGEMENT_PORT": "\(port)", "DEFPI_INTERFACES_FILE": interfacesFile,
             ])
             connector = ProcessConnector(route: .direct(host: "127.0.0.1", port: port), connectBudget: .seconds(10))
@@ -43,30 +42,14 @@ struct SampleServiceTests {
         }
     }
 
-    /// The interfaces file `defpi service publish` would put in the sample's image.
-    static func interfacesFile(_ sample: String) throws -> (path: String, interfaces: [Interface]) {
-        let directory = TestBed.repositoryRoot + "/Sources/Services/\(sample)"
-        let interfaces = try ServiceDescription.load(path: directory + "/defpi-service.yaml")
-            .interfaces(serviceId: sample.lowercased(), directory: directory)
-        let path = TemporaryDirectory.make().path + "/" + InterfacesFile.name
-        try JSONEncoder().encode(interfaces).write(to: URL(fileURLWithPath: path))
-        return (path, interfaces)
-    }
-
-    static func hashes(_ interfaces: [Interface], _ name: String) -> InterfaceVersion {
-        interfaces.first { $0.name == name }!.interfaceVersions[0]
-    }
-
-    static func freePort() -> Int { Int.random(in: 20_000..<60_000) }
+    static func freePort() -> Int { DefpiTesting.freePort() }
 
     @Test("meter and aggregator: configured, connected, readings and setpoints flow; the meter moves with its counter and configuration")
     func meterAndAggregator() async throws {
-        let meterFile = try Self.interfacesFile("Meter")
-        let aggregatorFile = try Self.interfacesFile("Aggregator")
-        let aggregator = try SampleProcess("sample-aggregator", processId: "agg-1", port: Self.freePort(),
-                                           interfacesFile: aggregatorFile.path)
-        let meter = try SampleProcess("sample-meter", processId: "meter-1", port: Self.freePort(),
-                                      interfacesFile: meterFile.path)
+        let meterFile = try BuiltSample.meter.interfacesFile()
+        let aggregatorFile = try BuiltSample.aggregator.interfacesFile()
+        let aggregator = try SampleProcess(.aggregator, processId: "agg-1", port: Self.freePort(), interfacesFile: aggregatorFile)
+        let meter = try SampleProcess(.meter, processId: "meter-1", port: Self.freePort(), interfacesFile: meterFile)
         defer { aggregator.child.kill(); meter.child.kill() }
 
         #expect(Messages.state(of: try await aggregator.send(Messages.setConfig("agg-1", ["TARGET": "200"]))) == .running)
@@ -74,8 +57,8 @@ struct SampleServiceTests {
                 == .running)
         #expect(await meter.logged("meter meter-1 runs from reading 0: interval=0.05 watts=50.0"))
 
-        let readingsIn = Self.hashes(aggregatorFile.interfaces, "Readings in")
-        let readings = Self.hashes(meterFile.interfaces, "Readings")
+        let readingsIn = try BuiltSample.aggregator.hashes("Readings in")
+        let readings = try BuiltSample.meter.hashes("Readings")
         let port = Self.freePort()
         #expect(Messages.connectionState(of: try await aggregator.send(Messages.connection(
             .create, "c1", port: port, receives: readingsIn.receivesHash, sends: readingsIn.sendsHash))) == .starting)
@@ -96,15 +79,14 @@ struct SampleServiceTests {
         #expect(meter.child.wait() == 0)
 
         // A new meter process resumes from it, counting on.
-        let moved = try SampleProcess("sample-meter", processId: "meter-1", port: Self.freePort(),
-                                      interfacesFile: meterFile.path)
+        let moved = try SampleProcess(.meter, processId: "meter-1", port: Self.freePort(), interfacesFile: meterFile)
         defer { moved.child.kill() }
         #expect(Messages.state(of: try await moved.send(Messages.resume("meter-1", Array(update.stateData)))) == .running)
         #expect(await moved.logged("meter meter-1 runs from reading \(carried.counter): interval=0.05 watts=50.0"))
         #expect(await moved.logged("reading \(carried.counter + 1): "))
 
         // Its Status interface reports the counter and the configuration.
-        let status = Self.hashes(meterFile.interfaces, "Status")
+        let status = try BuiltSample.meter.hashes("Status")
         let reader = StatusReader()
         let probe = try await RunningHost(CounterService(), processId: "probe", interfaces: [
             InterfaceHandler(name: "Status reader", receivesHash: status.sendsHash, sendsHash: status.receivesHash,

@@ -34,6 +34,9 @@ public struct ServiceProcess: Entity {
     /// 0 = off.
     public var debuggingPort: Int
     public var suspendOnDebug: Bool
+    /// What the process returned when it was last suspended: sent back (`ResumeProcessMessage`)
+    /// when it starts again, instead of its configuration.
+    public var suspendedState: Data?
     public var created: Date?
 
     public init(id: String = ObjectID.generate(), revision: Int = 0, name: String, userId: String, serviceId: String,

@@ -56,19 +56,12 @@ public struct ServicePublisher: Sendable {
         let interfacesFile = (root.entrypoint as NSString).deletingLastPathComponent + "/" + InterfacesFile.name
         let layer = try root.layer(adding: [interfacesFile: try labelEncoder.encode(interfaces)])
         let repository = "\(prefix)/\(request.serviceId)"
-        let config = ImageConfig(
-            architecture: root.architecture, created: ISO8601DateFormatter().string(from: root.modified),
-            config: .init(
-                labels: [
-                    ServiceLabels.serviceName: request.description.name,
-                    ServiceLabels.interfaces: String(decoding: try labelEncoder.encode(interfaces), as: UTF8.self),
-                    ServiceLabels.apiVersion: "1",
-                    "org.opencontainers.image.version": request.version,
-                ],
-                entrypoint: [root.entrypoint], env: ["PATH=/app:/usr/local/bin:/usr/bin:/bin"]),
-            rootfs: .init(diffIDs: [RegistryClient.digest(of: layer)]))
-        let digest = try await registry.pushImage(repository: repository, reference: request.version, layer: layer,
-                                                  config: try labelEncoder.encode(config)).digest
+        let digest = try await root.push(layer, to: registry, repository: repository, reference: request.version, labels: [
+            ServiceLabels.serviceName: request.description.name,
+            ServiceLabels.interfaces: String(decoding: try labelEncoder.encode(interfaces), as: UTF8.self),
+            ServiceLabels.apiVersion: "1",
+            "org.opencontainers.image.version": request.version,
+        ])
         return Published(image: "\(registry.host)/\(repository):\(request.version)", digest: digest,
                          architecture: root.architecture, layerBytes: layer.count, files: root.files.map(\.target))
     }
@@ -153,6 +146,20 @@ struct ImageRoot {
             files.append(File(source: (path as NSString).resolvingSymlinksInPath, target: path))
         }
         return files
+    }
+
+    /// Pushes the image of `layer` (from this root) with `labels` as `repository:reference`;
+    /// returns the manifest's digest.
+    func push(_ layer: Data, to registry: RegistryClient, repository: String, reference: String,
+              labels: [String: String]) async throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        let config = ImageConfig(
+            architecture: architecture, created: ISO8601DateFormatter().string(from: modified),
+            config: .init(labels: labels, entrypoint: [entrypoint], env: ["PATH=/app:/usr/local/bin:/usr/bin:/bin"]),
+            rootfs: .init(diffIDs: [RegistryClient.digest(of: layer)]))
+        return try await registry.pushImage(repository: repository, reference: reference, layer: layer,
+                                            config: try encoder.encode(config)).digest
     }
 
     /// The layer: the files, `generated` (path → contents), and an empty `/tmp`.

@@ -165,21 +165,36 @@ public struct DockerServiceSpec: Codable, Sendable, Equatable {
         public var labels: [String: String]?
         /// Nanoseconds Docker waits after SIGTERM before SIGKILL.
         public var stopGracePeriod: Int64?
+        public var mounts: [Mount]?
 
         public init(image: String, command: [String]? = nil, args: [String]? = nil, env: [String]? = nil,
-                    labels: [String: String]? = nil, stopGracePeriod: Int64? = nil) {
+                    labels: [String: String]? = nil, stopGracePeriod: Int64? = nil, mounts: [Mount]? = nil) {
             self.image = image
             self.command = command
             self.args = args
             self.env = env
             self.labels = labels
             self.stopGracePeriod = stopGracePeriod
+            self.mounts = mounts
         }
 
         enum CodingKeys: String, CodingKey {
             case image = "Image", command = "Command", args = "Args", env = "Env", labels = "Labels",
-                stopGracePeriod = "StopGracePeriod"
+                stopGracePeriod = "StopGracePeriod", mounts = "Mounts"
         }
+    }
+
+    /// A host path (`bind`) or volume mounted into the container.
+    public struct Mount: Codable, Sendable, Equatable {
+        public var type: String
+        public var source: String
+        public var target: String
+        public init(type: String = "bind", source: String, target: String) {
+            self.type = type
+            self.source = source
+            self.target = target
+        }
+        enum CodingKeys: String, CodingKey { case type = "Type", source = "Source", target = "Target" }
     }
 
     public struct Placement: Codable, Sendable, Equatable {

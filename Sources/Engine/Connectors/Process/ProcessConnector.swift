@@ -9,6 +9,9 @@ public enum ProcessRoute: Sendable, Equatable {
     /// Straight over TCP: to `host` (the process id when nil: its name on the user's network)
     /// and `port`.
     case direct(host: String? = nil, port: Int = 4999)
+    /// Through the gateway's unix socket (`defpi-gateway`): it dials `<processId>:4999` on the
+    /// user networks it is attached to and carries the bytes.
+    case gateway(socketPath: String)
 }
 
 /// The orchestrator side of the dEF-Pi management protocol: one request and one reply at a
@@ -34,8 +37,8 @@ public final class ProcessConnector: Sendable {
     public func send(_ message: ProtocolMessage, to processId: String) async throws(ProcessConnectorError) -> ProtocolMessage {
         let link = links.withLock { links in
             if let existing = links[processId] { return existing }
-            let created = ManagementLink(processId: processId, address: address(of: processId), group: group,
-                                         replyTimeout: replyTimeout, connectBudget: connectBudget)
+            let created = ManagementLink(processId: processId, route: route, group: group, replyTimeout: replyTimeout,
+                                         connectBudget: connectBudget)
             links[processId] = created
             return created
         }
@@ -54,11 +57,6 @@ public final class ProcessConnector: Sendable {
         await link?.close()
     }
 
-    private func address(of processId: String) -> (host: String, port: Int) {
-        switch route {
-        case .direct(let host, let port): return (host ?? processId, port)
-        }
-    }
 }
 
 /// Why a message did not get a reply. Every case is temporary from the queue's point of view:
@@ -88,7 +86,7 @@ public enum ProcessConnectorError: UserFacingError, Equatable {
 /// One process's management connection: requests go through it strictly one at a time.
 actor ManagementLink {
     let processId: String
-    let address: (host: String, port: Int)
+    let route: ProcessRoute
     let group: any EventLoopGroup
     let replyTimeout: Duration
     let connectBudget: Duration
@@ -110,10 +108,13 @@ actor ManagementLink {
         let reply: CheckedContinuation<ProtocolMessage, any Error>
     }
 
-    init(processId: String, address: (host: String, port: Int), group: any EventLoopGroup, replyTimeout: Duration,
+    /// The management port of every process.
+    static let managementPort = 4999
+
+    init(processId: String, route: ProcessRoute, group: any EventLoopGroup, replyTimeout: Duration,
          connectBudget: Duration) {
         self.processId = processId
-        self.address = address
+        self.route = route
         self.group = group
         self.replyTimeout = replyTimeout
         self.connectBudget = connectBudget
@@ -161,13 +162,22 @@ actor ManagementLink {
         let channel = try await connect()
         let (requests, continuation) = AsyncStream.makeStream(of: Request.self)
         let processId = processId
+        let dial = dialLine
+        let address = describedAddress
         Task {
             do {
                 try await channel.executeThenClose { inbound, outbound in
                     var replies = inbound.makeAsyncIterator()
                     var decoder = FrameDecoder()
+                    var dialled = dial == nil
                     for await request in requests {
                         do {
+                            if let dial, !dialled {
+                                try await outbound.write(ByteBuffer(string: dial))
+                                try await Self.dialAnswer(from: &replies, decoder: &decoder, processId: processId,
+                                                          address: address)
+                                dialled = true
+                            }
                             try await outbound.write(ByteBuffer(bytes: request.frame))
                             request.reply.resume(returning: try await Self.reply(from: &replies, decoder: &decoder,
                                                                                   processId: processId))
@@ -187,6 +197,39 @@ actor ManagementLink {
         let opened = Connection(channel: channel.channel, requests: continuation)
         connection = opened
         return opened
+    }
+
+    /// What the gateway must be asked first, if the route goes through it.
+    private var dialLine: String? {
+        if case .gateway = route { return "DIAL \(processId) \(Self.managementPort)\n" }
+        return nil
+    }
+
+    private var describedAddress: String {
+        switch route {
+        case .direct(let host, let port): return "\(host ?? processId):\(port)"
+        case .gateway(let socketPath): return "\(processId):\(Self.managementPort) through the gateway at \(socketPath)"
+        }
+    }
+
+    /// The gateway's answer to DIAL: `OK`, or `ERROR <why>`; what follows it is the process's.
+    private static func dialAnswer(from replies: inout NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator,
+                                   decoder: inout FrameDecoder, processId: String, address: String) async throws {
+        var line: [UInt8] = []
+        while true {
+            guard let buffer = try await replies.next() else {
+                throw ProcessConnectorError.unreachable(processId: processId, address: address,
+                                                        reason: "the gateway closed the connection")
+            }
+            line += buffer.readableBytesView
+            guard let newline = line.firstIndex(of: UInt8(ascii: "\n")) else { continue }
+            decoder.append(line[(newline + 1)...])
+            let answer = String(decoding: line[..<newline], as: UTF8.self)
+            guard answer == "OK" else {
+                throw ProcessConnectorError.unreachable(processId: processId, address: address, reason: answer)
+            }
+            return
+        }
     }
 
     /// Reads until one whole reply has arrived.
@@ -214,17 +257,21 @@ actor ManagementLink {
         var delay = Duration.milliseconds(50)
         while true {
             do {
-                return try await ClientBootstrap(group: group)
-                    .connectTimeout(.seconds(2))
-                    .connect(host: address.host, port: address.port) { channel in
-                        channel.eventLoop.makeCompletedFuture {
-                            try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
-                        }
+                let bootstrap = ClientBootstrap(group: group).connectTimeout(.seconds(2))
+                let wrap: @Sendable (any Channel) -> EventLoopFuture<NIOAsyncChannel<ByteBuffer, ByteBuffer>> = { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
                     }
+                }
+                switch route {
+                case .direct(let host, let port):
+                    return try await bootstrap.connect(host: host ?? processId, port: port, channelInitializer: wrap)
+                case .gateway(let socketPath):
+                    return try await bootstrap.connect(unixDomainSocketPath: socketPath, channelInitializer: wrap)
+                }
             } catch {
                 guard ContinuousClock.now + delay < deadline else {
-                    throw ProcessConnectorError.unreachable(processId: processId, address: "\(address.host):\(address.port)",
-                                                            reason: "\(error)")
+                    throw ProcessConnectorError.unreachable(processId: processId, address: describedAddress, reason: "\(error)")
                 }
                 try await Task.sleep(for: delay)
                 delay = min(delay * 1.25, .seconds(2))

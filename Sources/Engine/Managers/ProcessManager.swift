@@ -1,0 +1,160 @@
+import Foundation
+import Logging
+import Protocol
+
+/// The Engine's side of a running process: its start-up call (the trigger), sending it its
+/// configuration, or the state it was suspended with, through the queue, and asking it to
+/// suspend or terminate. Speaks the dEF-Pi management protocol through the `ProcessConnector`.
+public final class ProcessManager: Sendable {
+    /// Sends a started process its configuration (or its saved state) and records it RUNNING.
+    public static let sendConfigurationKind: PendingChangeKind = "SEND_CONFIGURATION"
+
+    public let connector: ProcessConnector
+    private let store: any Store
+    private let queue: PendingChangeManager
+    private let notifications: EngineNotifications
+    private let logger = Logger(label: "defpi.processes")
+
+    public init(store: any Store, queue: PendingChangeManager, connector: ProcessConnector, notifications: EngineNotifications) {
+        self.store = store
+        self.queue = queue
+        self.connector = connector
+        self.notifications = notifications
+    }
+
+    /// A process called `PUT /process/trigger/{id}` with its token: it has started and listens.
+    /// Queues sending it its configuration; refuses an unknown process or a wrong token.
+    @discardableResult
+    public func triggered(processId: String, token: String) async throws -> PendingChange {
+        guard let process = try await store.fetch(ServiceProcess.self, id: processId) else {
+            throw TriggerRefusal.unknownProcess(processId)
+        }
+        guard Self.constantTimeEqual(process.token, token) else { throw TriggerRefusal.wrongToken(processId) }
+        logger.info("process \(process.name) (\(processId)) started and called back")
+        return try await queue.enqueue(PendingChange(
+            type: Self.sendConfigurationKind,
+            description: "process \(process.name): send its \(process.suspendedState == nil ? "configuration" : "saved state")",
+            resources: [processId], userId: process.userId, createdBy: "process \(process.name)",
+            payload: ["processId": processId]))
+    }
+
+    /// The queue's handler: `SetConfigMessage` (or `ResumeProcessMessage` when the process was
+    /// suspended with state), then the process is RUNNING.
+    public func sendConfiguration(_ change: PendingChange) async throws {
+        guard let processId = change.payload["processId"],
+              var process = try await store.fetch(ServiceProcess.self, id: processId) else {
+            throw PermanentChangeFailure("the process of this change no longer exists")
+        }
+        let message: ProtocolMessage
+        if let state = process.suspendedState {
+            var resume = Process_ResumeProcessMessage()
+            resume.processID = processId
+            resume.stateData = state
+            message = .resumeProcess(resume)
+        } else {
+            var setConfig = Process_SetConfigMessage()
+            setConfig.processID = processId
+            setConfig.isUpdate = false
+            setConfig.config = Dictionary(process.configuration.map { ($0.key, $0.value) }, uniquingKeysWith: { _, last in last })
+            message = .setConfig(setConfig)
+        }
+        let reply = try await connector.send(message, to: processId)
+        let state = try Self.state(in: reply, asked: message.name, process: process)
+        guard state == .running else {
+            throw ProcessReplyError.unexpected(process: process.name, asked: message.name, reply: "state \(state)")
+        }
+        process.state = .running
+        process.suspendedState = nil
+        try await save(process)
+    }
+
+    /// Asks the process to suspend; stores the state it returns (the process then exits).
+    @discardableResult
+    public func suspend(_ processId: String) async throws -> Data {
+        var process = try await existing(processId)
+        let reply = try await connector.send(.goToProcessState(Self.goTo(processId, .suspended)), to: processId)
+        guard try Self.state(in: reply, asked: "GoToProcessStateMessage", process: process) == .suspended,
+              case .processStateUpdate(let update) = reply else {
+            throw ProcessReplyError.unexpected(process: process.name, asked: "suspend", reply: "\(reply.name)")
+        }
+        process.state = .suspended
+        process.suspendedState = update.stateData
+        try await save(process)
+        await connector.disconnect(processId)
+        return update.stateData
+    }
+
+    /// Asks the process to end; it answers TERMINATED and exits.
+    public func terminate(_ processId: String) async throws {
+        var process = try await existing(processId)
+        let reply = try await connector.send(.goToProcessState(Self.goTo(processId, .terminated)), to: processId)
+        guard try Self.state(in: reply, asked: "GoToProcessStateMessage", process: process) == .terminated else {
+            throw ProcessReplyError.unexpected(process: process.name, asked: "terminate", reply: reply.name)
+        }
+        process.state = .terminated
+        try await save(process)
+        await connector.disconnect(processId)
+    }
+
+    private func existing(_ processId: String) async throws -> ServiceProcess {
+        guard let process = try await store.fetch(ServiceProcess.self, id: processId) else {
+            throw TriggerRefusal.unknownProcess(processId)
+        }
+        return process
+    }
+
+    private func save(_ process: ServiceProcess) async throws {
+        _ = try await store.update(process)
+        notifications.publish(.entity(.process, id: process.id, change: .modified))
+    }
+
+    private static func goTo(_ processId: String, _ state: Process_ProcessState) -> Process_GoToProcessStateMessage {
+        var message = Process_GoToProcessStateMessage()
+        message.processID = processId
+        message.targetState = state
+        return message
+    }
+
+    /// The state a reply reports; an `ErrorMessage` fails for good (the process said why).
+    private static func state(in reply: ProtocolMessage, asked: String, process: ServiceProcess) throws -> Process_ProcessState {
+        switch reply {
+        case .processStateUpdate(let update): return update.state
+        case .error(let error):
+            throw PermanentChangeFailure("process \(process.name) refused the \(asked): \(error.debugInformation)")
+        default:
+            throw ProcessReplyError.unexpected(process: process.name, asked: asked, reply: reply.name)
+        }
+    }
+
+    /// Compares tokens in time independent of where they differ.
+    static func constantTimeEqual(_ left: String, _ right: String) -> Bool {
+        let (a, b) = (Array(left.utf8), Array(right.utf8))
+        guard a.count == b.count else { return false }
+        return zip(a, b).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
+    }
+}
+
+/// Why a trigger call was refused.
+public enum TriggerRefusal: UserFacingError, Equatable {
+    case unknownProcess(String)
+    case wrongToken(String)
+
+    public var userMessage: String {
+        switch self {
+        case .unknownProcess(let id): return "there is no process \(id)"
+        case .wrongToken(let id): return "the token does not match process \(id)"
+        }
+    }
+}
+
+/// A process answered something the protocol does not allow there.
+public enum ProcessReplyError: UserFacingError, Equatable {
+    case unexpected(process: String, asked: String, reply: String)
+
+    public var userMessage: String {
+        switch self {
+        case .unexpected(let process, let asked, let reply):
+            return "process \(process) answered the \(asked) with \(reply)"
+        }
+    }
+}
