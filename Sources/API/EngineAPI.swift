@@ -35,6 +35,8 @@ public struct EngineAPI: Sendable {
 
     /// Serves on a unix socket (the gateway's directory) until the task is cancelled.
     public func serve(unixSocket path: String) async throws {
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent,
+                                                withIntermediateDirectories: true)
         try? FileManager.default.removeItem(atPath: path)
         var logger = Logger(label: "defpi.api")
         logger.logLevel = .notice

@@ -29,10 +29,10 @@ struct OrchestratorTrigger {
                     return
                 }
                 guard status.code >= 500 else {
-                    throw RuntimeFailure("the orchestrator refused the start of process \(identity.processId): HTTP \(status.code) \(status.reasonPhrase)")
+                    throw TriggerRefused(description: "the orchestrator refused the start of process \(identity.processId): HTTP \(status.code) \(status.reasonPhrase)")
                 }
                 logger.warning("trigger attempt \(attempt): HTTP \(status.code)")
-            } catch let refusal as RuntimeFailure {
+            } catch let refusal as TriggerRefused {
                 throw refusal
             } catch {
                 logger.warning("trigger attempt \(attempt): cannot reach the orchestrator at \(host):\(identity.orchestratorPort): \(error)")
@@ -66,4 +66,9 @@ struct OrchestratorTrigger {
             throw RuntimeFailure("the orchestrator closed the connection without an answer")
         }
     }
+}
+
+/// The orchestrator answered the trigger, and the answer was no: retrying cannot help.
+struct TriggerRefused: Error, CustomStringConvertible {
+    let description: String
 }

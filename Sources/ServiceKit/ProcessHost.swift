@@ -88,7 +88,16 @@ public final class ProcessHost<Service: DefPiService>: Sendable {
         logger.info("listening for the orchestrator on port \(port)")
         listening?(port)
         try await withThrowingDiscardingTaskGroup { tasks in
-            tasks.addTask { try await OrchestratorTrigger(identity: self.identity, logger: self.logger, group: self.group).call() }
+            tasks.addTask {
+                do {
+                    try await OrchestratorTrigger(identity: self.identity, logger: self.logger, group: self.group).call()
+                } catch {
+                    // Without the orchestrator the process is of no use: end, so swarm starts it again.
+                    self.logger.error("\(error)")
+                    try? await server.channel.close()
+                    throw error
+                }
+            }
             try await server.executeThenClose { inbound in
                 for try await connection in inbound {
                     tasks.addTask {

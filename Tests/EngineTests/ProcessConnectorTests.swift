@@ -1,4 +1,5 @@
 import Engine
+import Foundation
 import NIOCore
 import NIOPosix
 import Protocol
@@ -53,9 +54,18 @@ struct ProcessConnectorTests {
 
     @Test("nothing listening: unreachable once the connect budget is spent")
     func unreachable() async throws {
-        let peer = try await Peer { _ in }
-        let port = peer.port
-        await peer.stop()
+        // A bound socket that does not listen: connections are refused, and no other test can
+        // take the port meanwhile.
+        let refusing = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(refusing) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(refusing, $0, length) == 0 && getsockname(refusing, $0, &length) == 0 }
+        }
+        let port = Int(UInt16(bigEndian: address.sin_port))
         let connector = ProcessConnector(route: .direct(host: "127.0.0.1", port: port), connectBudget: .milliseconds(400))
         let start = ContinuousClock.now
         await #expect {

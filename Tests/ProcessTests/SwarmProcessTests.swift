@@ -1,0 +1,115 @@
+import DefpiAPI
+import DefpiTesting
+import Engine
+import Foundation
+import Testing
+
+/// A sample service as a swarm service on a test-bed worker, reached only through the gateway:
+/// it calls back, gets its configuration, is suspended (its state comes back), resumed in a new
+/// container from that state, and terminated.
+@Suite("Processes on the swarm", .enabled(if: TestBed.hasSwarm && TestBed.hasRegistry), .timeLimit(.minutes(4)))
+struct SwarmProcessTests {
+    @Test("a meter on a worker: trigger through the gateway, RUNNING, suspend with state, resume from it, terminate")
+    func meterOnAWorker() async throws {
+        let endpoint = try #require(TestBed.dockerEndpoint)
+        let registryURL = try #require(TestBed.registryURL)
+        let worker = TestBed.nodeNames[1]
+        let prefix = "p\(ObjectID.generate().suffix(8))"
+        let published = try DefpiCommand.run(
+            ["service", "publish", BuiltSample.meter.executable, "--id", "meter", "--version", "1.0.0",
+             "--description", BuiltSample.meter.descriptionPath],
+            environment: ["DEFPI_REGISTRY": registryURL, "DEFPI_REGISTRY_PREFIX": prefix])
+        #expect(published.status == 0, "\(published.stderr)")
+        let image = "\(registryURL.replacingOccurrences(of: "http://", with: ""))/\(prefix)/meter:1.0.0"
+
+        let directory = TemporaryDirectory.make().path
+        let engine = try await Engine(settings: EngineSettings(
+            store: try StoreLocation(parsing: directory + "/defpi.sqlite"), docker: endpoint,
+            registry: RegistrySettings(url: registryURL), gateway: GatewaySettings(directory: directory + "/gateway")))
+        let api = Task { try await EngineAPI(engine: engine).serve(unixSocket: engine.settings.gateway.engineSocket) }
+        let queue = Task { await engine.queue.run() }
+        let user = try await engine.store.insert(User(username: "alice"))
+        let network = "usernet-\(user.id)"
+        let docker = engine.docker
+        let process = try await engine.store.insert(ServiceProcess(
+            name: "meter-1", userId: user.id, serviceId: "meter", serviceVersion: "1.0.0", placement: .pool("edge"),
+            configuration: [ProcessParameter(key: "INTERVAL", value: "0.2"), ProcessParameter(key: "WATTS", value: "75")]))
+        defer {
+            api.cancel()
+            queue.cancel()
+            Task {
+                try? await docker.removeService(process.id)
+                try? await docker.removeService(GatewayManager.serviceName)
+                try? await Task.sleep(for: .seconds(2))
+                try? await docker.removeNetwork(network)
+            }
+        }
+
+        try await docker.createOverlayNetwork(name: network)
+        let gatewayImage = try await engine.gateway.publishImage(
+            executable: DefpiCommand.executable.deletingLastPathComponent().appendingPathComponent("defpi-gateway").path)
+        try await engine.gateway.ensure(image: gatewayImage, networks: [network])
+        #expect(await eventually(timeout: .seconds(60)) {
+            FileManager.default.fileExists(atPath: engine.settings.gateway.dialSocket)
+        }, "the gateway never opened its socket")
+
+        // The process, as the lifecycle will deploy it: a swarm service named by its id, on the
+        // user's network under its id, with the orchestrator's address and its token.
+        func spec(start: Int) -> DockerServiceSpec {
+            DockerServiceSpec(name: process.id, labels: ["org.defpi.process": process.id], taskTemplate: .init(
+                containerSpec: .init(image: image, env: [
+                    "PROCESS_ID=\(process.id)", "USER_ID=\(user.id)", "USER_NAME=alice", "ORCHESTRATOR_HOST=orchestrator",
+                    "ORCHESTRATOR_PORT=8080", "ORCHESTRATOR_TOKEN=\(process.token)", "DEFPI_START=\(start)",
+                ], stopGracePeriod: 2_000_000_000),
+                placement: .init(constraints: ["node.hostname == \(worker)"]),
+                networks: [.init(target: network, aliases: [process.id])],
+                restartPolicy: .init(condition: "on-failure", maxAttempts: 3)))
+        }
+        func running() async -> Bool {
+            (try? await engine.store.fetch(ServiceProcess.self, id: process.id))?.state == .running
+        }
+        func logs() throws -> String {
+            try ChildProcess.run("/usr/bin/docker", ["-H", "unix://\(endpoint.unixSocketPath!)", "service", "logs", "--raw",
+                                                     process.id]).stdout
+        }
+        func taskNode() async throws -> String {
+            let task = try #require(try await docker.tasks(service: process.id).first { $0.desiredState == "running" })
+            return try await docker.node(task.nodeID ?? "").description.hostname
+        }
+
+        let created = ContinuousClock.now
+        try await docker.createService(spec(start: 1))
+        #expect(await eventually(timeout: .seconds(90)) { await running() }, "\((try? logs()) ?? "")")
+        let firstStart = ContinuousClock.now - created
+        #expect(try await taskNode() == worker)
+        #expect(await eventually(timeout: .seconds(20)) {
+            ((try? logs()) ?? "").contains("meter \(process.id) runs from reading 0: interval=0.2 watts=75.0")
+        }, "\((try? logs()) ?? "")")
+
+        try await Task.sleep(for: .seconds(1))
+        let state = try await engine.processes.suspend(process.id)
+        let carried = try JSONSerialization.jsonObject(with: state) as? [String: Any]
+        let counter = try #require(carried?["counter"] as? Int)
+        #expect(counter > 0)
+        #expect(await eventually(timeout: .seconds(30)) {
+            (try? await docker.tasks(service: process.id))?.contains { $0.status.state == "complete" } == true
+        }, "the suspended container did not end")
+
+        // A new container of the process starts from the saved state.
+        let restarted = ContinuousClock.now
+        let service = try #require(try await docker.service(process.id))
+        try await docker.updateService(service.id, version: service.version, spec: spec(start: 2))
+        #expect(await eventually(timeout: .seconds(90)) { await running() }, "\((try? logs()) ?? "")")
+        let secondStart = ContinuousClock.now - restarted
+        #expect(await eventually(timeout: .seconds(20)) {
+            ((try? logs()) ?? "").contains("meter \(process.id) runs from reading \(counter): interval=0.2 watts=75.0")
+        }, "\((try? logs()) ?? "")")
+
+        try await engine.processes.terminate(process.id)
+        #expect(await eventually(timeout: .seconds(30)) {
+            (try? await docker.tasks(service: process.id, desiredState: "running"))?.allSatisfy { $0.status.state == "complete" } == true
+        })
+        #expect(try await engine.store.fetch(ServiceProcess.self, id: process.id)?.state == .terminated)
+        print("swarm process: meter \(process.id) on \(worker); create to RUNNING \(firstStart), restart to RUNNING from state (counter \(counter)) \(secondStart)")
+    }
+}
