@@ -1,6 +1,7 @@
 import Engine
 import Foundation
 import Protocol
+import SampleSupport
 import SwiftProtobuf
 import Synchronization
 import Testing
@@ -213,7 +214,7 @@ final class Recorder: ConnectionHandler {
     func record(_ event: String) { events.withLock { $0.append(event) } }
     func connected() async { record("connected") }
     func received(_ message: any SwiftProtobuf.Message) async {
-        let text = (message as? Google_Protobuf_StringValue)?.value ?? "?"
+        let text = (message as? Google_Protobuf_StringValue)?.value ?? (message as? Samples_Text)?.text ?? "?"
         record("received \(text)")
         if text == "ping", let connection = connection.withLock({ $0 }) {
             try? await connection.send(Google_Protobuf_StringValue("pong"))

@@ -74,7 +74,11 @@ struct SampleServiceTests {
             Issue.record("expected SUSPENDED, got \(suspended)")
             return
         }
-        let carried = try JSONDecoder().decode(CarriedState<[String: Double]>.self, from: update.stateData)
+        struct Carried: Decodable {
+            var counter: Int64
+            var configuration: [String: Double]
+        }
+        let carried = try JSONDecoder().decode(Carried.self, from: update.stateData)
         #expect(carried.counter > 0 && carried.configuration == ["interval": 0.05, "watts": 50])
         #expect(meter.child.wait() == 0)
 
@@ -136,5 +140,48 @@ final class StatusReader: Sendable {
         func received(_ message: any SwiftProtobuf.Message) async {
             if let status = message as? Samples_Status { reader.received.withLock { $0 = status } }
         }
+    }
+}
+
+extension SampleServiceTests {
+    @Test("echo answers with its prefix and count; a published version without the Status interface runs without it")
+    func echo() async throws {
+        // The interfaces of a version that has no Status interface.
+        let echoOnly = try BuiltSample.echo.interfaces().filter { $0.name != "Status" }
+        let file = TemporaryDirectory.make().path + "/defpi-interfaces.json"
+        try JSONEncoder().encode(echoOnly).write(to: URL(fileURLWithPath: file))
+        let echo = try SampleProcess(.echo, processId: "echo-1", port: Self.freePort(), interfacesFile: file)
+        defer { echo.child.kill() }
+        #expect(Messages.state(of: try await echo.send(Messages.setConfig("echo-1", ["prefix": "heard: "]))) == .running)
+        #expect(await echo.logged("Status v1 is not served"))
+
+        let hashes = try BuiltSample.echo.hashes("Echo")
+        let answers = Recorder()
+        let probe = try await RunningHost(CounterService(), processId: "probe", interfaces: [
+            InterfaceHandler(name: "Echo client", receivesHash: hashes.sendsHash, sendsHash: hashes.receivesHash,
+                             receives: [Samples_Text.self], sends: [Samples_Text.self]) { connection in
+                answers.connection.withLock { $0 = connection }
+                return answers
+            },
+        ])
+        let port = Self.freePort()
+        _ = try await echo.send(Messages.connection(.create, "e1", port: port, receives: hashes.receivesHash,
+                                                    sends: hashes.sendsHash))
+        _ = try await probe.send(Messages.connection(.create, "e1", port: port, target: "127.0.0.1",
+                                                     receives: hashes.sendsHash, sends: hashes.receivesHash))
+        for _ in 0..<250 where answers.events.withLock({ !$0.contains("connected") }) {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let connection = try #require(answers.connection.withLock { $0 })
+        var text = Samples_Text()
+        text.text = "hello"
+        try await connection.send(text)
+        #expect(await echo.logged("echo 1: hello"))
+        for _ in 0..<250 where answers.events.withLock({ !$0.contains("received heard: hello #1") }) {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(answers.events.withLock { $0 } == ["connected", "received heard: hello #1"])
+        _ = try await probe.send(Messages.goTo("probe", .terminated))
+        #expect(Messages.state(of: try await echo.send(Messages.goTo("echo-1", .terminated))) == .terminated)
     }
 }

@@ -1,4 +1,3 @@
-import Foundation
 import Logging
 import SampleSupport
 import ServiceKit
@@ -7,100 +6,84 @@ import Synchronization
 
 /// The sample meter: takes a reading every `interval` seconds and sends it on every Readings
 /// connection; an aggregator's Setpoint changes what it reports. Its counter is the number of
-/// readings taken, carried over a suspend and resume with its configuration.
-final class Meter: DefPiService {
+/// readings taken.
+final class Meter: SampleService {
     struct Configuration: ServiceConfiguration {
         var interval: Double = 1
         var watts: Double = 100
     }
 
-    private struct State {
-        var process = "meter"
-        var configuration = Configuration()
-        var sequence: Int64 = 0
+    private struct Links {
         var setpoint: Double?
         var connections: [ObjectIdentifier: DataConnection] = [:]
         var ticker: Task<Void, Never>?
     }
 
-    private let state = Mutex(State())
+    let core = SampleCore<Configuration>(kind: "meter", counting: "reading")
+    private let links = Mutex(Links())
     private let logger = Logger(label: "meter")
 
     var interfaces: [InterfaceHandler] {
         [
             InterfaceHandler(interface: "Readings", version: "v1", receives: [Samples_Setpoint.self],
                              sends: [Samples_Reading.self]) { ReadingsLink(meter: self, connection: $0) },
-            StatusInterface.handler { [self] in
-                self.state.withLock { StatusInterface.status(process: $0.process, counter: $0.sequence, configuration: $0.configuration) }
-            },
+            core.statusInterface,
         ]
     }
 
     func start(with configuration: Configuration, process: ProcessIdentity) async throws {
-        begin(process: process.processId, configuration: configuration, sequence: 0)
-    }
-
-    func modify(_ configuration: Configuration) async throws {
-        state.withLock { $0.configuration = configuration }
-        logger.info("configuration: interval=\(configuration.interval) watts=\(configuration.watts)")
+        core.begin(process: process.processId, configuration: configuration)
+        startTicking()
     }
 
     func suspend() async throws -> [UInt8] {
-        let carried = state.withLock { state in
-            state.ticker?.cancel()
-            return CarriedState(counter: state.sequence, configuration: state.configuration)
-        }
-        logger.info("suspending at reading \(carried.counter)")
-        return Array(try JSONEncoder().encode(carried))
+        links.withLock { $0.ticker?.cancel() }
+        return try core.carry()
     }
 
-    func resume(from data: [UInt8], process: ProcessIdentity) async throws {
-        let carried = try JSONDecoder().decode(CarriedState<Configuration>.self, from: Data(data))
-        begin(process: process.processId, configuration: carried.configuration, sequence: carried.counter)
+    func resume(from state: [UInt8], process: ProcessIdentity) async throws {
+        try core.restore(state, process: process.processId)
+        startTicking()
     }
 
     func terminate() async {
-        state.withLock { $0.ticker?.cancel() }
-        logger.info("terminated after \(state.withLock { $0.sequence }) readings")
+        links.withLock { $0.ticker?.cancel() }
+        core.finish()
     }
 
-    private func begin(process: String, configuration: Configuration, sequence: Int64) {
-        logger.info("meter \(process) runs from reading \(sequence): interval=\(configuration.interval) watts=\(configuration.watts)")
-        state.withLock { state in
-            state.process = process
-            state.configuration = configuration
-            state.sequence = sequence
-            state.ticker?.cancel()
-            state.ticker = Task { await self.tick() }
+    private func startTicking() {
+        links.withLock { links in
+            links.ticker?.cancel()
+            links.ticker = Task { await self.tick() }
         }
     }
 
     private func tick() async {
         while !Task.isCancelled {
-            let (reading, connections, interval) = state.withLock { state in
-                state.sequence += 1
-                var reading = Samples_Reading()
-                reading.meter = state.process
-                reading.watts = state.setpoint ?? state.configuration.watts
-                reading.sequence = state.sequence
-                return (reading, Array(state.connections.values), state.configuration.interval)
+            let configuration = core.configuration
+            var reading = Samples_Reading()
+            reading.meter = core.process
+            reading.sequence = core.count()
+            let connections = links.withLock { links in
+                reading.watts = links.setpoint ?? configuration.watts
+                return Array(links.connections.values)
             }
             logger.info("reading \(reading.sequence): \(reading.watts) W to \(connections.count) connections")
             for connection in connections { try? await connection.send(reading) }
-            try? await Task.sleep(for: .milliseconds(Int(max(0.05, interval) * 1000)))
+            try? await Task.sleep(for: .milliseconds(Int(max(0.05, configuration.interval) * 1000)))
         }
     }
 
     fileprivate func attach(_ connection: DataConnection) {
-        state.withLock { $0.connections[ObjectIdentifier(connection)] = connection }
+        links.withLock { $0.connections[ObjectIdentifier(connection)] = connection }
     }
 
     fileprivate func detach(_ connection: DataConnection) {
-        state.withLock { _ = $0.connections.removeValue(forKey: ObjectIdentifier(connection)) }
+        links.withLock { _ = $0.connections.removeValue(forKey: ObjectIdentifier(connection)) }
     }
 
     fileprivate func apply(_ setpoint: Samples_Setpoint) {
-        state.withLock { $0.setpoint = setpoint.watts }
+        links.withLock { $0.setpoint = setpoint.watts }
         logger.info("setpoint \(setpoint.watts) W (the aggregator has \(setpoint.readings) readings)")
     }
 }

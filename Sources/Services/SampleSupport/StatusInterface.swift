@@ -29,14 +29,3 @@ public enum StatusInterface {
         }
     }
 }
-
-/// The state a sample carries over a suspend and resume: its counter and configuration, as JSON.
-public struct CarriedState<Configuration: Codable>: Codable {
-    public var counter: Int64
-    public var configuration: Configuration
-
-    public init(counter: Int64, configuration: Configuration) {
-        self.counter = counter
-        self.configuration = configuration
-    }
-}
