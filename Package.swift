@@ -26,6 +26,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // System libraries: a module map and a shim header each, nothing else.
@@ -70,6 +71,7 @@ let package = Package(
             dependencies: [
                 "Engine", .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Sources/API"),
         .target(
@@ -125,7 +127,9 @@ let package = Package(
         .testTarget(name: "CLITests", dependencies: ["DefpiTesting"]),
         .testTarget(name: "ServiceKitTests", dependencies: ["ServiceKit", "Protocol", "Engine", "DefpiTesting", "SampleSupport"]),
         // Processes through the gateway and the Engine's API: locally, and on the test bed's swarm.
-        .testTarget(name: "ProcessTests", dependencies: ["Engine", "DefpiAPI", "DefpiTesting", "Protocol"]),
+        .testTarget(
+            name: "ProcessTests",
+            dependencies: ["Engine", "DefpiAPI", "DefpiTesting", "Protocol", .product(name: "Logging", package: "swift-log")]),
         // Connectors and managers against the real test bed (swarm, registry).
         .testTarget(name: "ClusterTests", dependencies: ["Engine", "DefpiTesting"]),
     ]

@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import ServiceLifecycle
 
 /// The Engine's HTTP API. Today it serves what processes call: `PUT /process/trigger/{id}` with
 /// `X-Auth-Token`, the call a dEF-Pi process makes once it has started (through the gateway, on
@@ -33,7 +34,45 @@ public struct EngineAPI: Sendable {
         return router
     }
 
-    /// Serves on a unix socket (the gateway's directory) until the task is cancelled.
+    /// Serves on the unix socket whenever no other defpi does (several consoles may run on one
+    /// host; one serves, and another takes over when it stops), until the task is cancelled.
+    public func serveWhenFree(unixSocket path: String, logger: Logger) async {
+        while !Task.isCancelled {
+            if !Self.isServed(path) {
+                do {
+                    try await serve(unixSocket: path)
+                } catch {
+                    logger.warning("cannot serve the API socket \(path): \(error)")
+                }
+            }
+            try? await Task.sleep(for: .seconds(5))
+        }
+    }
+
+    /// Whether a server answers on the unix socket at `path`.
+    static func isServed(_ path: String) -> Bool {
+        let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { return false }
+        defer { close(descriptor) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let fits = withUnsafeMutableBytes(of: &address.sun_path) { buffer in
+            path.utf8CString.withUnsafeBytes { bytes in
+                guard bytes.count <= buffer.count else { return false }
+                buffer.copyMemory(from: bytes)
+                return true
+            }
+        }
+        guard fits else { return false }
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) == 0
+            }
+        }
+    }
+
+    /// Serves on a unix socket (the gateway's directory) until the task is cancelled; a stale
+    /// socket file is replaced.
     public func serve(unixSocket path: String) async throws {
         try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent,
                                                 withIntermediateDirectories: true)
@@ -43,7 +82,15 @@ public struct EngineAPI: Sendable {
         let application = Application(router: router(),
                                       configuration: .init(address: .unixDomainSocket(path: path), serverName: "defpi"),
                                       logger: logger)
-        try await application.runService(gracefulShutdownSignals: [])
+        // Cancelling the caller shuts the server down gracefully: a hard stop while a connection
+        // is being accepted trips NIO's check that every writer is finished.
+        let services = ServiceGroup(configuration: .init(services: [application], logger: logger))
+        let running = Task { try await services.run() }
+        try await withTaskCancellationHandler {
+            try await running.value
+        } onCancel: {
+            Task { await services.triggerGracefulShutdown() }
+        }
     }
 
     private static func error(_ status: HTTPResponse.Status, _ message: String) -> Response {

@@ -44,9 +44,8 @@ struct ConsoleCommand: AsyncParsableCommand {
             let running = Task { await engine.run() }
             // Processes call back (through the gateway) on the Engine's API socket.
             let api = Task {
-                do { try await EngineAPI(engine: engine).serve(unixSocket: engine.settings.gateway.engineSocket) } catch {
-                    Logger(label: "defpi.api").warning("the API socket \(engine.settings.gateway.engineSocket) is not served: \(error)")
-                }
+                await EngineAPI(engine: engine).serveWhenFree(unixSocket: engine.settings.gateway.engineSocket,
+                                                              logger: Logger(label: "defpi.api"))
             }
             defer {
                 running.cancel()

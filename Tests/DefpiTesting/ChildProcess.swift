@@ -48,6 +48,22 @@ public final class ChildProcess: @unchecked Sendable {
         return (status, child.output, child.errors)
     }
 
+    /// Runs a program to its end without holding a thread of the concurrency pool while it runs
+    /// (tests run in parallel on few cores; a blocked pool thread stalls other tests).
+    public static func runAsync(_ executable: String, _ arguments: [String], environment: [String: String]? = nil)
+        async throws -> (status: Int32, stdout: String, stderr: String)
+    {
+        let child = try ChildProcess(executable, arguments, environment: environment)
+        let status = await child.exited()
+        return (status, child.output, child.errors)
+    }
+
+    /// Waits for the program to end, polling, so no thread of the concurrency pool is held.
+    public func exited() async -> Int32 {
+        while isRunning { try? await Task.sleep(for: .milliseconds(10)) }
+        return wait()
+    }
+
     /// Waits for the program to end; returns its exit status (128 + signal when killed).
     @discardableResult
     public func wait() -> Int32 {

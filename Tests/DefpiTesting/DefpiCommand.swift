@@ -25,11 +25,25 @@ public enum DefpiCommand {
     public static func run(_ arguments: [String], environment: [String: String] = [:], launcher: [String] = [])
         throws -> Result
     {
+        let child = try start(arguments, environment: environment, launcher: launcher)
+        let status = child.wait()
+        return Result(status: status, stdout: child.output, stderr: child.errors)
+    }
+
+    /// The same, without holding a thread of the concurrency pool while defpi runs.
+    public static func runAsync(_ arguments: [String], environment: [String: String] = [:]) async throws -> Result {
+        let child = try start(arguments, environment: environment, launcher: [])
+        let status = await child.exited()
+        return Result(status: status, stdout: child.output, stderr: child.errors)
+    }
+
+    private static func start(_ arguments: [String], environment: [String: String], launcher: [String]) throws
+        -> ChildProcess
+    {
         var base = ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"]
         base["HOME"] = TemporaryDirectory.make().path
         let program = launcher.first ?? executable.path
         let arguments = launcher.isEmpty ? arguments : Array(launcher.dropFirst()) + [executable.path] + arguments
-        let result = try ChildProcess.run(program, arguments, environment: base.merging(environment) { $1 })
-        return Result(status: result.status, stdout: result.stdout, stderr: result.stderr)
+        return try ChildProcess(program, arguments, environment: base.merging(environment) { $1 })
     }
 }

@@ -2,6 +2,7 @@ import DefpiAPI
 import DefpiTesting
 import Engine
 import Foundation
+import Logging
 import Testing
 
 /// The whole path on this host, without Docker: a sample meter process calls back through the
@@ -49,7 +50,7 @@ struct GatewayChainTests {
 
         let state = try await engine.processes.suspend(process.id)
         let carried = try JSONSerialization.jsonObject(with: state) as? [String: Any]
-        #expect(first.wait() == 0)
+        #expect(await first.exited() == 0)
         let stored = try #require(try await engine.store.fetch(ServiceProcess.self, id: process.id))
         #expect(stored.state == .suspended && stored.suspendedState == state)
         let counter = try #require(carried?["counter"] as? Int)
@@ -64,7 +65,7 @@ struct GatewayChainTests {
         #expect(try await engine.store.fetch(ServiceProcess.self, id: process.id)?.suspendedState == nil)
 
         try await engine.processes.terminate(process.id)
-        #expect(second.wait() == 0)
+        #expect(await second.exited() == 0)
         #expect(try await engine.store.fetch(ServiceProcess.self, id: process.id)?.state == .terminated)
     }
 
@@ -84,7 +85,7 @@ struct GatewayChainTests {
             for _ in 0..<100 where !FileManager.default.fileExists(atPath: engine.settings.gateway.engineSocket) {
                 try await Task.sleep(for: .milliseconds(20))
             }
-            let result = try ChildProcess.run("/usr/bin/curl", [
+            let result = try await ChildProcess.runAsync("/usr/bin/curl", [
                 "-s", "-X", "PUT", "-H", "X-Auth-Token: \(token)", "--unix-socket", engine.settings.gateway.engineSocket,
                 "-w", "\n%{http_code}", "http://engine/process/trigger/\(id)",
             ])
@@ -99,5 +100,39 @@ struct GatewayChainTests {
         #expect(right.status == "204")
         #expect(try await engine.store.list(PendingChange.self, StoreQuery()).items.map(\.description)
                 == ["process echo-1: send its configuration"])
+    }
+}
+
+extension GatewayChainTests {
+    @Test("a second engine on the host leaves the API socket to the first, and takes it over when the first stops")
+    func socketTakeover() async throws {
+        let directory = TemporaryDirectory.make().path
+        func engine() async throws -> Engine {
+            try await Engine(settings: EngineSettings(
+                store: try StoreLocation(parsing: TemporaryDirectory.make().path + "/defpi.sqlite"),
+                docker: DockerEndpoint(unixSocketPath: directory + "/no-docker.sock"), registry: RegistrySettings(),
+                gateway: GatewaySettings(directory: directory)))
+        }
+        let first = try await engine()
+        let second = try await engine()
+        let user = try await second.store.insert(User(username: "carol"))
+        let process = try await second.store.insert(ServiceProcess(
+            name: "echo-1", userId: user.id, serviceId: "echo", serviceVersion: "1", placement: .pool("p")))
+        let socket = first.settings.gateway.engineSocket
+        func status() async throws -> String {
+            try await ChildProcess.runAsync("/usr/bin/curl", [
+                "-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "PUT", "-H", "X-Auth-Token: \(process.token)",
+                "--unix-socket", socket, "http://engine/process/trigger/\(process.id)",
+            ]).stdout
+        }
+        let logger = Logger(label: "test")
+        let serving = Task { await EngineAPI(engine: first).serveWhenFree(unixSocket: socket, logger: logger) }
+        #expect(await eventually(timeout: .seconds(5)) { (try? await status()) == "404" })
+        let waiting = Task { await EngineAPI(engine: second).serveWhenFree(unixSocket: socket, logger: logger) }
+        defer { waiting.cancel() }
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(try await status() == "404", "the second engine took the socket away")
+        serving.cancel()
+        #expect(await eventually(timeout: .seconds(15)) { (try? await status()) == "204" })
     }
 }

@@ -15,7 +15,7 @@ struct SwarmProcessTests {
         let registryURL = try #require(TestBed.registryURL)
         let worker = TestBed.nodeNames[1]
         let prefix = "p\(ObjectID.generate().suffix(8))"
-        let published = try DefpiCommand.run(
+        let published = try await DefpiCommand.runAsync(
             ["service", "publish", BuiltSample.meter.executable, "--id", "meter", "--version", "1.0.0",
              "--description", BuiltSample.meter.descriptionPath],
             environment: ["DEFPI_REGISTRY": registryURL, "DEFPI_REGISTRY_PREFIX": prefix])
@@ -68,9 +68,14 @@ struct SwarmProcessTests {
         func running() async -> Bool {
             (try? await engine.store.fetch(ServiceProcess.self, id: process.id))?.state == .running
         }
-        func logs() throws -> String {
-            try ChildProcess.run("/usr/bin/docker", ["-H", "unix://\(endpoint.unixSocketPath!)", "service", "logs", "--raw",
+        func logs() async throws -> String {
+            try await ChildProcess.runAsync("/usr/bin/docker", ["-H", "unix://\(endpoint.unixSocketPath!)", "service", "logs", "--raw",
                                                      process.id]).stdout
+        }
+        /// Waits for `condition`; when it never holds, records `what` with the process's log.
+        func expect(_ what: String, within timeout: Duration, _ condition: () async -> Bool) async {
+            if await eventually(timeout: timeout, condition) { return }
+            Issue.record("\(what); the process's log:\n\((try? await logs()) ?? "")")
         }
         func taskNode() async throws -> String {
             let task = try #require(try await docker.tasks(service: process.id).first { $0.desiredState == "running" })
@@ -79,12 +84,12 @@ struct SwarmProcessTests {
 
         let created = ContinuousClock.now
         try await docker.createService(spec(start: 1))
-        #expect(await eventually(timeout: .seconds(90)) { await running() }, "\((try? logs()) ?? "")")
+        await expect("the process never became RUNNING", within: .seconds(90)) { await running() }
         let firstStart = ContinuousClock.now - created
         #expect(try await taskNode() == worker)
-        #expect(await eventually(timeout: .seconds(20)) {
-            ((try? logs()) ?? "").contains("meter \(process.id) runs from reading 0: interval=0.2 watts=75.0")
-        }, "\((try? logs()) ?? "")")
+        await expect("the configuration never showed in the log", within: .seconds(20)) {
+            ((try? await logs()) ?? "").contains("meter \(process.id) runs from reading 0: interval=0.2 watts=75.0")
+        }
 
         try await Task.sleep(for: .seconds(1))
         let state = try await engine.processes.suspend(process.id)
@@ -99,11 +104,11 @@ struct SwarmProcessTests {
         let restarted = ContinuousClock.now
         let service = try #require(try await docker.service(process.id))
         try await docker.updateService(service.id, version: service.version, spec: spec(start: 2))
-        #expect(await eventually(timeout: .seconds(90)) { await running() }, "\((try? logs()) ?? "")")
+        await expect("the process never became RUNNING again", within: .seconds(90)) { await running() }
         let secondStart = ContinuousClock.now - restarted
-        #expect(await eventually(timeout: .seconds(20)) {
-            ((try? logs()) ?? "").contains("meter \(process.id) runs from reading \(counter): interval=0.2 watts=75.0")
-        }, "\((try? logs()) ?? "")")
+        await expect("the resumed counter never showed in the log", within: .seconds(20)) {
+            ((try? await logs()) ?? "").contains("meter \(process.id) runs from reading \(counter): interval=0.2 watts=75.0")
+        }
 
         try await engine.processes.terminate(process.id)
         #expect(await eventually(timeout: .seconds(30)) {

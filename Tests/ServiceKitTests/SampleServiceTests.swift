@@ -80,7 +80,7 @@ struct SampleServiceTests {
         }
         let carried = try JSONDecoder().decode(Carried.self, from: update.stateData)
         #expect(carried.counter > 0 && carried.configuration == ["interval": 0.05, "watts": 50])
-        #expect(meter.child.wait() == 0)
+        #expect(await meter.child.exited() == 0)
 
         // A new meter process resumes from it, counting on.
         let moved = try SampleProcess(.meter, processId: "meter-1", port: Self.freePort(), interfacesFile: meterFile)
@@ -107,7 +107,8 @@ struct SampleServiceTests {
 
         #expect(Messages.state(of: try await moved.send(Messages.goTo("meter-1", .terminated))) == .terminated)
         #expect(Messages.state(of: try await aggregator.send(Messages.goTo("agg-1", .terminated))) == .terminated)
-        #expect(moved.child.wait() == 0 && aggregator.child.wait() == 0)
+        #expect(await moved.child.exited() == 0)
+        #expect(await aggregator.child.exited() == 0)
         #expect(await moved.logged("terminated after"))
         _ = try await probe.send(Messages.goTo("probe", .terminated))
     }
