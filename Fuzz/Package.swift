@@ -1,6 +1,7 @@
 // swift-tools-version: 6.1
-// The libFuzzer target of the protocol decoder, kept out of the main package: it is built with
-// `-sanitize=fuzzer,address` and runs libFuzzer's driver from its own `main`. Run: scripts/fuzz.sh.
+// The libFuzzer target of the protocol decoder, kept out of the main package: scripts/fuzz.sh builds
+// it with AddressSanitizer and coverage instrumentation, links libFuzzer's driver without its main,
+// and runs it (the target's own `main` hands control to the driver).
 import Foundation
 import PackageDescription
 

@@ -25,7 +25,7 @@ public struct TypedPayload: Sendable, Equatable {
         guard payload.count > length else { throw .truncatedName(length: length, available: payload.count - 1) }
         let nameBytes = payload.dropFirst().prefix(length)
         guard nameBytes.allSatisfy({ $0 >= 0x21 && $0 < 0x7F }) else {
-            throw .badName(nameBytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined())
+            throw .badName(Self.hex(nameBytes))
         }
         name = String(decoding: nameBytes, as: UTF8.self)
         body = Array(payload.dropFirst(1 + length))
@@ -34,7 +34,12 @@ public struct TypedPayload: Sendable, Equatable {
     /// The payload's bytes, ready to be framed.
     public var bytes: [UInt8] {
         let name = Array(name.utf8)
-        return [UInt8(name.count)] + name + body
+        return [UInt8(clamping: name.count)] + name + body
+    }
+
+    /// Bytes as hex digits, for error messages.
+    static func hex(_ bytes: some Sequence<UInt8>) -> String {
+        bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
     }
 }
 
@@ -115,8 +120,11 @@ extension TypedPayload {
         String(type.protoMessageName.split(separator: ".").last ?? "")
     }
 
-    /// The payload of any protobuf message under `name`.
+    /// The payload of any protobuf message under `name` (1 to 127 printable ASCII bytes).
     public static func encoding(_ message: any SwiftProtobuf.Message, name: String) throws(ProtocolError) -> TypedPayload {
+        let nameBytes = Array(name.utf8)
+        guard (1...maximumNameLength).contains(nameBytes.count) else { throw .badNameLength(nameBytes.count) }
+        guard nameBytes.allSatisfy({ $0 >= 0x21 && $0 < 0x7F }) else { throw .badName(hex(nameBytes)) }
         var options = BinaryEncodingOptions()
         options.useDeterministicOrdering = true
         do {

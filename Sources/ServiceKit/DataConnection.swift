@@ -7,8 +7,8 @@ import SwiftProtobuf
 /// One data connection between two processes, as the orchestrator set it up: this side listens
 /// on a port (accepting one peer) or connects to the peer's, both sides exchange a handshake,
 /// then a heartbeat keeps watch (`0x0A` ping, `0x0B` pong, every 10 s) and typed messages flow.
-/// A silent or broken peer makes it INTERRUPTED and it reconnects by itself until it is
-/// suspended or terminated.
+/// A peer that does not complete the handshake in time, stops answering pings, or breaks the
+/// socket makes it INTERRUPTED, and it reconnects by itself until it is suspended or terminated.
 public actor DataConnection {
     public nonisolated let id: String
     public nonisolated let interface: InterfaceHandler
@@ -42,6 +42,8 @@ public actor DataConnection {
         var pingInterval: Duration = .seconds(10)
         /// Pongs missed in a row before the peer counts as gone.
         var missedPongLimit = 2
+        /// How long a peer may take to complete the handshake.
+        var handshakeTimeout: Duration = .seconds(10)
         var reconnectDelay: Duration = .milliseconds(200)
         var maximumReconnectDelay: Duration = .seconds(10)
     }
@@ -81,31 +83,33 @@ public actor DataConnection {
     /// RESUME: after a suspension, with the (possibly new) peer address and port.
     func resume(targetAddress: String, port: Int) {
         endpoint = Endpoint(targetAddress: targetAddress, port: port)
-        guard state == .suspended || worker == nil else { return }
+        guard state == .suspended, worker == nil else { return }
         stopping = false
         worker = Task { await self.maintain() }
     }
 
     func suspend() async {
-        stopping = true
-        state = .suspended
-        await drop()
+        await stop(as: .suspended)
         await handler?.suspended()
     }
 
     func terminate() async {
-        stopping = true
-        state = .terminated
-        await drop()
-        worker?.cancel()
+        await stop(as: .terminated)
         await handler?.terminated()
     }
 
-    private func drop() async {
+    /// Ends the socket's life: the loop that (re)connects is cancelled and awaited, so nothing
+    /// connects behind the orchestrator's back and a resume starts from a clean slate.
+    private func stop(as newState: Connection_ConnectionState) async {
+        stopping = true
+        state = newState
+        let running = worker
+        worker = nil
+        running?.cancel()
         let channel = self.channel
-        self.channel = nil
-        writer = nil
+        detach(channel)
         try? await channel?.close()
+        await running?.value
     }
 
     // MARK: The socket's life
@@ -116,6 +120,10 @@ public actor DataConnection {
         while !stopping && !Task.isCancelled {
             do {
                 let connected = try await establish()
+                guard !stopping, !Task.isCancelled else {
+                    try? await connected.channel.close()
+                    return
+                }
                 delay = timing.reconnectDelay
                 try await run(connected)
             } catch {
@@ -153,6 +161,7 @@ public actor DataConnection {
     }
 
     private func run(_ connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>) async throws {
+        defer { detach(connection.channel) }
         try await connection.executeThenClose { inbound, outbound in
             attach(connection.channel, outbound)
             try await writeHandshake(state)
@@ -170,7 +179,6 @@ public actor DataConnection {
                 group.cancelAll()
             }
         }
-        detach()
     }
 
     private func attach(_ channel: any Channel, _ writer: NIOAsyncChannelOutboundWriter<ByteBuffer>) {
@@ -180,8 +188,10 @@ public actor DataConnection {
         missedPongs = 0
     }
 
-    private func detach() {
-        channel = nil
+    /// Forgets `channel`, unless a newer one has taken its place.
+    private func detach(_ channel: (any Channel)?) {
+        guard let channel, self.channel === channel else { return }
+        self.channel = nil
         writer = nil
     }
 
@@ -193,8 +203,12 @@ public actor DataConnection {
     }
 
     private func heartbeat() async throws {
+        let connected = ContinuousClock.now
         try await Task.sleep(for: timing.firstPing)
         while !Task.isCancelled {
+            guard peerReady || ContinuousClock.now - connected < timing.handshakeTimeout else {
+                throw RuntimeFailure("the peer did not complete the handshake within \(timing.handshakeTimeout)")
+            }
             if peerReady {
                 guard missedPongs <= timing.missedPongLimit else {
                     throw RuntimeFailure("\(missedPongs) heartbeats unanswered")
@@ -232,8 +246,7 @@ public actor DataConnection {
     /// once the peer says it is.
     private func handshake(_ handshake: Connection_ConnectionHandshake) async throws {
         guard handshake.connectionID == id else {
-            logger.warning("connection \(id): a handshake for connection \(handshake.connectionID) was ignored")
-            return
+            throw RuntimeFailure("the peer's handshake is for connection \(handshake.connectionID), not \(id)")
         }
         if handshake.connectionState != .connected || !peerReady {
             try await writeHandshake(.connected)

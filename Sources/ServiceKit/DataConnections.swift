@@ -25,6 +25,7 @@ actor DataConnections {
         switch request.mode {
         case .create, .resume:
             if let existing = connections[id] {
+                // As dEF-Pi answers: CONNECTED for a connection that exists, STARTING while it is new.
                 if request.mode == .resume {
                     await existing.resume(targetAddress: request.targetAddress, port: Int(request.listenPort))
                 }
@@ -62,8 +63,9 @@ actor DataConnections {
 
     /// Ends every connection: the process is stopping.
     func closeAll() async {
-        for connection in connections.values { await connection.terminate() }
+        let closing = connections.values
         connections.removeAll()
+        for connection in closing { await connection.terminate() }
     }
 
     private func reply(_ id: String, _ state: Connection_ConnectionState) -> Connection_ConnectionHandshake {

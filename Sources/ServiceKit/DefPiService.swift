@@ -1,6 +1,7 @@
-/// What a dEF-Pi service implements. ServiceKit calls it one call at a time, each within
-/// `ProcessHost.callTimeout`; a call that throws or runs out of time becomes an `ErrorMessage`
-/// to the orchestrator, with the error's text.
+/// What a dEF-Pi service implements. ServiceKit makes these calls one after another, each
+/// within the host's call timeout (5 s); a call that throws or runs out of time becomes an
+/// `ErrorMessage` to the orchestrator, with the error's text. A call that runs out of time is
+/// cancelled but not waited for: a call that ignores cancellation keeps running beside the next.
 public protocol DefPiService: AnyObject, Sendable {
     associatedtype Configuration: ServiceConfiguration
 

@@ -23,7 +23,8 @@ struct OrchestratorTrigger {
         var delay = firstDelay
         for attempt in 1...attempts {
             do {
-                let status = try await put(host: host)
+                // An orchestrator that accepts the connection but never answers counts as unreachable.
+                let status = try await withDeadline(.seconds(10), what: "the orchestrator's answer") { try await put(host: host) }
                 if status == .noContent || status == .ok {
                     logger.info("the orchestrator at \(host):\(identity.orchestratorPort) knows this process started")
                     return
@@ -37,13 +38,14 @@ struct OrchestratorTrigger {
             } catch {
                 logger.warning("trigger attempt \(attempt): cannot reach the orchestrator at \(host):\(identity.orchestratorPort): \(error)")
             }
+            guard attempt < attempts else { break }
             try await Task.sleep(for: delay)
             delay = min(delay * 2, .seconds(10))
         }
         throw RuntimeFailure("the orchestrator at \(host):\(identity.orchestratorPort) could not be told this process started after \(attempts) attempts")
     }
 
-    private func put(host: String) async throws -> HTTPResponseStatus {
+    @Sendable private func put(host: String) async throws -> HTTPResponseStatus {
         let channel = try await ClientBootstrap(group: group)
             .connectTimeout(.seconds(5))
             .connect(host: host, port: identity.orchestratorPort) { channel in

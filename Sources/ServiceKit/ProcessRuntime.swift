@@ -24,8 +24,22 @@ actor ProcessRuntime<Service: DefPiService> {
         self.logger = logger
     }
 
+    /// The last message's turn: messages are answered one after another, even when they arrive
+    /// on two management connections at once.
+    private var tail: Task<Void, Never>?
+
     /// The answer to one message.
     func handle(_ message: ProtocolMessage) async -> ProtocolMessage {
+        let previous = tail
+        let turn = Task {
+            await previous?.value
+            return await self.answerOrError(message)
+        }
+        tail = Task { _ = await turn.value }
+        return await turn.value
+    }
+
+    private func answerOrError(_ message: ProtocolMessage) async -> ProtocolMessage {
         do {
             return try await answer(message)
         } catch {

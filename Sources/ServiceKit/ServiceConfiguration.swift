@@ -3,7 +3,7 @@
 /// has a default (`init()`), so a key the process was not given keeps it. Keys match property
 /// names without regard to case (`INTERVAL` sets `interval`), as in dEF-Pi.
 ///
-/// Supported property types: `String`, `Bool` (`true`/`false`/`yes`/`no`/`1`/`0`), the integer
+/// Supported property types: `String`, `Bool` (`true`/`false`, `yes`/`no`, `on`/`off`, `1`/`0`), the integer
 /// types, `Float`, `Double`, optionals of them, and arrays of them written comma-separated.
 public protocol ServiceConfiguration: Codable, Sendable {
     /// The configuration with every default.

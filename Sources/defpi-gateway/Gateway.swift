@@ -27,9 +27,13 @@ enum Gateway {
             .bind(host: "0.0.0.0", port: port) { Splice.wrap($0) }
         log("relaying \(dialSocket) (DIAL host port) and port \(port) (to \(engineSocket))")
 
-        async let dialling: Void = serve(dialer) { await dial($0, group: group) }
-        async let forwarding: Void = serve(inbound) { await forward($0, to: engineSocket, group: group) }
-        _ = try await (dialling, forwarding)
+        // Either listener failing ends the gateway, so swarm starts a whole one again.
+        try await withThrowingTaskGroup(of: Void.self) { listeners in
+            listeners.addTask { try await serve(dialer) { await dial($0, group: group) } }
+            listeners.addTask { try await serve(inbound) { await forward($0, to: engineSocket, group: group) } }
+            try await listeners.next()
+            listeners.cancelAll()
+        }
     }
 
     /// Hands every connection `server` accepts to `handle`, each in a task of its own.
@@ -73,8 +77,14 @@ enum Gateway {
                     try await outbound.write(ByteBuffer(string: "ERROR cannot connect to \(words[1]):\(port): \(error)\n"))
                     return
                 }
-                try await outbound.write(ByteBuffer(string: "OK\n"))
-                try await Splice.carry(inbound: &lines, outbound: outbound, pending: pending, other: target)
+                do {
+                    try await outbound.write(ByteBuffer(string: "OK\n"))
+                } catch {
+                    try? await target.channel.close()
+                    throw error
+                }
+                try await Splice.carry(inbound: &lines, outbound: outbound, pending: pending, other: target,
+                                       client: client.channel)
             }
         } catch {
             log("a dialled connection ended: \(error)")
@@ -87,7 +97,8 @@ enum Gateway {
             let engine = try await ClientBootstrap(group: group).connect(unixDomainSocketPath: socket) { Splice.wrap($0) }
             try await client.executeThenClose { inbound, outbound in
                 var bytes = inbound.makeAsyncIterator()
-                try await Splice.carry(inbound: &bytes, outbound: outbound, pending: ByteBuffer(), other: engine)
+                try await Splice.carry(inbound: &bytes, outbound: outbound, pending: ByteBuffer(), other: engine,
+                                       client: client.channel)
             }
         } catch {
             log("a call to the Engine at \(socket) failed: \(error)")
@@ -110,21 +121,20 @@ enum Splice {
     }
 
     /// Copies what `inbound` (already opened, with `pending` bytes read ahead) delivers to
-    /// `other`, and what `other` delivers to `outbound`. When either side stops sending, the
-    /// other is told (its write side is closed), so both ends see the connection end.
+    /// `other`, and what `other` delivers to `outbound`, until either side closes; then both
+    /// connections end (`client` is the one `inbound` reads from).
     static func carry(inbound: inout NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator,
                       outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>, pending: ByteBuffer,
-                      other: NIOAsyncChannel<ByteBuffer, ByteBuffer>) async throws {
+                      other: NIOAsyncChannel<ByteBuffer, ByteBuffer>, client: any Channel) async throws {
         try await other.executeThenClose { otherInbound, otherOutbound in
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
+                    defer { client.close(promise: nil) }
                     for try await buffer in otherInbound { try await outbound.write(buffer) }
-                    outbound.finish()
                 }
+                defer { other.channel.close(promise: nil) }
                 if pending.readableBytes > 0 { try await otherOutbound.write(pending) }
                 while let buffer = try await inbound.next() { try await otherOutbound.write(buffer) }
-                otherOutbound.finish()
-                try await group.waitForAll()
             }
         }
     }

@@ -125,6 +125,26 @@ struct ProcessConnectorTests {
     }
 }
 
+extension ProcessConnectorTests {
+    @Test("requests sent at once to one process go one after another over one connection")
+    func concurrentRequests() async throws {
+        let peer = try await Peer { outbound in
+            var update = Process_ProcessStateUpdateMessage()
+            update.processID = "p1"
+            update.state = .running
+            try await outbound.write(ByteBuffer(bytes: try ProtocolMessage.processStateUpdate(update).frame()))
+        }
+        defer { Task { await peer.stop() } }
+        let connector = ProcessConnector(route: .direct(host: "127.0.0.1", port: peer.port))
+        let replies = try await withThrowingTaskGroup(of: ProtocolMessage.self) { group in
+            for _ in 0..<8 { group.addTask { try await connector.send(Self.request, to: "p1") } }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(replies.count == 8)
+        #expect(await peer.accepted.value == 1)
+    }
+}
+
 /// Counts what a peer saw (requests, connections), to script its answers.
 actor Counter {
     private var count = 0

@@ -1,3 +1,4 @@
+import DefpiTesting
 import Engine
 import Foundation
 import NIOCore
@@ -128,5 +129,28 @@ struct DataConnectionTests {
         }
         #expect(side.events.withLock { $0 } == ["connected", "interrupted", "resumed", "interrupted"])
         _ = try await host.send(Messages.goTo("a", .terminated))
+    }
+
+    @Test("suspended while still listening for its peer, then resumed: the port is free again and the peer connects")
+    func suspendWhileListening() async throws {
+        let listenerSide = Recorder()
+        let connectorSide = Recorder()
+        let listener = try await RunningHost(CounterService(), processId: "a", interfaces: [
+            Self.interface(receives: "r1", sends: "s1", recorder: listenerSide),
+        ], timing: Self.fast)
+        let connector = try await RunningHost(CounterService(), processId: "b", interfaces: [
+            Self.interface(receives: "s1", sends: "r1", recorder: connectorSide),
+        ], timing: Self.fast)
+        let port = freePort()
+        _ = try await listener.send(Messages.connection(.create, "c5", port: port, receives: "r1", sends: "s1"))
+        #expect(Messages.connectionState(of: try await listener.send(Messages.connection(.suspend, "c5"))) == .suspended)
+        _ = try await listener.send(Messages.connection(.resume, "c5", port: port, receives: "r1", sends: "s1"))
+        _ = try await connector.send(Messages.connection(.create, "c5", port: port, target: "127.0.0.1", receives: "s1", sends: "r1"))
+        #expect(await Self.eventually {
+            listenerSide.events.withLock { $0.last } == "connected" && connectorSide.events.withLock { $0 } == ["connected"]
+        }, "\(listenerSide.events.withLock { $0 }) \(connectorSide.events.withLock { $0 })")
+        #expect(listenerSide.events.withLock { $0 } == ["suspended", "connected"])
+        _ = try await listener.send(Messages.goTo("a", .terminated))
+        _ = try await connector.send(Messages.goTo("b", .terminated))
     }
 }

@@ -91,6 +91,9 @@ actor ManagementLink {
     let replyTimeout: Duration
     let connectBudget: Duration
     private var connection: Connection?
+    /// Whether a request is under way, and the requests waiting for it to finish, in order.
+    private var busy = false
+    private var waiting: [CheckedContinuation<Void, Never>] = []
 
     /// An open socket, served by a task that writes each request and reads its reply.
     struct Connection: Sendable {
@@ -122,6 +125,9 @@ actor ManagementLink {
 
     func exchange(_ message: ProtocolMessage) async throws -> ProtocolMessage {
         let frame = try message.frame()
+        // One request at a time, from connecting to its reply: concurrent callers queue here.
+        await takeTurn()
+        defer { endTurn() }
         let connection = try await connected()
         let processId = processId
         let limit = replyTimeout
@@ -149,6 +155,18 @@ actor ManagementLink {
             await close()
             throw expiry.happened.withLock { $0 } ? ProcessConnectorError.timedOut(processId: processId, after: limit) : error
         }
+    }
+
+    private func takeTurn() async {
+        guard busy else {
+            busy = true
+            return
+        }
+        await withCheckedContinuation { waiting.append($0) }
+    }
+
+    private func endTurn() {
+        if waiting.isEmpty { busy = false } else { waiting.removeFirst().resume() }
     }
 
     func close() async {
