@@ -29,19 +29,25 @@ struct DataConnectionTests {
         return condition()
     }
 
+    /// Process "a" (receives r1, sends s1) and process "b" (the reverse), with their recorders.
+    static func twoProcesses() async throws -> (RunningHost, Recorder, RunningHost, Recorder) {
+        let listenerSide = Recorder()
+        let connectorSide = Recorder()
+        let listener = try await RunningHost(CounterService(), processId: "a", interfaces: [
+            interface(receives: "r1", sends: "s1", recorder: listenerSide),
+        ], timing: fast)
+        let connector = try await RunningHost(CounterService(), processId: "b", interfaces: [
+            interface(receives: "s1", sends: "r1", recorder: connectorSide),
+        ], timing: fast)
+        return (listener, listenerSide, connector, connectorSide)
+    }
+
     static let fast = DataConnection.Timing(firstPing: .milliseconds(50), pingInterval: .milliseconds(100), missedPongLimit: 2,
                                             reconnectDelay: .milliseconds(50), maximumReconnectDelay: .milliseconds(200))
 
     @Test("two processes: one listens, one connects, the handshake makes both CONNECTED, messages flow both ways; suspend and terminate reach the handlers")
     func exchange() async throws {
-        let listenerSide = Recorder()
-        let connectorSide = Recorder()
-        let listener = try await RunningHost(CounterService(), processId: "a", interfaces: [
-            Self.interface(receives: "r1", sends: "s1", recorder: listenerSide),
-        ], timing: Self.fast)
-        let connector = try await RunningHost(CounterService(), processId: "b", interfaces: [
-            Self.interface(receives: "s1", sends: "r1", recorder: connectorSide),
-        ], timing: Self.fast)
+        let (listener, listenerSide, connector, connectorSide) = try await Self.twoProcesses()
         let port = Int.random(in: 40_000..<50_000)
         #expect(Messages.connectionState(of: try await listener.send(
             Messages.connection(.create, "c1", port: port, receives: "r1", sends: "s1"))) == .starting)
@@ -133,14 +139,7 @@ struct DataConnectionTests {
 
     @Test("suspended while still listening for its peer, then resumed: the port is free again and the peer connects")
     func suspendWhileListening() async throws {
-        let listenerSide = Recorder()
-        let connectorSide = Recorder()
-        let listener = try await RunningHost(CounterService(), processId: "a", interfaces: [
-            Self.interface(receives: "r1", sends: "s1", recorder: listenerSide),
-        ], timing: Self.fast)
-        let connector = try await RunningHost(CounterService(), processId: "b", interfaces: [
-            Self.interface(receives: "s1", sends: "r1", recorder: connectorSide),
-        ], timing: Self.fast)
+        let (listener, listenerSide, connector, connectorSide) = try await Self.twoProcesses()
         let port = freePort()
         _ = try await listener.send(Messages.connection(.create, "c5", port: port, receives: "r1", sends: "s1"))
         #expect(Messages.connectionState(of: try await listener.send(Messages.connection(.suspend, "c5"))) == .suspended)
