@@ -14,18 +14,18 @@ struct NodeCommandTests {
         environment = ["DOCKER_HOST": "unix://\(socket)", "DEFPI_STORE": TemporaryDirectory.make().path + "/defpi.sqlite"]
     }
 
-    func defpi(_ arguments: String..., environment extra: [String: String] = [:]) throws -> DefpiCommand.Result {
-        try DefpiCommand.run(arguments, environment: environment.merging(extra) { $1 })
+    func defpi(_ arguments: String..., environment extra: [String: String] = [:]) async throws -> DefpiCommand.Result {
+        try await DefpiCommand.runAsync(arguments, environment: environment.merging(extra) { $1 })
     }
 
     @Test("node ls shows the swarm as a table and as JSON with stable field names")
-    func list() throws {
-        let table = try defpi("node", "ls")
+    func list() async throws {
+        let table = try await defpi("node", "ls")
         #expect(table.status == 0, "\(table.stderr)")
         let lines = table.stdout.split(separator: "\n")
         #expect(lines.first?.hasPrefix("ID ") == true && lines.first?.contains("POOL/OWNER") == true)
         #expect(lines.count == TestBed.nodeNames.count + 1)
-        let json = try defpi("node", "ls", "-o", "json")
+        let json = try await defpi("node", "ls", "-o", "json")
         let nodes = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [[String: Any]])
         #expect(Set(nodes.compactMap { $0["hostname"] as? String }) == Set(TestBed.nodeNames))
         let keys = Set(nodes[0].keys)
@@ -35,61 +35,61 @@ struct NodeCommandTests {
     }
 
     @Test("classify through a new pool, see it in node show and in Docker's labels, then undo it")
-    func classify() throws {
-        #expect(try defpi("pool", "create", "field").status == 0)
-        let classified = try defpi("node", "classify", workers[0], "--pool", "field", "--name", "field-1")
+    func classify() async throws {
+        #expect(try await defpi("pool", "create", "field").status == 0)
+        let classified = try await defpi("node", "classify", workers[0], "--pool", "field", "--name", "field-1")
         #expect(classified.status == 0, "\(classified.stderr)")
         #expect(classified.stdout.contains("done: node field-1: public in pool field"))
-        let shown = try defpi("node", "show", "field-1")
+        let shown = try await defpi("node", "show", "field-1")
         #expect(shown.stdout.contains("Kind          public"))
         #expect(shown.stdout.contains("Pool          field"))
         #expect(shown.stdout.contains("org.defpi.class=public"))
-        let pools = try defpi("pool", "ls")
+        let pools = try await defpi("pool", "ls")
         #expect(pools.stdout.contains("field") && pools.stdout.split(separator: "\n").count == 2)
 
-        let refused = try defpi("pool", "rm", "field")
+        let refused = try await defpi("pool", "rm", "field")
         #expect(refused.status == 1)
         #expect(refused.stderr == "defpi: pool field still has 1 node(s) (field-1); move them with --move-to POOL or declassify them first\n")
-        #expect(try defpi("node", "declassify", "field-1").status == 0)
-        #expect(try defpi("node", "rename", "field-1", workers[0]).status == 0)
-        #expect(try defpi("pool", "rm", "field").status == 0)
-        #expect(try !defpi("node", "show", workers[0]).stdout.contains("org.defpi."))
+        #expect(try await defpi("node", "declassify", "field-1").status == 0)
+        #expect(try await defpi("node", "rename", "field-1", workers[0]).status == 0)
+        #expect(try await defpi("pool", "rm", "field").status == 0)
+        #expect(try await !defpi("node", "show", workers[0]).stdout.contains("org.defpi."))
     }
 
     @Test("bad arguments get one clear line and a non-zero status, and change nothing")
-    func badInput() throws {
-        let both = try defpi("node", "classify", workers[0], "--pool", "a", "--owner", "b")
+    func badInput() async throws {
+        let both = try await defpi("node", "classify", workers[0], "--pool", "a", "--owner", "b")
         #expect(both.status != 0 && both.stderr.contains("give exactly one of --pool POOL (public) or --owner USER (private)"))
-        let unknown = try defpi("node", "show", "no-such-node")
+        let unknown = try await defpi("node", "show", "no-such-node")
         #expect(unknown.status == 1)
         #expect(unknown.stderr == "defpi: no node matches \"no-such-node\"; `defpi node ls` lists them\n")
-        let noPool = try defpi("node", "classify", workers[0], "--pool", "nowhere")
+        let noPool = try await defpi("node", "classify", workers[0], "--pool", "nowhere")
         #expect(noPool.status == 1 && noPool.stderr.contains("no pool matches \"nowhere\""))
-        #expect(try defpi("node", "show", workers[0]).stdout.contains("Kind          unidentified"))
+        #expect(try await defpi("node", "show", workers[0]).stdout.contains("Kind          unidentified"))
     }
 
     @Test("without Docker, listing shows the stored state with a warning; a classification stays queued, not lost")
-    func dockerDown() throws {
-        #expect(try defpi("node", "ls").status == 0)
-        #expect(try defpi("pool", "create", "offline").status == 0)
+    func dockerDown() async throws {
+        #expect(try await defpi("node", "ls").status == 0)
+        #expect(try await defpi("pool", "create", "offline").status == 0)
         let down = ["DOCKER_HOST": "unix:///nonexistent/docker.sock"]
-        let listed = try defpi("node", "ls", environment: down)
+        let listed = try await defpi("node", "ls", environment: down)
         #expect(listed.status == 0)
         #expect(listed.stderr.hasPrefix("defpi: warning: showing the stored state: cannot reach Docker at unix:///nonexistent/docker.sock"))
         #expect(listed.stdout.split(separator: "\n").count == TestBed.nodeNames.count + 1)
 
-        let queued = try defpi("node", "classify", workers[1], "--pool", "offline", "--wait", "2", environment: down)
+        let queued = try await defpi("node", "classify", workers[1], "--pool", "offline", "--wait", "2", environment: down)
         #expect(queued.status == 1)
         #expect(queued.stderr.contains("has not taken effect yet (cannot reach Docker"))
         #expect(queued.stderr.contains("it stays queued"))
         // Docker is back: the next verb's queue work carries the change out.
-        let retried = try defpi("node", "declassify", workers[1], "--wait", "20")
+        let retried = try await defpi("node", "declassify", workers[1], "--wait", "20")
         #expect(retried.status == 0, "\(retried.stderr)")
-        #expect(try defpi("pool", "rm", "offline").status == 0)
+        #expect(try await defpi("pool", "rm", "offline").status == 0)
     }
 
     @Test("a user who may not open the Docker socket is told so")
-    func permissionDenied() throws {
+    func permissionDenied() async throws {
         let directory = TemporaryDirectory.make().path
         chmod(directory, 0o777)
         let result = try DefpiCommand.run(

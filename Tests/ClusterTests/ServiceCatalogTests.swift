@@ -14,8 +14,8 @@ struct ServiceCatalogTests {
         registryURL = try #require(TestBed.registryURL, "the test bed's registry is not up")
     }
 
-    func publish(_ sample: SampleService, id: String, version: String) throws -> DefpiCommand.Result {
-        try DefpiCommand.run(
+    func publish(_ sample: SampleService, id: String, version: String) async throws -> DefpiCommand.Result {
+        try await DefpiCommand.runAsync(
             ["service", "publish", sample.executable, "--id", id, "--version", version],
             environment: ["DEFPI_REGISTRY": registryURL, "DEFPI_REGISTRY_PREFIX": prefix])
     }
@@ -28,16 +28,17 @@ struct ServiceCatalogTests {
                                            sends: ["Setpoint"], receives: ["Reading"], allowMultiple: true,
                                            binary: "/usr/bin/curl")
         for version in ["1.0.0", "1.10.0", "1.2.0"] {
-            let result = try publish(meter, id: "meter", version: version)
+            let result = try await publish(meter, id: "meter", version: version)
             #expect(result.status == 0, "\(result.stderr)")
             #expect(result.stdout.contains("published \(TestBed.registryURL!.dropFirst(7))/\(prefix)/meter:\(version)"))
         }
         for version in ["0.1", "0.2", "0.10"] {
-            #expect(try publish(aggregator, id: "aggregator", version: version).status == 0)
+            #expect(try await publish(aggregator, id: "aggregator", version: version).status == 0)
         }
         // Unchanged inputs give the same image: the same digest, nothing new uploaded.
-        let digests = try (0..<2).map { _ in
-            try publish(meter, id: "meter", version: "1.2.0").stdout.split(separator: "\n").last.map(String.init)
+        var digests: [String?] = []
+        for _ in 0..<2 {
+            digests.append(try await publish(meter, id: "meter", version: "1.2.0").stdout.split(separator: "\n").last.map(String.init))
         }
         #expect(digests[0] != nil && digests[0] == digests[1])
 
@@ -130,10 +131,10 @@ struct ServiceCatalogTests {
     }
 
     @Test("publish refuses bad input before touching the registry")
-    func publishErrors() throws {
+    func publishErrors() async throws {
         let sample = try SampleService(name: "meter", displayName: "Meter", interface: "Readings",
                                        sends: ["Reading"], receives: [])
-        let badVersion = try publish(sample, id: "meter", version: "1 0")
+        let badVersion = try await publish(sample, id: "meter", version: "1 0")
         #expect(badVersion.status == 1 && badVersion.stderr.contains("\"1 0\" is not a valid version"))
         let missing = try DefpiCommand.run(["service", "publish", "/nonexistent/meter", "--id", "m", "--version", "1"],
                                            environment: ["DEFPI_REGISTRY": registryURL])

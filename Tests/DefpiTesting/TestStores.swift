@@ -99,6 +99,13 @@ extension TestBed {
         try ChildProcess.run("/bin/bash", [repositoryRoot + "/scripts/testbed.sh"] + arguments).status
     }
 
+    /// The same, without holding a thread of the concurrency pool while it runs (starting a
+    /// node takes seconds).
+    @discardableResult
+    public static func scriptAsync(_ arguments: String...) async throws -> Int32 {
+        try await ChildProcess.runAsync("/bin/bash", [repositoryRoot + "/scripts/testbed.sh"] + arguments).status
+    }
+
     /// The checkout this test target was built from.
     public static var repositoryRoot: String {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
