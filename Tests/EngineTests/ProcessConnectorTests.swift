@@ -127,6 +127,27 @@ struct ProcessConnectorTests {
 }
 
 extension ProcessConnectorTests {
+    @Test("an answer about another process, or of the wrong kind, is not taken for the reply")
+    func outOfStep() async throws {
+        let peer = try await Peer { outbound in
+            var update = Process_ProcessStateUpdateMessage()
+            update.processID = "p2"
+            update.state = .running
+            try await outbound.write(ByteBuffer(bytes: try ProtocolMessage.processStateUpdate(update).frame()))
+        }
+        defer { Task { await peer.stop() } }
+        let connector = ProcessConnector(route: .direct(host: "127.0.0.1", port: peer.port))
+        await #expect(throws: ProcessConnectorError.broken(processId: "p1", reason: "the answer is about process p2")) {
+            try await connector.send(Self.request, to: "p1")
+        }
+        var connection = Connection_ConnectionMessage()
+        connection.mode = .terminate
+        connection.connectionID = "c1"
+        await #expect(throws: ProcessConnectorError.broken(processId: "p1", reason: "a ProcessStateUpdateMessage answered a ConnectionMessage")) {
+            try await connector.send(.connection(connection), to: "p1")
+        }
+    }
+
     @Test("requests sent at once to one process go one after another over one connection")
     func concurrentRequests() async throws {
         let peer = try await Peer { outbound in

@@ -42,7 +42,7 @@ public final class ProcessManager: Sendable {
     /// suspended with state), then the process is RUNNING.
     public func sendConfiguration(_ change: PendingChange) async throws {
         guard let processId = change.payload["processId"],
-              var process = try await store.fetch(ServiceProcess.self, id: processId) else {
+              let process = try await store.fetch(ServiceProcess.self, id: processId) else {
             throw PermanentChangeFailure("the process of this change no longer exists")
         }
         let message: ProtocolMessage
@@ -63,36 +63,38 @@ public final class ProcessManager: Sendable {
         guard state == .running else {
             throw ProcessReplyError.unexpected(process: process.name, asked: message.name, reply: "state \(state)")
         }
-        process.state = .running
-        process.suspendedState = nil
-        try await save(process)
+        try await record(processId) {
+            $0.state = .running
+            $0.suspendedState = nil
+        }
     }
 
     /// Asks the process to suspend; stores the state it returns (the process then exits).
     @discardableResult
     public func suspend(_ processId: String) async throws -> Data {
-        var process = try await existing(processId)
+        let process = try await existing(processId)
         let reply = try await connector.send(.goToProcessState(Self.goTo(processId, .suspended)), to: processId)
         guard try Self.state(in: reply, asked: "GoToProcessStateMessage", process: process) == .suspended,
               case .processStateUpdate(let update) = reply else {
             throw ProcessReplyError.unexpected(process: process.name, asked: "suspend", reply: "\(reply.name)")
         }
-        process.state = .suspended
-        process.suspendedState = update.stateData
-        try await save(process)
+        // The process has exited: this state is the only copy, so the save retries over conflicts.
+        try await record(processId) {
+            $0.state = .suspended
+            $0.suspendedState = update.stateData
+        }
         await connector.disconnect(processId)
         return update.stateData
     }
 
     /// Asks the process to end; it answers TERMINATED and exits.
     public func terminate(_ processId: String) async throws {
-        var process = try await existing(processId)
+        let process = try await existing(processId)
         let reply = try await connector.send(.goToProcessState(Self.goTo(processId, .terminated)), to: processId)
         guard try Self.state(in: reply, asked: "GoToProcessStateMessage", process: process) == .terminated else {
             throw ProcessReplyError.unexpected(process: process.name, asked: "terminate", reply: reply.name)
         }
-        process.state = .terminated
-        try await save(process)
+        try await record(processId) { $0.state = .terminated }
         await connector.disconnect(processId)
     }
 
@@ -103,9 +105,20 @@ public final class ProcessManager: Sendable {
         return process
     }
 
-    private func save(_ process: ServiceProcess) async throws {
-        _ = try await store.update(process)
-        notifications.publish(.entity(.process, id: process.id, change: .modified))
+    /// Applies what the process answered to its latest stored version, reading it again when
+    /// someone else wrote in between.
+    private func record(_ processId: String, _ change: (inout ServiceProcess) -> Void) async throws {
+        for attempt in 1...5 {
+            var process = try await existing(processId)
+            change(&process)
+            do {
+                _ = try await store.update(process)
+                notifications.publish(.entity(.process, id: processId, change: .modified))
+                return
+            } catch StoreError.conflict where attempt < 5 {
+                logger.debug("process \(processId) changed while recording its answer; reading it again")
+            }
+        }
     }
 
     private static func goTo(_ processId: String, _ state: Process_ProcessState) -> Process_GoToProcessStateMessage {

@@ -42,12 +42,38 @@ public final class ProcessConnector: Sendable {
             links[processId] = created
             return created
         }
+        let reply: ProtocolMessage
         do {
-            return try await link.exchange(message)
+            reply = try await link.exchange(message)
         } catch let error as ProcessConnectorError {
             throw error
         } catch {
             throw .broken(processId: processId, reason: "\(error)")
+        }
+        if let mismatch = Self.mismatch(between: message, and: reply, processId: processId) {
+            // Replies and requests are out of step (a stray message): start afresh.
+            await link.close()
+            throw .broken(processId: processId, reason: mismatch)
+        }
+        return reply
+    }
+
+    /// Why `reply` cannot be the answer to `request`, if it cannot: a state update or an error
+    /// of this process for management messages, the handshake of the same connection for a
+    /// connection message.
+    static func mismatch(between request: ProtocolMessage, and reply: ProtocolMessage, processId: String) -> String? {
+        switch (request, reply) {
+        case (.connection(let asked), .connectionHandshake(let answer)):
+            return answer.connectionID == asked.connectionID ? nil
+                : "the answer is about connection \(answer.connectionID), not \(asked.connectionID)"
+        case (_, .error(let error)):
+            return error.processID == processId ? nil : "an error of process \(error.processID)"
+        case (.connection, _):
+            return "a \(reply.name) answered a ConnectionMessage"
+        case (_, .processStateUpdate(let update)):
+            return update.processID == processId ? nil : "the answer is about process \(update.processID)"
+        default:
+            return "a \(reply.name) answered a \(request.name)"
         }
     }
 
