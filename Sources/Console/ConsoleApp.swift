@@ -131,7 +131,7 @@ public final class ConsoleApp: Sendable {
 
     private static func panes(for collection: EntityCollection) -> [Pane.Kind] {
         switch collection {
-        case .node, .user, .nodePool, .process, .connection: return [.nodes, .pools, .processes, .graph]
+        case .node, .user, .nodePool, .process, .connection: return Array(topologyPanes)
         case .pendingChange: return [.queue]
         case .auditEvent: return []
         }

@@ -4,6 +4,9 @@ public enum Framing {
     /// The byte that closes every frame.
     public static let endOfMessage: UInt8 = 0xFF
 
+    /// The port every process listens on for the orchestrator's management connection.
+    public static let managementPort = 4999
+
     /// The default upper bound for one payload (16 MiB), well above any message the protocol sends.
     public static let defaultMaximumPayloadLength = 16 << 20
 

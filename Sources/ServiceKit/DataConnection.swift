@@ -144,9 +144,7 @@ public actor DataConnection {
         if endpoint.listens {
             let server = try await ServerBootstrap(group: group)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-                .bind(host: "0.0.0.0", port: endpoint.port) { child in
-                    child.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: child) }
-                }
+                .bind(host: "0.0.0.0", port: endpoint.port, childChannelInitializer: ByteChannel.wrap)
             // One peer per connection: take the first, then stop listening.
             return try await server.executeThenClose { inbound in
                 for try await peer in inbound { return peer }
@@ -155,9 +153,7 @@ public actor DataConnection {
         }
         return try await ClientBootstrap(group: group)
             .connectTimeout(.seconds(5))
-            .connect(host: endpoint.targetAddress, port: endpoint.port) { channel in
-                channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
-            }
+            .connect(host: endpoint.targetAddress, port: endpoint.port, channelInitializer: ByteChannel.wrap)
     }
 
     private func run(_ connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>) async throws {
@@ -269,4 +265,11 @@ public actor DataConnection {
 enum Heartbeat {
     static let ping: UInt8 = 0x0A
     static let pong: UInt8 = 0x0B
+}
+
+/// Channels of raw bytes, as the dEF-Pi framing reads and writes them.
+enum ByteChannel {
+    static func wrap(_ channel: any Channel) -> EventLoopFuture<NIOAsyncChannel<ByteBuffer, ByteBuffer>> {
+        channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
+    }
 }

@@ -19,9 +19,6 @@ public final class ProcessHost<Service: DefPiService>: Sendable {
     private let logger: Logger
     private let group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
 
-    /// The orchestrator's port for management connections.
-    public static var defaultManagementPort: Int { 4999 }
-
     /// `identity` defaults to the container's environment (`PROCESS_ID` ...); `callTimeout`
     /// bounds each call into the service.
     /// The management port is 4999 unless `managementPort` or `$DEFPI_MANAGEMENT_PORT` says
@@ -30,7 +27,7 @@ public final class ProcessHost<Service: DefPiService>: Sendable {
                             managementPort: Int? = nil, callTimeout: Duration = .seconds(5)) throws {
         let port = managementPort ?? ProcessInfo.processInfo.environment["DEFPI_MANAGEMENT_PORT"].flatMap(Int.init)
         try self.init(service: service, interfaces: interfaces, identity: identity,
-                      managementPort: port ?? Self.defaultManagementPort, callTimeout: callTimeout, timing: .init())
+                      managementPort: port ?? Framing.managementPort, callTimeout: callTimeout, timing: .init())
     }
 
     /// With the data connections' heartbeat pace (tests make it faster).
@@ -81,9 +78,7 @@ public final class ProcessHost<Service: DefPiService>: Sendable {
     public func run(listening: (@Sendable (Int) -> Void)? = nil) async throws {
         let server = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .bind(host: "0.0.0.0", port: managementPort) { channel in
-                channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
-            }
+            .bind(host: "0.0.0.0", port: managementPort, childChannelInitializer: ByteChannel.wrap)
         let port = server.channel.localAddress?.port ?? managementPort
         logger.info("listening for the orchestrator on port \(port)")
         listening?(port)
@@ -126,10 +121,7 @@ public final class ProcessHost<Service: DefPiService>: Sendable {
                             reply = await runtime.handle(try ProtocolMessage(payload: payload))
                         } catch {
                             logger.warning("unreadable message from the orchestrator: \(error)")
-                            var failure = Process_ErrorMessage()
-                            failure.processID = identity.processId
-                            failure.debugInformation = "unreadable message: \(error)"
-                            reply = .error(failure)
+                            reply = runtime.errorReply("unreadable message: \(error)")
                         }
                         try await outbound.write(ByteBuffer(bytes: try reply.frame()))
                         if await runtime.finished { return true }

@@ -44,11 +44,16 @@ actor ProcessRuntime<Service: DefPiService> {
             return try await answer(message)
         } catch {
             logger.error("\(message.name) failed: \(error)")
-            var reply = Process_ErrorMessage()
-            reply.processID = identity.processId
-            reply.debugInformation = "\(message.name) failed: \(error)"
-            return .error(reply)
+            return errorReply("\(message.name) failed: \(error)")
         }
+    }
+
+    /// The `ErrorMessage` of this process saying `text`.
+    nonisolated func errorReply(_ text: String) -> ProtocolMessage {
+        var reply = Process_ErrorMessage()
+        reply.processID = identity.processId
+        reply.debugInformation = text
+        return .error(reply)
     }
 
     private func answer(_ message: ProtocolMessage) async throws -> ProtocolMessage {

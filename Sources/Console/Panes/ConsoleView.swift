@@ -30,7 +30,9 @@ public struct ConsoleView: Sendable {
     public var keyMap = KeyMap.standard
     public var focus = 0
     public var zoomed = false
-    public var border: BorderStyle = .rounded
+    public var border: BorderStyle = .rounded {
+        didSet { laidOutPage = nil }
+    }
     /// The line being typed, if any (command, filter, or an action's argument).
     public var prompt: Prompt?
     public var showHelp = false
@@ -42,9 +44,16 @@ public struct ConsoleView: Sendable {
     /// How far the open page is scrolled.
     public var detailOffset = (x: 0, y: 0)
     /// The processes and connections, for the neighbourhood drawing.
-    public var topology = Topology.empty
+    public var topology = Topology.empty {
+        didSet { laidOutPage = nil }
+    }
     /// The registry's catalog, for a service's page.
-    public var catalog: ServiceCatalog?
+    public var catalog: ServiceCatalog? {
+        didSet { laidOutPage = nil }
+    }
+    /// The open page as last laid out: kept until the page, its data or the border changes, so
+    /// scrolling and key presses do not lay it out again.
+    private var laidOutPage: (detail: Detail, page: CellGrid)?
     /// Where the panes and the switcher's labels were drawn last, for the mouse.
     private var hitAreas: [(pane: Int, rect: Rect)] = []
 
@@ -327,26 +336,31 @@ public struct ConsoleView: Sendable {
     /// An open page, scrolled, over the whole pane area.
     private mutating func renderDetail(_ detail: Detail, into grid: inout CellGrid, _ area: Rect) {
         let title: String
-        let page: CellGrid
         switch detail {
-        case .service(let id):
-            title = "Service \(id): versions, interfaces, compatibility"
-            if let catalog, let entry = catalog.entry(id) {
-                page = ServiceSheet.render(entry, catalog: catalog)
-            } else {
-                page = Self.message("\(id) is no longer in the registry's catalog")
-            }
-        case .neighbourhood(let processId):
-            let name = topology.processName(processId)
-            title = "Neighbourhood of \(name)"
-            let drawing = NeighbourhoodDrawing(center: processId, topology: topology)
-            page = drawing.isEmpty ? Self.message("\(name) no longer exists") : drawing.render(border: border)
+        case .service(let id): title = "Service \(id): versions, interfaces, compatibility"
+        case .neighbourhood(let processId): title = "Neighbourhood of \(topology.processName(processId))"
         }
+        let page = laidOutPage.flatMap { $0.detail == detail ? $0.page : nil } ?? layOutPage(detail)
+        laidOutPage = (detail, page)
         let inner = Frame(title: title, focused: true, border: border).render(into: &grid, area)
         let view = Rect(x: inner.x + 1, y: inner.y, width: inner.width - 1, height: inner.height)
         detailOffset = (min(detailOffset.x, max(0, page.width - view.width)),
                         min(detailOffset.y, max(0, page.height - view.height)))
         grid.copy(page, from: (detailOffset.x, detailOffset.y), into: view)
+    }
+
+    private func layOutPage(_ detail: Detail) -> CellGrid {
+        switch detail {
+        case .service(let id):
+            guard let catalog, let entry = catalog.entry(id) else {
+                return Self.message("\(id) is no longer in the registry's catalog")
+            }
+            return ServiceSheet.render(entry, catalog: catalog)
+        case .neighbourhood(let processId):
+            let drawing = NeighbourhoodDrawing(center: processId, topology: topology)
+            return drawing.isEmpty ? Self.message("\(topology.processName(processId)) no longer exists")
+                : drawing.render(border: border)
+        }
     }
 
     private static func message(_ text: String) -> CellGrid {

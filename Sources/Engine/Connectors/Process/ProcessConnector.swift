@@ -8,7 +8,7 @@ import Synchronization
 public enum ProcessRoute: Sendable, Equatable {
     /// Straight over TCP: to `host` (the process id when nil: its name on the user's network)
     /// and `port`.
-    case direct(host: String? = nil, port: Int = 4999)
+    case direct(host: String? = nil, port: Int = Framing.managementPort)
     /// Through the gateway's unix socket (`defpi-gateway`): it dials `<processId>:4999` on the
     /// user networks it is attached to and carries the bytes.
     case gateway(socketPath: String)
@@ -137,9 +137,6 @@ actor ManagementLink {
         let reply: CheckedContinuation<ProtocolMessage, any Error>
     }
 
-    /// The management port of every process.
-    static let managementPort = 4999
-
     init(processId: String, route: ProcessRoute, group: any EventLoopGroup, replyTimeout: Duration,
          connectBudget: Duration) {
         self.processId = processId
@@ -245,14 +242,14 @@ actor ManagementLink {
 
     /// What the gateway must be asked first, if the route goes through it.
     private var dialLine: String? {
-        if case .gateway = route { return "DIAL \(processId) \(Self.managementPort)\n" }
+        if case .gateway = route { return "DIAL \(processId) \(Framing.managementPort)\n" }
         return nil
     }
 
     private var describedAddress: String {
         switch route {
         case .direct(let host, let port): return "\(host ?? processId):\(port)"
-        case .gateway(let socketPath): return "\(processId):\(Self.managementPort) through the gateway at \(socketPath)"
+        case .gateway(let socketPath): return "\(processId):\(Framing.managementPort) through the gateway at \(socketPath)"
         }
     }
 
