@@ -145,10 +145,19 @@ public actor DataConnection {
             let server = try await ServerBootstrap(group: group)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .bind(host: "0.0.0.0", port: endpoint.port, childChannelInitializer: ByteChannel.wrap)
-            // One peer per connection: take the first, then stop listening.
-            return try await server.executeThenClose { inbound in
-                for try await peer in inbound { return peer }
-                throw RuntimeFailure("the listener on port \(endpoint.port) closed")
+            // One peer per connection: take the first, then stop listening. The listener is closed
+            // explicitly and awaited: left to `executeThenClose`, it could stay bound, take the
+            // next peer's connection, and never hand it over.
+            do {
+                let peer = try await server.executeThenClose { inbound in
+                    for try await peer in inbound { return peer }
+                    throw RuntimeFailure("the listener on port \(endpoint.port) closed")
+                }
+                try? await server.channel.close()
+                return peer
+            } catch {
+                try? await server.channel.close()
+                throw error
             }
         }
         return try await ClientBootstrap(group: group)

@@ -19,15 +19,17 @@ private func withSocket<Result>(_ address: inout sockaddr_in,
     }
 }
 
-/// A TCP port on 127.0.0.1 that nothing listens on at the moment of the call.
+/// A TCP port on 127.0.0.1 that nothing listens on at the moment of the call, below the
+/// kernel's ephemeral range (32768 and up): a client that retries connecting to a port in that
+/// range before its server listens can be given the same port as its own and connect to itself.
 public func freePort() -> Int {
-    var address = loopback(port: 0)
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withSocket(&address) { descriptor, pointer in
-        bind(descriptor, pointer, length)
-        return getsockname(descriptor, pointer, &length)
+    while true {
+        var address = loopback(port: Int.random(in: 20_000..<32_000))
+        let length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        if withSocket(&address, { descriptor, pointer in bind(descriptor, pointer, length) == 0 }) {
+            return Int(UInt16(bigEndian: address.sin_port))
+        }
     }
-    return Int(UInt16(bigEndian: address.sin_port))
 }
 
 /// Waits until something accepts TCP connections on `port` of 127.0.0.1.

@@ -1,3 +1,4 @@
+import DefpiTesting
 import Engine
 import Foundation
 import Protocol
@@ -187,7 +188,7 @@ struct ProcessHostTests {
                                          receives: [Google_Protobuf_StringValue.self], sends: [Google_Protobuf_StringValue.self],
                                          handler: { _ in Recorder() })
         let host = try await RunningHost(CounterService(), interfaces: [interface])
-        let port = Int.random(in: 20_000..<40_000)
+        let port = freePort()
         #expect(Messages.connectionState(of: try await host.send(Messages.connection(.create, "c1", port: port))) == .starting)
         let again = Messages.connectionState(of: try await host.send(Messages.connection(.create, "c1", port: port)))
         #expect(again == .starting || again == .connected)

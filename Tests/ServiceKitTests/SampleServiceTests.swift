@@ -42,14 +42,12 @@ struct SampleServiceTests {
         }
     }
 
-    static func freePort() -> Int { DefpiTesting.freePort() }
-
     @Test("meter and aggregator: configured, connected, readings and setpoints flow; the meter moves with its counter and configuration")
     func meterAndAggregator() async throws {
         let meterFile = try BuiltSample.meter.interfacesFile()
         let aggregatorFile = try BuiltSample.aggregator.interfacesFile()
-        let aggregator = try SampleProcess(.aggregator, processId: "agg-1", port: Self.freePort(), interfacesFile: aggregatorFile)
-        let meter = try SampleProcess(.meter, processId: "meter-1", port: Self.freePort(), interfacesFile: meterFile)
+        let aggregator = try SampleProcess(.aggregator, processId: "agg-1", port: freePort(), interfacesFile: aggregatorFile)
+        let meter = try SampleProcess(.meter, processId: "meter-1", port: freePort(), interfacesFile: meterFile)
         defer { aggregator.child.kill(); meter.child.kill() }
 
         #expect(Messages.state(of: try await aggregator.send(Messages.setConfig("agg-1", ["TARGET": "200"]))) == .running)
@@ -59,7 +57,7 @@ struct SampleServiceTests {
 
         let readingsIn = try BuiltSample.aggregator.hashes("Readings in")
         let readings = try BuiltSample.meter.hashes("Readings")
-        let port = Self.freePort()
+        let port = freePort()
         #expect(Messages.connectionState(of: try await aggregator.send(Messages.connection(
             .create, "c1", port: port, receives: readingsIn.receivesHash, sends: readingsIn.sendsHash))) == .starting)
         #expect(Messages.connectionState(of: try await meter.send(Messages.connection(
@@ -83,7 +81,7 @@ struct SampleServiceTests {
         #expect(await meter.child.exited() == 0)
 
         // A new meter process resumes from it, counting on.
-        let moved = try SampleProcess(.meter, processId: "meter-1", port: Self.freePort(), interfacesFile: meterFile)
+        let moved = try SampleProcess(.meter, processId: "meter-1", port: freePort(), interfacesFile: meterFile)
         defer { moved.child.kill() }
         #expect(Messages.state(of: try await moved.send(Messages.resume("meter-1", Array(update.stateData)))) == .running)
         #expect(await moved.logged("meter meter-1 runs from reading \(carried.counter): interval=0.05 watts=50.0"))
@@ -96,7 +94,7 @@ struct SampleServiceTests {
             InterfaceHandler(name: "Status reader", receivesHash: status.sendsHash, sendsHash: status.receivesHash,
                              receives: [Samples_Status.self], sends: [Samples_Text.self]) { reader.attach($0) },
         ])
-        let statusPort = Self.freePort()
+        let statusPort = freePort()
         _ = try await moved.send(Messages.connection(.create, "s1", port: statusPort, receives: status.receivesHash,
                                                      sends: status.sendsHash))
         _ = try await probe.send(Messages.connection(.create, "s1", port: statusPort, target: "127.0.0.1",
@@ -151,7 +149,7 @@ extension SampleServiceTests {
         let echoOnly = try BuiltSample.echo.interfaces().filter { $0.name != "Status" }
         let file = TemporaryDirectory.make().path + "/defpi-interfaces.json"
         try JSONEncoder().encode(echoOnly).write(to: URL(fileURLWithPath: file))
-        let echo = try SampleProcess(.echo, processId: "echo-1", port: Self.freePort(), interfacesFile: file)
+        let echo = try SampleProcess(.echo, processId: "echo-1", port: freePort(), interfacesFile: file)
         defer { echo.child.kill() }
         #expect(Messages.state(of: try await echo.send(Messages.setConfig("echo-1", ["prefix": "heard: "]))) == .running)
         #expect(await echo.logged("Status v1 is not served"))
@@ -165,7 +163,7 @@ extension SampleServiceTests {
                 return answers
             },
         ])
-        let port = Self.freePort()
+        let port = freePort()
         _ = try await echo.send(Messages.connection(.create, "e1", port: port, receives: hashes.receivesHash,
                                                     sends: hashes.sendsHash))
         _ = try await probe.send(Messages.connection(.create, "e1", port: port, target: "127.0.0.1",
