@@ -124,7 +124,7 @@ let package = Package(
             dependencies: ["Protocol", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
             exclude: ["Vectors"]),
         .testTarget(name: "ConsoleTests", dependencies: ["Console", "Engine", "DefpiTesting", "CNcursesw"]),
-        .testTarget(name: "CLITests", dependencies: ["DefpiTesting"]),
+        .testTarget(name: "CLITests", dependencies: ["DefpiTesting", "Engine"]),
         .testTarget(name: "ServiceKitTests", dependencies: ["ServiceKit", "Protocol", "Engine", "DefpiTesting", "SampleSupport"]),
         // Processes through the gateway and the Engine's API: locally, and on the test bed's swarm.
         .testTarget(

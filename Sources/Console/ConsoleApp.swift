@@ -164,8 +164,8 @@ public final class ConsoleApp: Sendable {
 
     private func loadQueue() async {
         do {
-            let changes = try await engine.store.list(PendingChange.self, StoreQuery(
-                sort: [StoreSort("created", ascending: false)], limit: 1000)).items
+            let changes = try await engine.queue.changes(ChangeFilter(limit: 1000), by: .localOperator(name: header.user))
+                .items
             let rows = RowRenderer.queueRows(changes, now: Date())
             inbox.withLock { $0.rows[.queue] = rows }
         } catch {

@@ -12,6 +12,42 @@ public struct ConfigurationFile: Codable, Sendable, Equatable {
     public var registry: Registry?
     /// The console's settings.
     public var console: Console?
+    /// How engines work the queue of pending changes.
+    public var queue: Queue?
+
+    /// The `queue:` section. Durations are seconds.
+    public struct Queue: Codable, Sendable, Equatable {
+        /// Changes one engine runs at once (default 4).
+        public var workers: Int?
+        /// How long a lease lasts before another engine may take the change over (default 60).
+        public var leaseSeconds: Int?
+        /// How far the engines' clocks may drift apart (default 5; keep hosts on NTP).
+        public var clockSkewSeconds: Int?
+        /// How long finished and cancelled changes are kept (default 7 days).
+        public var keepFinishedSeconds: Int?
+        /// How long audit events are kept (default 90 days).
+        public var keepAuditSeconds: Int?
+
+        public init(workers: Int? = nil, leaseSeconds: Int? = nil, clockSkewSeconds: Int? = nil,
+                    keepFinishedSeconds: Int? = nil, keepAuditSeconds: Int? = nil) {
+            self.workers = workers
+            self.leaseSeconds = leaseSeconds
+            self.clockSkewSeconds = clockSkewSeconds
+            self.keepFinishedSeconds = keepFinishedSeconds
+            self.keepAuditSeconds = keepAuditSeconds
+        }
+
+        /// The settings this section gives, defaults for what it leaves out.
+        public var settings: QueueSettings {
+            let defaults = QueueSettings()
+            return QueueSettings(
+                workers: workers ?? defaults.workers,
+                leaseDuration: leaseSeconds.map { .seconds($0) } ?? defaults.leaseDuration,
+                maximumClockSkew: clockSkewSeconds.map { .seconds($0) } ?? defaults.maximumClockSkew,
+                keepFinished: keepFinishedSeconds.map { .seconds($0) } ?? defaults.keepFinished,
+                keepAudit: keepAuditSeconds.map { .seconds($0) } ?? defaults.keepAudit)
+        }
+    }
 
     /// The `console:` section: the theme, keys rebound per action (`quit: x`, `down: "j,down"`),
     /// and whether the mouse is on.
@@ -42,11 +78,13 @@ public struct ConfigurationFile: Codable, Sendable, Equatable {
         }
     }
 
-    public init(store: String? = nil, dockerHost: String? = nil, registry: Registry? = nil, console: Console? = nil) {
+    public init(store: String? = nil, dockerHost: String? = nil, registry: Registry? = nil, console: Console? = nil,
+                queue: Queue? = nil) {
         self.store = store
         self.dockerHost = dockerHost
         self.registry = registry
         self.console = console
+        self.queue = queue
     }
 
     /// The config file's path for this environment.

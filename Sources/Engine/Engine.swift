@@ -12,16 +12,19 @@ public struct EngineSettings: Sendable {
     public var processRoute: ProcessRoute
     /// How often a full node re-sync runs besides the event stream (the safety net).
     public var resyncInterval: Duration
+    /// How this engine works the queue.
+    public var queue: QueueSettings
 
     public init(store: StoreLocation, docker: DockerEndpoint, registry: RegistrySettings,
                 gateway: GatewaySettings = .standard, processRoute: ProcessRoute? = nil,
-                resyncInterval: Duration = .seconds(30)) {
+                resyncInterval: Duration = .seconds(30), queue: QueueSettings = QueueSettings()) {
         self.store = store
         self.docker = docker
         self.registry = registry
         self.gateway = gateway
         self.processRoute = processRoute ?? .gateway(socketPath: gateway.dialSocket)
         self.resyncInterval = resyncInterval
+        self.queue = queue
     }
 }
 
@@ -44,17 +47,14 @@ public final class Engine: Sendable {
     /// Opens the store and builds the connectors; nothing is contacted but the store.
     public init(settings: EngineSettings) async throws {
         self.settings = settings
-        let store = try settings.store.open()
+        let store = try await settings.store.open()
         let docker = DockerClient(endpoint: settings.docker)
         let registry = try RegistryClient(url: settings.registry.url, credentials: settings.registry.credentials)
         let notifications = EngineNotifications()
-        let queue = PendingChangeManager(store: store, notifications: notifications)
+        let queue = PendingChangeManager(store: store, notifications: notifications, settings: settings.queue)
         let nodes = NodeManager(store: store, docker: docker, queue: queue, notifications: notifications)
-        queue.register(NodeManager.writeLabelsKind) { change in try await nodes.writeLabels(change) }
-        let processes = ProcessManager(store: store, queue: queue, connector: ProcessConnector(route: settings.processRoute),
-                                       notifications: notifications)
-        queue.register(ProcessManager.sendConfigurationKind) { change in try await processes.sendConfiguration(change) }
-        self.processes = processes
+        self.processes = ProcessManager(store: store, queue: queue, connector: ProcessConnector(route: settings.processRoute),
+                                        notifications: notifications)
         gateway = GatewayManager(settings: settings.gateway, docker: docker, registry: registry)
         self.store = store
         self.docker = docker
@@ -94,9 +94,14 @@ public final class Engine: Sendable {
     }
 
     private func resyncPeriodically() async {
+        var lastPruning = Date.distantPast
         while !Task.isCancelled {
             try? await Task.sleep(for: settings.resyncInterval)
             await resyncNodes()
+            if Date().timeIntervalSince(lastPruning) >= 3600 {
+                lastPruning = Date()
+                do { try await queue.prune() } catch { logger.warning("pruning the queue failed: \(error)") }
+            }
         }
     }
 

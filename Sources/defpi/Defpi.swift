@@ -8,5 +8,5 @@ struct Defpi: AsyncParsableCommand {
         commandName: "defpi",
         abstract: "Orchestrate dEF-Pi services on a Docker Swarm cluster.",
         version: DefpiVersion.current,
-        subcommands: [ConsoleCommand.self, NodeCommand.self, PoolCommand.self, ServiceCommand.self, StoreCommand.self])
+        subcommands: [ConsoleCommand.self, NodeCommand.self, PoolCommand.self, ServiceCommand.self, ChangeCommand.self, StoreCommand.self])
 }

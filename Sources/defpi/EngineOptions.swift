@@ -30,9 +30,10 @@ struct EngineOptions: ParsableArguments {
     }
 
     func makeEngine() async throws -> Engine {
-        try await Engine(settings: EngineSettings(
+        let queue = try ConfigurationFile.load(path: ConfigurationFile.path()).queue ?? ConfigurationFile.Queue()
+        return try await Engine(settings: EngineSettings(
             store: try StoreSelection.resolve(flag: store), docker: try DockerSelection.resolve(),
-            registry: try registrySettings()))
+            registry: try registrySettings(), queue: queue.settings))
     }
 }
 

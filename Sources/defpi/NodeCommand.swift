@@ -130,39 +130,6 @@ struct NodeCommand: AsyncParsableCommand {
     }
 }
 
-/// How a verb that queues a change waits for it.
-struct ChangeOptions: ParsableArguments {
-    @Flag(help: "Return once the change is queued; a running console or server carries it out.")
-    var detach = false
-    @Option(help: "Seconds to wait for the change to take effect.")
-    var wait: Int = 30
-
-    /// Works the queue until the change is done; a change still pending after the wait is an
-    /// error that says it stays queued (nothing is lost).
-    func settle(_ change: PendingChange, in engine: Engine) async throws {
-        if detach {
-            print("queued: \(change.description) (change \(change.id))")
-            return
-        }
-        let settled = try await engine.queue.settle(change.id, timeout: .seconds(wait))
-        switch settled.state {
-        case .finished:
-            print("done: \(change.description)")
-        case .failedPermanently:
-            throw ChangeOutcomeError(message: "\(change.description) failed: \(settled.lastError ?? "no reason recorded")")
-        default:
-            throw ChangeOutcomeError(message:
-                "\(change.description) has not taken effect yet (\(settled.lastError ?? "still running")); it stays queued as change \(change.id) and retries while a console or server runs")
-        }
-    }
-}
-
-/// A queued change that did not take effect in time or failed.
-struct ChangeOutcomeError: UserFacingError {
-    var message: String
-    var userMessage: String { message }
-}
-
 /// The node a verb acts on.
 struct NodeReference: ParsableArguments {
     @Argument(help: "The node: its name, hostname, swarm id (or a unique prefix) or defpi id.")

@@ -20,7 +20,7 @@ struct StoreCommand: AsyncParsableCommand {
         func run() async throws {
             try await reportingErrors {
                 let location = try StoreSelection.resolve(flag: store)
-                let opened = try location.open()
+                let opened = try await location.open()
                 let inventory = try await opened.inventory()
                 print("store:    \(inventory.location)")
                 print("backend:  \(inventory.backend)")

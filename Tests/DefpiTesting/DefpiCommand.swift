@@ -37,6 +37,11 @@ public enum DefpiCommand {
         return Result(status: status, stdout: child.output, stderr: child.errors)
     }
 
+    /// Starts `defpi arguments...` and returns at once, to be killed or awaited.
+    public static func spawn(_ arguments: [String], environment: [String: String] = [:]) throws -> ChildProcess {
+        try start(arguments, environment: environment, launcher: [])
+    }
+
     private static func start(_ arguments: [String], environment: [String: String], launcher: [String]) throws
         -> ChildProcess
     {

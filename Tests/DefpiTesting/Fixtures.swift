@@ -33,11 +33,14 @@ public enum Fixtures {
                    port: 5123)
     }
 
-    public static func change(_ resources: [String], runAt: Date = epoch, type: PendingChangeKind = "CreateDockerService",
+    /// The kind of the sample changes.
+    public static let changeKind: PendingChangeKind = "CreateDockerService"
+
+    public static func change(_ resources: [String], runAt: Date = epoch, type: PendingChangeKind = changeKind,
                               user: String? = "user-1") -> PendingChange {
         PendingChange(type: type, description: "\(type.rawValue) for \(resources.joined(separator: ","))",
                       resources: resources, runAt: runAt, userId: user, createdBy: "alice", created: epoch,
-                      payload: ["processId": resources.first ?? ""])
+                      payload: .object(["processId": .string(resources.first ?? "")]))
     }
 
     public static func audit(target: String = "process-1") -> AuditEvent {

@@ -13,8 +13,8 @@ public enum StoreBackend: String, CaseIterable, Sendable {
 
     /// A new, empty store of this backend: a file in a fresh temporary directory, or a fresh
     /// database on the test bed's MongoDB server.
-    public func makeStore() throws -> any Store {
-        try StoreLocation(parsing: freshLocation()).open()
+    public func makeStore() async throws -> any Store {
+        try await StoreLocation(parsing: freshLocation()).open()
     }
 
     /// The location of a new, empty store of this backend (nothing is created yet).

@@ -21,7 +21,7 @@ struct StoreConformanceTests {
 
     @Test("every entity round-trips through insert, fetch, update and delete", arguments: StoreBackend.available)
     func crudOfEveryEntity(backend: StoreBackend) async throws {
-        let store = try backend.makeStore()
+        let store = try await backend.makeStore()
         let user = Fixtures.user()
         try await roundTrip(user, in: store) { $0.email = "new@example.org" }
         try await roundTrip(Fixtures.pool(), in: store) { $0.name = "renamed" }
@@ -51,7 +51,7 @@ struct StoreConformanceTests {
 
     @Test("a duplicate id is refused", arguments: StoreBackend.available)
     func duplicateId(backend: StoreBackend) async throws {
-        let store = try backend.makeStore()
+        let store = try await backend.makeStore()
         let pool = try await store.insert(Fixtures.pool())
         await #expect(throws: StoreError.duplicate(.nodePool, field: "id", value: pool.id)) {
             try await store.insert(Fixtures.pool("other").withID(pool.id))
@@ -60,7 +60,7 @@ struct StoreConformanceTests {
 
     @Test("usernames are unique, on insert and on update", arguments: StoreBackend.available)
     func uniqueUsernames(backend: StoreBackend) async throws {
-        let store = try backend.makeStore()
+        let store = try await backend.makeStore()
         _ = try await store.insert(Fixtures.user("alice"))
         await #expect(throws: StoreError.duplicate(.user, field: "username", value: "alice")) {
             try await store.insert(Fixtures.user("alice"))
@@ -75,7 +75,7 @@ struct StoreConformanceTests {
 
     @Test("one node per swarm node: a second node with the same swarm id is a duplicate", arguments: StoreBackend.available)
     func uniqueNodeDockerIds(backend: StoreBackend) async throws {
-        let store = try backend.makeStore()
+        let store = try await backend.makeStore()
         _ = try await store.insert(Fixtures.node("tb-w1"))
         await #expect(throws: StoreError.duplicate(.node, field: "dockerId", value: "docker-tb-w1")) {
             try await store.insert(Fixtures.node("tb-w1"))
@@ -87,7 +87,7 @@ struct StoreConformanceTests {
           arguments: StoreBackend.available)
     func changeMarker(backend: StoreBackend) async throws {
         let location = backend.freshLocation()
-        let store = try StoreLocation(parsing: location).open()
+        let store = try await StoreLocation(parsing: location).open()
         let first = try await store.changeMarker()
         guard backend == .sqlite else {
             #expect(first == nil)
@@ -99,7 +99,7 @@ struct StoreConformanceTests {
         let afterOwnWrite = try await store.changeMarker()
         #expect(afterOwnWrite != first)
         // Another connection stands for another defpi process on the same file.
-        let other = try StoreLocation(parsing: location).open()
+        let other = try await StoreLocation(parsing: location).open()
         _ = try await other.delete(NodePool.self, id: pool.id, revision: nil)
         let afterOtherWrite = try await store.changeMarker()
         #expect(afterOtherWrite != afterOwnWrite)
@@ -111,7 +111,7 @@ struct StoreConformanceTests {
 
     @Test("a write based on a stale revision fails with a typed conflict", arguments: StoreBackend.available)
     func staleWritesConflict(backend: StoreBackend) async throws {
-        let store = try backend.makeStore()
+        let store = try await backend.makeStore()
         let original = try await store.insert(Fixtures.process(user: "u1"))
         var first = original
         first.state = .running
@@ -137,7 +137,7 @@ struct StoreConformanceTests {
 
     @Test("the managers' queries: by owner, token, endpoint, Docker id, resource", arguments: StoreBackend.available)
     func managerQueries(backend: StoreBackend) async throws {
-        let store = try backend.makeStore()
+        let store = try await backend.makeStore()
         var processes: [ServiceProcess] = []
         for index in 0..<12 {
             processes.append(try await store.insert(Fixtures.process(user: "user-\(index % 3)", name: "p\(index)")))
@@ -173,7 +173,7 @@ struct StoreConformanceTests {
 
     @Test("listing sorts, pages and counts the matches before paging", arguments: StoreBackend.available)
     func sortingAndPaging(backend: StoreBackend) async throws {
-        let store = try backend.makeStore()
+        let store = try await backend.makeStore()
         for index in 0..<25 {
             var change = Fixtures.change(["r\(index)"], runAt: Fixtures.epoch.addingTimeInterval(Double(index)))
             change.description = String(format: "change %02d", index)
@@ -192,162 +192,6 @@ struct StoreConformanceTests {
 
         let beyond = try await store.list(PendingChange.self, StoreQuery(offset: 30, limit: 10))
         #expect(beyond.items.isEmpty && beyond.total == 25)
-    }
-
-    // MARK: Queue
-
-    @Test("the queue leases the earliest due change and only when it is due", arguments: StoreBackend.available)
-    func leasingOrder(backend: StoreBackend) async throws {
-        let store = try backend.makeStore()
-        let now = Fixtures.epoch
-        let later = try await store.enqueue(Fixtures.change(["b"], runAt: now.addingTimeInterval(-5)))
-        let earliest = try await store.enqueue(Fixtures.change(["a"], runAt: now.addingTimeInterval(-10)))
-        _ = try await store.enqueue(Fixtures.change(["c"], runAt: now.addingTimeInterval(60)))
-
-        let first = try #require(try await store.leaseNextChange(owner: "w1", leaseUntil: now + 30, now: now))
-        #expect(first.id == earliest.id)
-        #expect(first.state == .running && first.leaseOwner == "w1" && first.leaseExpiry == now + 30 && first.count == 1)
-        #expect(try await store.leaseNextChange(owner: "w1", leaseUntil: now + 30, now: now)?.id == later.id)
-        #expect(try await store.leaseNextChange(owner: "w1", leaseUntil: now + 30, now: now) == nil)
-        #expect(try await store.leaseNextChange(owner: "w1", leaseUntil: now + 90, now: now + 61) != nil)
-    }
-
-    @Test("changes that share a resource never run at once", arguments: StoreBackend.available)
-    func resourceExclusion(backend: StoreBackend) async throws {
-        let store = try backend.makeStore()
-        let now = Fixtures.epoch
-        let createProcess = try await store.enqueue(Fixtures.change(["p1", "u1"], runAt: now - 3))
-        let configure = try await store.enqueue(Fixtures.change(["p1"], runAt: now - 2))
-        let other = try await store.enqueue(Fixtures.change(["p2"], runAt: now - 1))
-
-        #expect(try await store.leaseNextChange(owner: "w1", leaseUntil: now + 30, now: now)?.id == createProcess.id)
-        #expect(try await store.leaseNextChange(owner: "w2", leaseUntil: now + 30, now: now)?.id == other.id)
-        #expect(try await store.leaseNextChange(owner: "w2", leaseUntil: now + 30, now: now) == nil)
-
-        let finished = try await store.finishChange(changeId: createProcess.id, owner: "w1", now: now + 1)
-        #expect(finished.state == .finished && finished.leaseOwner == nil && finished.leaseExpiry == nil)
-        #expect(try await store.leaseNextChange(owner: "w2", leaseUntil: now + 30, now: now + 1)?.id == configure.id)
-    }
-
-    @Test("renewing, failing and retrying a lease", arguments: StoreBackend.available)
-    func renewFailRetry(backend: StoreBackend) async throws {
-        let store = try backend.makeStore()
-        let now = Fixtures.epoch
-        let change = try await store.enqueue(Fixtures.change(["p1"], runAt: now))
-        _ = try await store.leaseNextChange(owner: "w1", leaseUntil: now + 10, now: now)
-        let renewed = try await store.renewLease(changeId: change.id, owner: "w1", leaseUntil: now + 40)
-        #expect(renewed.leaseExpiry == now + 40)
-        // Still held at now + 20: the renewed lease keeps others out.
-        #expect(try await store.leaseNextChange(owner: "w2", leaseUntil: now + 60, now: now + 20) == nil)
-
-        let failed = try await store.failChange(changeId: change.id, owner: "w1", error: "node w2 unreachable",
-                                                retryAt: now + 50, now: now + 21)
-        #expect(failed.state == .failedTemporary && failed.lastError == "node w2 unreachable" && failed.runAt == now + 50)
-        #expect(try await store.leaseNextChange(owner: "w2", leaseUntil: now + 60, now: now + 49) == nil)
-        let retried = try #require(try await store.leaseNextChange(owner: "w2", leaseUntil: now + 80, now: now + 50))
-        #expect(retried.id == change.id && retried.count == 2 && retried.leaseOwner == "w2")
-
-        let dead = try await store.failChange(changeId: change.id, owner: "w2", error: "image gone", retryAt: nil, now: now + 51)
-        #expect(dead.state == .failedPermanently && dead.lastError == "image gone")
-        #expect(try await store.leaseNextChange(owner: "w2", leaseUntil: now + 999, now: now + 900) == nil)
-        await #expect(throws: StoreError.leaseLost(changeId: change.id, owner: "w2")) {
-            try await store.finishChange(changeId: change.id, owner: "w2", now: now + 52)
-        }
-    }
-
-    @Test("an expired lease is taken over, and the old holder loses it", arguments: StoreBackend.available)
-    func expiredLeaseTakeover(backend: StoreBackend) async throws {
-        let store = try backend.makeStore()
-        let now = Fixtures.epoch
-        let change = try await store.enqueue(Fixtures.change(["p1", "u1"], runAt: now))
-        let blocked = try await store.enqueue(Fixtures.change(["u1"], runAt: now + 1))
-        _ = try await store.leaseNextChange(owner: "crashed-engine", leaseUntil: now + 5, now: now)
-
-        let takenOver = try #require(try await store.leaseNextChange(owner: "w2", leaseUntil: now + 40, now: now + 6))
-        #expect(takenOver.id == change.id && takenOver.count == 2 && takenOver.leaseOwner == "w2")
-        #expect(try await store.leaseNextChange(owner: "w3", leaseUntil: now + 40, now: now + 6) == nil)
-        await #expect(throws: StoreError.leaseLost(changeId: change.id, owner: "crashed-engine")) {
-            try await store.finishChange(changeId: change.id, owner: "crashed-engine", now: now + 7)
-        }
-        await #expect(throws: StoreError.leaseLost(changeId: change.id, owner: "crashed-engine")) {
-            try await store.renewLease(changeId: change.id, owner: "crashed-engine", leaseUntil: now + 99)
-        }
-        _ = try await store.finishChange(changeId: change.id, owner: "w2", now: now + 8)
-        #expect(try await store.leaseNextChange(owner: "w3", leaseUntil: now + 40, now: now + 8)?.id == blocked.id)
-    }
-
-    @Test("the queue lists with paging, sort and a state filter", arguments: StoreBackend.available)
-    func queueListing(backend: StoreBackend) async throws {
-        let store = try backend.makeStore()
-        let now = Fixtures.epoch
-        for index in 0..<6 { _ = try await store.enqueue(Fixtures.change(["r\(index)"], runAt: now + Double(index))) }
-        for _ in 0..<2 {
-            let leased = try #require(try await store.leaseNextChange(owner: "w1", leaseUntil: now + 60, now: now + 10))
-            _ = try await store.finishChange(changeId: leased.id, owner: "w1", now: now + 10)
-        }
-        let waiting = try await store.list(PendingChange.self, StoreQuery(
-            filter: .where("state", is: PendingChangeState.new.rawValue), sort: [StoreSort("runAt", ascending: false)], limit: 3))
-        #expect(waiting.total == 4)
-        #expect(waiting.items.map(\.resources) == [["r5"], ["r4"], ["r3"]])
-    }
-
-    @Test("two engines on one store never run changes that share a resource at once", arguments: StoreBackend.available)
-    func concurrentEngines(backend: StoreBackend) async throws {
-        let location = backend.freshLocation()
-        let engines = [try StoreLocation(parsing: location).open(), try StoreLocation(parsing: location).open()]
-        let resourcesPerChange = 2
-        let changes = 60
-        for index in 0..<changes {
-            let resources = (0..<resourcesPerChange).map { "r\((index + $0 * 7) % 10)" }
-            _ = try await engines[0].enqueue(Fixtures.change(resources, runAt: Date() - 1))
-        }
-        let monitor = LeaseMonitor()
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for worker in 0..<6 {
-                let store = engines[worker % 2]
-                group.addTask {
-                    let owner = "engine\(worker % 2)-worker\(worker)"
-                    var idle = 0
-                    while idle < 20 {
-                        guard let change = try await store.leaseNextChange(owner: owner, leaseUntil: Date() + 60, now: Date()) else {
-                            idle += 1
-                            try await Task.sleep(for: .milliseconds(5))
-                            continue
-                        }
-                        idle = 0
-                        try await monitor.begin(change)
-                        try await Task.sleep(for: .milliseconds(1))
-                        await monitor.end(change)
-                        _ = try await store.finishChange(changeId: change.id, owner: owner, now: Date())
-                    }
-                }
-            }
-            try await group.waitForAll()
-        }
-        #expect(await monitor.finished.count == changes)
-        #expect(await monitor.finished.allSatisfy { $0.value == 1 })
-        #expect(try await engines[1].count(PendingChange.self, .where("state", is: "FINISHED")) == changes)
-    }
-}
-
-/// Records which resources are held right now and fails if two leased changes share one.
-actor LeaseMonitor {
-    private var held: Set<String> = []
-    private(set) var finished: [String: Int] = [:]
-
-    func begin(_ change: PendingChange) throws {
-        let overlap = held.intersection(change.resources)
-        guard overlap.isEmpty else { throw OverlapError(resources: overlap) }
-        held.formUnion(change.resources)
-    }
-
-    func end(_ change: PendingChange) {
-        held.subtract(change.resources)
-        finished[change.id, default: 0] += 1
-    }
-
-    struct OverlapError: Error {
-        let resources: Set<String>
     }
 }
 

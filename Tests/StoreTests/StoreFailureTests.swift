@@ -31,7 +31,7 @@ struct StoreFailureTests {
         let store = try SQLiteStore(path: path)
         let nodes = try await store.all(Node.self)
         #expect(nodes.map(\.id) == ["000000000000000000000002"])
-        #expect(try await store.inventory().schemaVersion == 2)
+        #expect(try await store.inventory().schemaVersion == StoreSchema.currentVersion)
     }
 
     @Test("a file that is not a SQLite database is refused by name and left untouched")
@@ -120,9 +120,9 @@ struct StoreFailureTests {
         ("sqlite://", "names no file"),
         ("   ", "it is empty"),
     ])
-    func badLocations(location: String, expected: String) {
+    func badLocations(location: String, expected: String) async {
         do {
-            _ = try StoreLocation(parsing: location).open()
+            _ = try await StoreLocation(parsing: location).open()
             Issue.record("\(location) was accepted")
         } catch let error as StoreError {
             #expect(error.userMessage.contains(expected), "\(error.userMessage)")

@@ -118,7 +118,7 @@ let benchmarks: @Sendable () -> Void = {
         benchmark.measurement(rss, after.residentBytes / 1_048_576)
         benchmark.measurement(cpu, ProcFacts.percent(from: before, to: after, seconds: 10))
         // Another process writes to the store every second; the console re-reads it each time.
-        let writer = try! StoreLocation(parsing: store).open()
+        let writer = try! await StoreLocation(parsing: store).open()
         for index in 0..<10 {
             _ = try! await writer.insert(NodePool(name: "churn-\(ObjectID.generate())-\(index)"))
             try! await Task.sleep(for: .seconds(1))
@@ -165,7 +165,7 @@ enum ProcessWorkload {
     }
 
     static func fill(_ path: String, with processes: [ServiceProcess]) async throws {
-        let store = try StoreLocation(parsing: path).open()
+        let store = try await StoreLocation(parsing: path).open()
         guard try await store.all(ServiceProcess.self).isEmpty else { return }
         for process in processes { _ = try await store.insert(process) }
     }

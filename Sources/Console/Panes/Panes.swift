@@ -257,6 +257,7 @@ extension PendingChangeState {
         case .failedPermanently: return .error
         case .failedTemporary: return .warning
         case .new, .running: return .text
+        case .cancelled: return .dim
         }
     }
 }

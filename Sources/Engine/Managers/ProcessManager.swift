@@ -6,9 +6,6 @@ import Protocol
 /// configuration, or the state it was suspended with, through the queue, and asking it to
 /// suspend or terminate. Speaks the dEF-Pi management protocol through the `ProcessConnector`.
 public final class ProcessManager: Sendable {
-    /// Sends a started process its configuration (or its saved state) and records it RUNNING.
-    public static let sendConfigurationKind: PendingChangeKind = "SEND_CONFIGURATION"
-
     public let connector: ProcessConnector
     private let store: any Store
     private let queue: PendingChangeManager
@@ -20,10 +17,12 @@ public final class ProcessManager: Sendable {
         self.queue = queue
         self.connector = connector
         self.notifications = notifications
+        queue.register(SendConfigurationStep(processes: self))
     }
 
     /// A process called `PUT /process/trigger/{id}` with its token: it has started and listens.
-    /// Queues sending it its configuration; refuses an unknown process or a wrong token.
+    /// Queues sending it its configuration, unless that is already waiting to be sent; refuses
+    /// an unknown process or a wrong token.
     @discardableResult
     public func triggered(processId: String, token: String) async throws -> PendingChange {
         guard let process = try await store.fetch(ServiceProcess.self, id: processId) else {
@@ -31,20 +30,20 @@ public final class ProcessManager: Sendable {
         }
         guard Self.constantTimeEqual(process.token, token) else { throw TriggerRefusal.wrongToken(processId) }
         logger.info("process \(process.name) (\(processId)) started and called back")
+        if let waiting = try await queue.openChange(of: SendConfigurationStep.kind, on: processId) { return waiting }
         return try await queue.enqueue(PendingChange(
-            type: Self.sendConfigurationKind,
+            SendConfigurationStep.self, .init(processId: processId),
             description: "process \(process.name): send its \(process.suspendedState == nil ? "configuration" : "saved state")",
-            resources: [processId], userId: process.userId, createdBy: "process \(process.name)",
-            payload: ["processId": processId]))
+            resources: [processId], userId: process.userId, createdBy: "process \(process.name)"))
     }
 
-    /// The queue's handler: `SetConfigMessage` (or `ResumeProcessMessage` when the process was
-    /// suspended with state), then the process is RUNNING.
-    public func sendConfiguration(_ change: PendingChange) async throws {
-        guard let processId = change.payload["processId"],
-              let process = try await store.fetch(ServiceProcess.self, id: processId) else {
-            throw PermanentChangeFailure("the process of this change no longer exists")
+    /// `SetConfigMessage` (or `ResumeProcessMessage` when the process was suspended with state),
+    /// then the process is RUNNING. A process gone or terminated needs nothing.
+    func sendConfiguration(_ processId: String, lease: ChangeLease) async throws {
+        guard let process = try await store.fetch(ServiceProcess.self, id: processId) else {
+            throw ChangeObsolete("the process no longer exists")
         }
+        guard process.state != .terminated else { throw ChangeObsolete("process \(process.name) was terminated") }
         let message: ProtocolMessage
         if let state = process.suspendedState {
             var resume = Process_ResumeProcessMessage()
@@ -58,6 +57,7 @@ public final class ProcessManager: Sendable {
             setConfig.config = Dictionary(process.configuration.map { ($0.key, $0.value) }, uniquingKeysWith: { _, last in last })
             message = .setConfig(setConfig)
         }
+        try lease.check()
         let reply = try await connector.send(message, to: processId)
         let state = try Self.state(in: reply, asked: message.name, process: process)
         guard state == .running else {
@@ -144,6 +144,21 @@ public final class ProcessManager: Sendable {
         let (a, b) = (Array(left.utf8), Array(right.utf8))
         guard a.count == b.count else { return false }
         return zip(a, b).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
+    }
+}
+
+/// Sends a started process its configuration (or its saved state) and records it RUNNING.
+struct SendConfigurationStep: ChangeStep {
+    struct Payload: Codable, Sendable {
+        var processId: String
+    }
+
+    static let kind: PendingChangeKind = "SEND_CONFIGURATION"
+
+    let processes: ProcessManager
+
+    func run(_ payload: Payload, change: PendingChange, lease: ChangeLease) async throws {
+        try await processes.sendConfiguration(payload.processId, lease: lease)
     }
 }
 

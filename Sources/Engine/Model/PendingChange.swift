@@ -32,13 +32,14 @@ public struct PendingChange: Entity {
     public var createdBy: String
     public var created: Date
     public var updated: Date?
-    /// Kind-specific parameters (ids, targets); never embedded copies of other entities.
-    public var payload: [String: String]
+    /// The step's parameters (ids, targets) as its `Payload` type encodes them; never embedded
+    /// copies of other entities, which the step re-reads when it runs.
+    public var payload: JSONValue
 
     public init(id: String = ObjectID.generate(), revision: Int = 0, type: PendingChangeKind, description: String,
                 resources: [String], state: PendingChangeState = .new, count: Int = 0, runAt: Date = Date(),
                 leaseOwner: String? = nil, leaseExpiry: Date? = nil, lastError: String? = nil, userId: String? = nil,
-                createdBy: String, created: Date = Date(), updated: Date? = nil, payload: [String: String] = [:]) {
+                createdBy: String, created: Date = Date(), updated: Date? = nil, payload: JSONValue = .object([:])) {
         self.id = id
         self.revision = revision
         self.type = type
@@ -57,10 +58,20 @@ public struct PendingChange: Entity {
         self.payload = payload
     }
 
+    /// A change of `step`'s kind carrying `payload`.
+    public init<Step: ChangeStep>(_ step: Step.Type, _ payload: Step.Payload, description: String, resources: [String],
+                                  userId: String? = nil, createdBy: String, runAt: Date = Date()) throws {
+        self.init(type: Step.kind, description: description, resources: resources, runAt: runAt, userId: userId,
+                  createdBy: createdBy, payload: try JSONValue(encoding: payload))
+    }
+
     /// Whether a worker holds an unexpired lease at `now`.
     public func isLeased(at now: Date) -> Bool {
         state == .running && (leaseExpiry.map { $0 > now } ?? false)
     }
+
+    /// Whether the change waits for a worker (queued, or failed and due to be retried).
+    public var isWaiting: Bool { state == .new || state == .failedTemporary }
 }
 
 extension PendingChange {
@@ -70,6 +81,36 @@ extension PendingChange {
         leaseOwner = nil
         leaseExpiry = nil
         updated = now
+    }
+
+    /// The change as it enters the queue: `NEW`, no lease, no attempts yet.
+    var queued: PendingChange {
+        var change = self
+        change.state = .new
+        change.count = 0
+        change.leaseOwner = nil
+        change.leaseExpiry = nil
+        change.lastError = nil
+        change.updated = nil
+        return change
+    }
+
+    /// Whether `owner` holds this change's lease and it has not expired at `now`.
+    func isLeased(by owner: String, at now: Date) -> Bool {
+        isLeased(at: now) && leaseOwner == owner
+    }
+
+    /// Ends the current lease for good in `state`, saying why.
+    mutating func end(in state: PendingChangeState, reason: String, at now: Date) {
+        release(to: state, at: now)
+        lastError = reason
+    }
+
+    /// Gives the lease back untried: the attempt does not count and the change is due at once.
+    mutating func giveBack(at now: Date) {
+        release(to: lastError == nil ? .new : .failedTemporary, at: now)
+        count = max(0, count - 1)
+        runAt = now
     }
 
     /// Ends the current lease as a failed attempt: retried at `retryAt`, or failed for good.
@@ -113,10 +154,15 @@ public enum PendingChangeState: String, FallbackDecodable, Sendable, CaseIterabl
     case failedPermanently = "FAILED_PERMANENTLY"
     /// Took effect.
     case finished = "FINISHED"
+    /// Will never run: an operator cancelled it, or its subject is gone (`lastError` says which).
+    case cancelled = "CANCELLED"
     public static let fallback = PendingChangeState.failedPermanently
 
     /// Whether the change will never run again.
-    public var isTerminal: Bool { self == .failedPermanently || self == .finished }
+    public var isTerminal: Bool { self == .failedPermanently || self == .finished || self == .cancelled }
+
+    /// The states of a change that is still to run or running.
+    public static let open: [PendingChangeState] = [.new, .running, .failedTemporary]
 }
 
 /// A record of something that happened to the system, for the operator's history.

@@ -13,8 +13,6 @@ public final class MongoStore: Store, @unchecked Sendable {
     private let pool: OpaquePointer
     private let uri: OpaquePointer
     private let databaseName: String
-    /// libmongoc blocks; its calls run here, off the cooperative thread pool.
-    private let queue = DispatchQueue(label: "defpi.mongo", attributes: .concurrent)
 
     private static let logger = Logger(label: "defpi.store.mongo")
     private static let initialized: Bool = {
@@ -60,17 +58,20 @@ public final class MongoStore: Store, @unchecked Sendable {
 
     // MARK: Plumbing
 
-    /// Runs blocking libmongoc work with a pooled client on the store's queue.
-    private func run<T: Sendable>(_ body: @escaping @Sendable (OpaquePointer) throws -> T) async throws -> T {
+    /// Runs blocking libmongoc work with a pooled client, off the cooperative thread pool. Each
+    /// call gets a serial queue of its own, which libdispatch serves from its overcommitting pool:
+    /// a call waiting on a slow server never holds up other work (a shared concurrent queue
+    /// would, since a blocked thread counts against the cores there).
+    func run<T: Sendable>(_ body: @escaping @Sendable (OpaquePointer) throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
-            queue.async {
+            DispatchQueue(label: "defpi.mongo.call").async {
                 continuation.resume(with: Result { try self.withClient(body) })
             }
         }
     }
 
     /// Runs blocking work on one collection of this store's database.
-    private func run<T: Sendable>(on name: String, _ body: @escaping @Sendable (MongoCollection) throws -> T) async throws -> T {
+    func run<T: Sendable>(on name: String, _ body: @escaping @Sendable (MongoCollection) throws -> T) async throws -> T {
         try await run { client in try self.withCollection(client, name, body) }
     }
 
@@ -80,7 +81,7 @@ public final class MongoStore: Store, @unchecked Sendable {
         return try body(client)
     }
 
-    private func withCollection<T>(_ client: OpaquePointer, _ name: String, _ body: (MongoCollection) throws -> T) rethrows -> T {
+    func withCollection<T>(_ client: OpaquePointer, _ name: String, _ body: (MongoCollection) throws -> T) rethrows -> T {
         let handle = mongoc_client_get_collection(client, databaseName, name)!
         defer { mongoc_collection_destroy(handle) }
         return try body(MongoCollection(handle: handle, failure: failure))
@@ -147,13 +148,13 @@ public final class MongoStore: Store, @unchecked Sendable {
     }
 
     /// The filter matching document `id` at `revision`.
-    private static func revisionFilter(id: String, revision: Int?) -> BSONDocument {
+    static func revisionFilter(id: String, revision: Int?) -> BSONDocument {
         var conditions: [StoreFilter] = [.equals("id", .string(id))]
         if let revision { conditions.append(.equals("revision", .int(Int64(revision)))) }
         return BSONMapping.query(.and(conditions))
     }
 
-    private static func storedRevision(_ collection: MongoCollection, id: String) throws -> Int? {
+    static func storedRevision(_ collection: MongoCollection, id: String) throws -> Int? {
         try collection.find(revisionFilter(id: id, revision: nil)).first?.integer("revision").map(Int.init)
     }
 
@@ -193,10 +194,15 @@ public final class MongoStore: Store, @unchecked Sendable {
 
     @discardableResult
     public func delete<E: Entity>(_ type: E.Type, id: String, revision: Int?) async throws -> Bool {
-        try await run(on: E.collection.rawValue) { collection in
-            if try collection.delete(Self.revisionFilter(id: id, revision: revision)) == 1 { return true }
-            guard let current = try Self.storedRevision(collection, id: id) else { return false }
-            throw StoreError.conflict(E.collection, id: id, expectedRevision: revision ?? 0, storedRevision: current)
+        try await deleteDocument(E.collection, id: id, revision: revision)
+    }
+
+    /// Deletes one document (at `revision` when given); returns whether one was there.
+    private func deleteDocument(_ collection: EntityCollection, id: String, revision: Int?) async throws -> Bool {
+        try await run(on: collection.rawValue) { documents in
+            if try documents.delete(Self.revisionFilter(id: id, revision: revision)) == 1 { return true }
+            guard let current = try Self.storedRevision(documents, id: id) else { return false }
+            throw StoreError.conflict(collection, id: id, expectedRevision: revision ?? 0, storedRevision: current)
         }
     }
 
@@ -212,7 +218,7 @@ public final class MongoStore: Store, @unchecked Sendable {
     }
 
     /// `find` options: the sort keys then `_id` (so pages are stable), skip and limit.
-    private static func findOptions(sort keys: [StoreSort], offset: Int, limit: Int?) -> BSONDocument {
+    static func findOptions(sort keys: [StoreSort], offset: Int, limit: Int?) -> BSONDocument {
         let sort = BSONDocument()
         for key in keys { sort.append(key.field.path == "id" ? "_id" : key.field.path, int32: key.ascending ? 1 : -1) }
         if !keys.contains(where: { $0.field.path == "id" }) { sort.append("_id", int32: 1) }
@@ -227,119 +233,22 @@ public final class MongoStore: Store, @unchecked Sendable {
         try await run(on: E.collection.rawValue) { try $0.count(BSONMapping.query(filter)) }
     }
 
-    // MARK: Queue
-
-    private static let lockCollection = "PendingChangeLock"
-    private static let dueChangesPage = 64
-
-    public func leaseNextChange(owner: String, leaseUntil: Date, now: Date) async throws -> PendingChange? {
-        try await run { client in
-            try self.withCollection(client, EntityCollection.pendingChange.rawValue) { changes in
-                try self.withCollection(client, Self.lockCollection) { locks in
-                    let due = BSONMapping.query(.or([
-                        .and([.isIn("state", [.string("NEW"), .string("FAILED_TEMPORARY")]), .not(.greaterThan("runAt", .date(now)))]),
-                        .and([.equals("state", .string("RUNNING")), .not(.greaterThan("leaseExpiry", .date(now)))]),
-                    ]))
-                    var offset = 0
-                    while true {
-                        let page = try changes.find(due, options: Self.findOptions(
-                            sort: [StoreSort("runAt")], offset: offset, limit: Self.dueChangesPage))
-                        for document in page {
-                            let read = try BSONMapping.entity(PendingChange.self, from: document)
-                            let leaseId = ObjectID.generate()
-                            guard try Self.lock(read, leaseId: leaseId, until: leaseUntil, now: now, in: locks) else { continue }
-                            var change = read
-                            change.state = .running
-                            change.leaseOwner = owner
-                            change.leaseExpiry = leaseUntil
-                            change.count += 1
-                            change.updated = now
-                            change.revision += 1
-                            let filter = Self.revisionFilter(id: read.id, revision: read.revision)
-                            if case .success(1) = try changes.replaceOne(filter, with: BSONMapping.document(for: change)) {
-                                return change
-                            }
-                            try locks.delete(BSONMapping.query(.equals("leaseId", .string(leaseId))), many: true)
-                        }
-                        guard page.count == Self.dueChangesPage else { return nil }
-                        offset += page.count
-                    }
-                }
+    /// MongoDB runs multi-document transactions only on replica sets, so the writes go in order
+    /// and the first failure stops the batch (callers order batches so any prefix is safe).
+    public func write(_ batch: StoreBatch) async throws {
+        for write in batch.writes {
+            switch write {
+            case .insert(let entity): _ = try await insert(entity)
+            case .update(let entity): _ = try await update(entity)
+            case .delete(let collection, let id, let revision):
+                _ = try await deleteDocument(collection, id: id, revision: revision)
             }
         }
     }
 
-    /// Takes the lock of every resource of `change` for the lease attempt `leaseId`, or none of
-    /// them. A lock whose lease has expired is taken over.
-    private static func lock(_ change: PendingChange, leaseId: String, until: Date, now: Date, in locks: MongoCollection) throws -> Bool {
-        for resource in Set(change.resources).sorted() {
-            let lock = BSONDocument()
-            lock.append("_id", .string(resource))
-            lock.append("changeId", .string(change.id))
-            lock.append("leaseId", .string(leaseId))
-            lock.append("expiry", .date(until))
-            if case .inserted = try locks.insert(lock) { continue }
-            let expired = BSONMapping.query(.and([.equals("id", .string(resource)), .not(.greaterThan("expiry", .date(now)))]))
-            if case .success(1) = try locks.replaceOne(expired, with: lock) { continue }
-            try locks.delete(BSONMapping.query(.equals("leaseId", .string(leaseId))), many: true)
-            return false
-        }
-        return true
-    }
-
-    public func renewLease(changeId: String, owner: String, leaseUntil: Date) async throws -> PendingChange {
-        try await modifyLeased(changeId: changeId, owner: owner) { change, locks in
-            change.leaseExpiry = leaseUntil
-            let set = BSONDocument()
-            set.append("expiry", .date(leaseUntil))
-            let update = BSONDocument()
-            update.append("$set", document: set)
-            try locks.updateMany(BSONMapping.query(.equals("changeId", .string(changeId))), update)
-        }
-    }
-
-    public func finishChange(changeId: String, owner: String, now: Date) async throws -> PendingChange {
-        try await modifyLeased(changeId: changeId, owner: owner, releasing: true) { change, _ in
-            change.release(to: .finished, at: now)
-        }
-    }
-
-    public func failChange(changeId: String, owner: String, error: String, retryAt: Date?, now: Date) async throws
-        -> PendingChange
-    {
-        try await modifyLeased(changeId: changeId, owner: owner, releasing: true) { change, _ in
-            change.recordFailure(error, retryAt: retryAt, now: now)
-        }
-    }
-
-    /// Applies `modify` to a change this owner leases, then writes it back (compare-and-set on
-    /// its revision); with `releasing`, drops its resource locks afterwards.
-    private func modifyLeased(changeId: String, owner: String, releasing: Bool = false,
-                              _ modify: @escaping @Sendable (inout PendingChange, MongoCollection) throws -> Void)
-        async throws -> PendingChange
-    {
-        try await run { client in
-            try self.withCollection(client, EntityCollection.pendingChange.rawValue) { changes in
-                try self.withCollection(client, Self.lockCollection) { locks in
-                    guard let document = try changes.find(Self.revisionFilter(id: changeId, revision: nil)).first else {
-                        throw StoreError.leaseLost(changeId: changeId, owner: owner)
-                    }
-                    let read = try BSONMapping.entity(PendingChange.self, from: document)
-                    guard read.state == .running, read.leaseOwner == owner else {
-                        throw StoreError.leaseLost(changeId: changeId, owner: owner)
-                    }
-                    var change = read
-                    try modify(&change, locks)
-                    change.revision += 1
-                    let filter = Self.revisionFilter(id: changeId, revision: read.revision)
-                    guard case .success(1) = try changes.replaceOne(filter, with: BSONMapping.document(for: change)) else {
-                        throw StoreError.leaseLost(changeId: changeId, owner: owner)
-                    }
-                    if releasing { try locks.delete(BSONMapping.query(.equals("changeId", .string(changeId))), many: true) }
-                    return change
-                }
-            }
-        }
+    @discardableResult
+    public func deleteAll<E: Entity>(_ type: E.Type, _ filter: StoreFilter) async throws -> Int {
+        try await run(on: E.collection.rawValue) { Int(try $0.delete(BSONMapping.query(filter), many: true)) }
     }
 
     /// MongoDB has no cheap store-wide change counter (change streams need a replica set).

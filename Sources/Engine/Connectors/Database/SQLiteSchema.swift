@@ -14,14 +14,7 @@ enum SQLiteSchema {
                         data TEXT NOT NULL CHECK (json_valid(data)))
                     """)
             }
-            for index in StoreIndex.all where index.inSQLite {
-                // Unique indexes end at the field; the others end with the id, so matches come out in id order.
-                let expressions = (index.fields.map { SQLiteQuery.expression(StoreField(stringLiteral: $0)) }
-                    + (index.unique ? [] : ["id"])).joined(separator: ", ")
-                try db.execute(sql: """
-                    CREATE \(index.unique ? "UNIQUE " : "")INDEX "\(index.name)" ON "\(index.collection.rawValue)" (\(expressions))
-                    """)
-            }
+            for index in StoreIndex.all where index.inSQLite { try create(index, in: db) }
             try db.execute(sql: waitingIndexSQL)
             try db.execute(sql: "PRAGMA user_version = 1")
         }
@@ -39,7 +32,21 @@ enum SQLiteSchema {
             try db.execute(sql: "CREATE UNIQUE INDEX Node_dockerId ON Node (json_extract(data, '$.dockerId'))")
             try db.execute(sql: "PRAGMA user_version = 2")
         }
+        migrator.registerMigration("v3: queue listing indexes") { db in
+            for index in StoreIndex.all where index.inSQLite { try create(index, in: db) }
+            try db.execute(sql: "PRAGMA user_version = 3")
+        }
         return migrator
+    }
+
+    /// Creates `index` unless it exists. Unique indexes end at the field; the others end with the
+    /// id, so matches come out in id order.
+    private static func create(_ index: StoreIndex, in db: Database) throws {
+        let expressions = (index.fields.map { SQLiteQuery.expression(StoreField(stringLiteral: $0)) }
+            + (index.unique ? [] : ["id"])).joined(separator: ", ")
+        try db.execute(sql: """
+            CREATE \(index.unique ? "UNIQUE " : "")INDEX IF NOT EXISTS "\(index.name)" ON "\(index.collection.rawValue)" (\(expressions))
+            """)
     }
 
     /// Resources of changes whose lease is still valid at `?` (epoch ms).
@@ -54,22 +61,27 @@ enum SQLiteSchema {
         WHERE json_extract(data, '$.state') IN ('NEW', 'FAILED_TEMPORARY')
         """
 
-    /// The earliest change due at `?1` (epoch ms), waiting, with no resource in the JSON array `?2`.
+    /// What a leasable change must also satisfy: no resource in the JSON array `?2`, a kind in
+    /// the JSON array `?3`, and the id `?4` unless it is NULL.
+    private static let leasableSQL = """
+          AND NOT EXISTS (SELECT 1 FROM json_each(data, '$.resources') r WHERE r.value IN (SELECT value FROM json_each(?2)))
+          AND json_extract(data, '$.type') IN (SELECT value FROM json_each(?3))
+          AND (?4 IS NULL OR id = ?4)
+        ORDER BY json_extract(data, '$.runAt'), id LIMIT 1
+        """
+
+    /// The earliest change due at `?1` (epoch ms), waiting, and leasable (see `leasableSQL`).
     /// Walks `PendingChange_waiting` in due order and stops at the first that fits.
     static let dueChangeSQL = """
         SELECT id, revision, data, json_extract(data, '$.runAt') AS runAt FROM PendingChange INDEXED BY PendingChange_waiting
         WHERE json_extract(data, '$.state') IN ('NEW', 'FAILED_TEMPORARY') AND json_extract(data, '$.runAt') <= ?1
-          AND NOT EXISTS (SELECT 1 FROM json_each(data, '$.resources') r WHERE r.value IN (SELECT value FROM json_each(?2)))
-        ORDER BY json_extract(data, '$.runAt'), id LIMIT 1
-        """
+        """ + leasableSQL
 
-    /// The earliest change whose lease expired at `?1`, with no resource in the JSON array `?2`.
+    /// The earliest change whose lease expired at `?1`, and leasable (see `leasableSQL`).
     static let expiredLeaseSQL = """
         SELECT id, revision, data, json_extract(data, '$.runAt') AS runAt FROM PendingChange
         WHERE json_extract(data, '$.state') = 'RUNNING' AND json_extract(data, '$.leaseExpiry') <= ?1
-          AND NOT EXISTS (SELECT 1 FROM json_each(data, '$.resources') r WHERE r.value IN (SELECT value FROM json_each(?2)))
-        ORDER BY json_extract(data, '$.runAt'), id LIMIT 1
-        """
+        """ + leasableSQL
 }
 
 /// A `StoreFilter` as a SQL condition with its arguments.
@@ -87,6 +99,12 @@ struct SQLiteQuery {
         case "id", "revision": return field.path
         default: return "json_extract(data, '$.\(field.path)')"
         }
+    }
+
+    /// The ORDER BY of `sort`, ending with the id (ascending, unless the sort names it) so pages are stable.
+    static func order(_ sort: [StoreSort]) -> String {
+        let keys = sort.map { "\(expression($0.field)) \($0.ascending ? "ASC" : "DESC")" }
+        return (sort.contains { $0.field.path == "id" } ? keys : keys + ["id ASC"]).joined(separator: ", ")
     }
 
     private mutating func bind(_ value: StoreValue) -> String {

@@ -6,8 +6,8 @@ import GRDB
 /// the fields the managers query are indexed by expression.
 public final class SQLiteStore: Store {
     public let location: String
-    private let pool: DatabasePool
-    private let documents: DocumentCoder
+    let pool: DatabasePool
+    let documents: DocumentCoder
 
     /// Opens (creating if needed) the store at `path` and migrates it to the current schema.
     /// A file that is not a SQLite database, or one written by a newer defpi, is refused untouched.
@@ -72,7 +72,7 @@ public final class SQLiteStore: Store {
         }
     }
 
-    private func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+    func writing<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         do {
             return try await pool.write(body)
         } catch let error as DatabaseError {
@@ -80,7 +80,7 @@ public final class SQLiteStore: Store {
         }
     }
 
-    private func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+    func reading<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         do {
             return try await pool.read(body)
         } catch let error as DatabaseError {
@@ -91,50 +91,83 @@ public final class SQLiteStore: Store {
     // MARK: Documents
 
     public func insert<E: Entity>(_ entity: E) async throws -> E {
+        let documents = self.documents
+        return try await writing { db in try Self.insertRow(entity, in: db, documents: documents) }
+    }
+
+    public func update<E: Entity>(_ entity: E) async throws -> E {
+        let documents = self.documents
+        return try await writing { db in try Self.updateRow(entity, in: db, documents: documents) }
+    }
+
+    public func write(_ batch: StoreBatch) async throws {
+        let documents = self.documents
+        try await writing { db in
+            for write in batch.writes {
+                switch write {
+                case .insert(let entity): _ = try Self.insertRow(entity, in: db, documents: documents)
+                case .update(let entity): _ = try Self.updateRow(entity, in: db, documents: documents)
+                case .delete(let collection, let id, let revision):
+                    try Self.deleteRow(collection, id: id, revision: revision, in: db)
+                }
+            }
+        }
+    }
+
+    /// Inserts `entity` at revision 1 inside the caller's transaction.
+    private static func insertRow<E: Entity>(_ entity: E, in db: Database, documents: DocumentCoder) throws -> E {
         let stored = entity.atRevision(1)
         let data = try documents.encode(stored)
-        let table = E.collection.rawValue
         do {
-            try await pool.write { db in
-                try db.cachedStatement(sql: "INSERT INTO \"\(table)\" (id, revision, data) VALUES (?, 1, ?)")
-                    .execute(arguments: [stored.id, data])
-            }
+            try db.cachedStatement(sql: "INSERT INTO \"\(E.collection.rawValue)\" (id, revision, data) VALUES (?, 1, ?)")
+                .execute(arguments: [stored.id, data])
         } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
             throw StoreError.duplicate(stored, databaseMessage: error.message ?? "")
-        } catch let error as DatabaseError {
-            throw Self.storeError(error, location: location)
         }
         return stored
     }
 
-    public func update<E: Entity>(_ entity: E) async throws -> E {
+    /// Replaces `entity` at its revision inside the caller's transaction.
+    private static func updateRow<E: Entity>(_ entity: E, in db: Database, documents: DocumentCoder) throws -> E {
         let stored = entity.atRevision(entity.revision + 1)
         let data = try documents.encode(stored)
         let table = E.collection.rawValue
         do {
-            let storedRevision: Int?? = try await pool.write { db in
-                try db.cachedStatement(sql: "UPDATE \"\(table)\" SET revision = ?, data = ? WHERE id = ? AND revision = ?")
-                    .execute(arguments: [stored.revision, data, entity.id, entity.revision])
-                if db.changesCount == 1 { return .none }
-                return .some(try Int.fetchOne(db.cachedStatement(sql: "SELECT revision FROM \"\(table)\" WHERE id = ?"), arguments: [entity.id]))
-            }
-            switch storedRevision {
-            case .none: return stored
-            case .some(nil): throw StoreError.notFound(E.collection, id: entity.id)
-            case .some(let revision?):
-                throw StoreError.conflict(E.collection, id: entity.id, expectedRevision: entity.revision, storedRevision: revision)
-            }
+            try db.cachedStatement(sql: "UPDATE \"\(table)\" SET revision = ?, data = ? WHERE id = ? AND revision = ?")
+                .execute(arguments: [stored.revision, data, entity.id, entity.revision])
         } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
             throw StoreError.duplicate(stored, databaseMessage: error.message ?? "")
-        } catch let error as DatabaseError {
-            throw Self.storeError(error, location: location)
         }
+        if db.changesCount == 1 { return stored }
+        guard let revision = try Int.fetchOne(db.cachedStatement(sql: "SELECT revision FROM \"\(table)\" WHERE id = ?"),
+                                              arguments: [entity.id]) else {
+            throw StoreError.notFound(E.collection, id: entity.id)
+        }
+        throw StoreError.conflict(E.collection, id: entity.id, expectedRevision: entity.revision, storedRevision: revision)
+    }
+
+    /// Deletes a row (at `revision` when given) inside the caller's transaction; returns whether
+    /// one was there.
+    @discardableResult
+    private static func deleteRow(_ collection: EntityCollection, id: String, revision: Int?, in db: Database) throws -> Bool {
+        let table = collection.rawValue
+        if let revision {
+            try db.cachedStatement(sql: "DELETE FROM \"\(table)\" WHERE id = ? AND revision = ?").execute(arguments: [id, revision])
+        } else {
+            try db.cachedStatement(sql: "DELETE FROM \"\(table)\" WHERE id = ?").execute(arguments: [id])
+        }
+        if db.changesCount == 1 { return true }
+        guard let stored = try Int.fetchOne(db.cachedStatement(sql: "SELECT revision FROM \"\(table)\" WHERE id = ?"),
+                                            arguments: [id]) else {
+            return false
+        }
+        throw StoreError.conflict(collection, id: id, expectedRevision: revision ?? 0, storedRevision: stored)
     }
 
     public func fetch<E: Entity>(_ type: E.Type, id: String) async throws -> E? {
         let table = E.collection.rawValue
         let documents = self.documents
-        return try await read { db in
+        return try await reading { db in
             try Row.fetchOne(db.cachedStatement(sql: "SELECT revision, data FROM \"\(table)\" WHERE id = ?"), arguments: [id])
                 .map { try documents.decode(E.self, row: $0) }
         }
@@ -142,33 +175,26 @@ public final class SQLiteStore: Store {
 
     @discardableResult
     public func delete<E: Entity>(_ type: E.Type, id: String, revision: Int?) async throws -> Bool {
-        let table = E.collection.rawValue
-        let storedRevision: Int?? = try await write { db in
-            if let revision {
-                try db.cachedStatement(sql: "DELETE FROM \"\(table)\" WHERE id = ? AND revision = ?").execute(arguments: [id, revision])
-            } else {
-                try db.cachedStatement(sql: "DELETE FROM \"\(table)\" WHERE id = ?").execute(arguments: [id])
-            }
-            if db.changesCount == 1 { return .none }
-            return .some(try Int.fetchOne(db.cachedStatement(sql: "SELECT revision FROM \"\(table)\" WHERE id = ?"), arguments: [id]))
-        }
-        switch storedRevision {
-        case .none: return true
-        case .some(nil): return false
-        case .some(let stored?):
-            throw StoreError.conflict(E.collection, id: id, expectedRevision: revision ?? 0, storedRevision: stored)
+        try await writing { db in try Self.deleteRow(E.collection, id: id, revision: revision, in: db) }
+    }
+
+    @discardableResult
+    public func deleteAll<E: Entity>(_ type: E.Type, _ filter: StoreFilter) async throws -> Int {
+        let condition = SQLiteQuery(filter)
+        return try await writing { db in
+            try db.execute(sql: "DELETE FROM \"\(E.collection.rawValue)\" WHERE \(condition.sql)", arguments: condition.arguments)
+            return db.changesCount
         }
     }
 
     public func list<E: Entity>(_ type: E.Type, _ query: StoreQuery) async throws -> StorePage<E> {
         let table = E.collection.rawValue
         let condition = SQLiteQuery(query.filter)
-        let order = (query.sort.map { "\(SQLiteQuery.expression($0.field)) \($0.ascending ? "ASC" : "DESC")" } + ["id ASC"])
-            .joined(separator: ", ")
+        let order = SQLiteQuery.order(query.sort)
         let limit = query.limit.map { " LIMIT \(max(0, $0)) OFFSET \(max(0, query.offset))" }
             ?? (query.offset > 0 ? " LIMIT -1 OFFSET \(query.offset)" : "")
         let documents = self.documents
-        return try await read { db in
+        return try await reading { db in
             let rows = try Row.fetchAll(
                 db, sql: "SELECT revision, data FROM \"\(table)\" WHERE \(condition.sql) ORDER BY \(order)\(limit)",
                 arguments: condition.arguments)
@@ -186,79 +212,9 @@ public final class SQLiteStore: Store {
     public func count<E: Entity>(_ type: E.Type, _ filter: StoreFilter) async throws -> Int {
         let table = E.collection.rawValue
         let condition = SQLiteQuery(filter)
-        return try await read { db in
+        return try await reading { db in
             try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM \"\(table)\" WHERE \(condition.sql)", arguments: condition.arguments) ?? 0
         }
-    }
-
-    // MARK: Queue
-
-    public func leaseNextChange(owner: String, leaseUntil: Date, now: Date) async throws -> PendingChange? {
-        let documents = self.documents
-        let nowMillis = now.epochMilliseconds
-        return try await write { db -> PendingChange? in
-            let held = try String.fetchAll(db.cachedStatement(sql: SQLiteSchema.leasedResourcesSQL), arguments: [nowMillis])
-            let heldJSON = String(decoding: try JSONEncoder().encode(held), as: UTF8.self)
-            let candidates = try [SQLiteSchema.dueChangeSQL, SQLiteSchema.expiredLeaseSQL].compactMap { sql in
-                try Row.fetchOne(db.cachedStatement(sql: sql), arguments: [nowMillis, heldJSON])
-            }
-            guard let next = candidates.min(by: { ($0["runAt"] as Int64, $0["id"] as String) < ($1["runAt"], $1["id"]) }) else {
-                return nil
-            }
-            var change = try documents.decode(PendingChange.self, row: next)
-            change.state = .running
-            change.leaseOwner = owner
-            change.leaseExpiry = leaseUntil
-            change.count += 1
-            change.updated = now
-            return try Self.replace(change, in: db, documents: documents)
-        }
-    }
-
-    public func renewLease(changeId: String, owner: String, leaseUntil: Date) async throws -> PendingChange {
-        try await modifyLeased(changeId: changeId, owner: owner) { change in
-            change.leaseExpiry = leaseUntil
-        }
-    }
-
-    public func finishChange(changeId: String, owner: String, now: Date) async throws -> PendingChange {
-        try await modifyLeased(changeId: changeId, owner: owner) { change in
-            change.release(to: .finished, at: now)
-        }
-    }
-
-    public func failChange(changeId: String, owner: String, error: String, retryAt: Date?, now: Date) async throws
-        -> PendingChange
-    {
-        try await modifyLeased(changeId: changeId, owner: owner) { change in
-            change.recordFailure(error, retryAt: retryAt, now: now)
-        }
-    }
-
-    private func modifyLeased(changeId: String, owner: String, _ modify: @escaping @Sendable (inout PendingChange) -> Void)
-        async throws -> PendingChange
-    {
-        let documents = self.documents
-        return try await write { db in
-            guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT revision, data FROM PendingChange WHERE id = ?"), arguments: [changeId]) else {
-                throw StoreError.leaseLost(changeId: changeId, owner: owner)
-            }
-            var change = try documents.decode(PendingChange.self, row: row)
-            guard change.state == .running, change.leaseOwner == owner else {
-                throw StoreError.leaseLost(changeId: changeId, owner: owner)
-            }
-            modify(&change)
-            return try Self.replace(change, in: db, documents: documents)
-        }
-    }
-
-    /// Writes `change` over the row it was read from, inside the caller's transaction.
-    private static func replace(_ change: PendingChange, in db: Database, documents: DocumentCoder) throws -> PendingChange {
-        var stored = change
-        stored.revision += 1
-        try db.cachedStatement(sql: "UPDATE PendingChange SET revision = ?, data = ? WHERE id = ? AND revision = ?")
-            .execute(arguments: [stored.revision, try documents.encode(stored), change.id, change.revision])
-        return stored
     }
 
     /// SQLite's `data_version` (commits of other connections, in any process) and the writer
@@ -275,7 +231,7 @@ public final class SQLiteStore: Store {
 
     public func inventory() async throws -> StoreInventory {
         let location = self.location
-        return try await read { db in
+        return try await reading { db in
             var counts: [EntityCollection: Int] = [:]
             for collection in EntityCollection.allCases {
                 counts[collection] = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM \"\(collection.rawValue)\"") ?? 0

@@ -23,16 +23,35 @@ public protocol Store: Sendable {
     /// The number of entities that match `filter`.
     func count<E: Entity>(_ type: E.Type, _ filter: StoreFilter) async throws -> Int
 
-    /// Leases the due change (earliest `runAt` first) none of whose resources is leased by anyone,
-    /// taking over expired leases; nil when there is none.
-    func leaseNextChange(owner: String, leaseUntil: Date, now: Date) async throws -> PendingChange?
-    /// Extends a lease this owner holds; `leaseLost` when it holds it no more.
-    func renewLease(changeId: String, owner: String, leaseUntil: Date) async throws -> PendingChange
+    /// Several writes that belong together (a desired state and the change that carries it out):
+    /// one transaction where the backend has them (SQLite), else applied in order, stopping at the
+    /// first failure (MongoDB without a replica set). Order a batch so that any prefix of it is safe.
+    func write(_ batch: StoreBatch) async throws
+    /// Removes every entity matching `filter`; returns how many.
+    @discardableResult
+    func deleteAll<E: Entity>(_ type: E.Type, _ filter: StoreFilter) async throws -> Int
+
+    // The queue. A lease is decided by the caller's clock (`now`); see `QueueSettings` for what
+    // that asks of the engines' clocks. Every operation on a lease refuses, with `leaseLost`, a
+    // lease this owner no longer holds or that has expired at `now`.
+
+    /// Leases the due change (earliest `runAt` first) of one of `kinds`, none of whose resources
+    /// is leased by anyone, taking over expired leases; with `changeId`, only that change. Nil
+    /// when there is none.
+    func leaseNextChange(owner: String, kinds: Set<PendingChangeKind>, changeId: String?, leaseUntil: Date, now: Date)
+        async throws -> PendingChange?
+    /// Extends a lease this owner holds.
+    func renewLease(changeId: String, owner: String, leaseUntil: Date, now: Date) async throws -> PendingChange
     /// Marks a leased change finished and releases its resources.
     func finishChange(changeId: String, owner: String, now: Date) async throws -> PendingChange
     /// Records a failed attempt: retried at `retryAt`, or failed for good when `retryAt` is nil.
     func failChange(changeId: String, owner: String, error: String, retryAt: Date?, now: Date) async throws
         -> PendingChange
+    /// Ends a leased change in `state` (a terminal one) with `reason`, e.g. `CANCELLED` because its subject is gone.
+    func endChange(changeId: String, owner: String, state: PendingChangeState, reason: String, now: Date) async throws
+        -> PendingChange
+    /// Gives a leased change back untried (the engine is stopping): due again at once, for any worker.
+    func releaseLease(changeId: String, owner: String, now: Date) async throws -> PendingChange
 
     /// What the store holds, for `defpi store check`.
     func inventory() async throws -> StoreInventory
@@ -51,12 +70,14 @@ extension Store {
 
     /// Queues a new change (state `NEW`, no lease, no attempts yet).
     public func enqueue(_ change: PendingChange) async throws -> PendingChange {
-        var change = change
-        change.state = .new
-        change.count = 0
-        change.leaseOwner = nil
-        change.leaseExpiry = nil
-        return try await insert(change)
+        try await insert(change.queued)
+    }
+
+    /// Leases the next due change of one of `kinds`, whichever it is.
+    public func leaseNextChange(owner: String, kinds: Set<PendingChangeKind>, leaseUntil: Date, now: Date) async throws
+        -> PendingChange?
+    {
+        try await leaseNextChange(owner: owner, kinds: kinds, changeId: nil, leaseUntil: leaseUntil, now: now)
     }
 
     /// All entities matching `filter`, in id order.
@@ -67,6 +88,30 @@ extension Store {
     /// The first entity matching `filter`, or nil.
     public func first<E: Entity>(_ type: E.Type, _ filter: StoreFilter) async throws -> E? {
         try await list(type, StoreQuery(filter: filter, limit: 1)).items.first
+    }
+}
+
+/// Writes to apply together (see `Store.write`).
+public struct StoreBatch: Sendable {
+    enum Write: Sendable {
+        case insert(any Entity)
+        case update(any Entity)
+        case delete(EntityCollection, id: String, revision: Int?)
+    }
+
+    private(set) var writes: [Write] = []
+
+    public init() {}
+
+    /// Stores a new entity (at revision 1).
+    public mutating func insert<E: Entity>(_ entity: E) { writes.append(.insert(entity)) }
+    /// Replaces an entity at its revision (the batch fails on a conflict).
+    public mutating func update<E: Entity>(_ entity: E) { writes.append(.update(entity)) }
+    /// Adds the writes of `other` after these.
+    public mutating func append(_ other: StoreBatch) { writes += other.writes }
+    /// Removes an entity, at `revision` when given.
+    public mutating func delete<E: Entity>(_ type: E.Type, id: String, revision: Int?) {
+        writes.append(.delete(E.collection, id: id, revision: revision))
     }
 }
 
@@ -101,7 +146,8 @@ public struct StoreInventory: Sendable, Equatable {
 }
 
 /// The schema version this build of defpi writes; a store at a higher version is refused.
-/// Version 2 makes a node's swarm id unique (one defpi node per swarm node).
+/// Version 2 makes a node's swarm id unique (one defpi node per swarm node); version 3 indexes
+/// the queue for its listings (by creation time, kind) and its pruning.
 public enum StoreSchema {
-    public static let currentVersion = 2
+    public static let currentVersion = 3
 }

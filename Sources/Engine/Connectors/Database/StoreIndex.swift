@@ -32,6 +32,9 @@ struct StoreIndex: Sendable {
         StoreIndex(.pendingChange, "PendingChange_lease", ["state", "leaseExpiry"]),
         StoreIndex(.pendingChange, "PendingChange_userId", ["userId"]),
         StoreIndex(.pendingChange, "PendingChange_resources", ["resources"], inSQLite: false),
+        StoreIndex(.pendingChange, "PendingChange_created", ["created"]),
+        StoreIndex(.pendingChange, "PendingChange_type", ["type", "state"]),
+        StoreIndex(.pendingChange, "PendingChange_ended", ["state", "updated"]),
         StoreIndex(.auditEvent, "AuditEvent_target", ["target"]),
         StoreIndex(.auditEvent, "AuditEvent_time", ["time"]),
     ]

@@ -43,7 +43,17 @@ public enum StoreLocation: Equatable, Sendable, CustomStringConvertible {
     }
 
     /// Opens the store, creating and migrating it as needed.
-    public func open() throws -> any Store {
+    public func open() async throws -> any Store {
+        // Opening connects, migrates and builds indexes: blocking work, kept off the cooperative
+        // thread pool (a slow MongoDB server would otherwise stall every task of the process).
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue(label: "defpi.store.open").async {
+                continuation.resume(with: Result { try self.openBlocking() })
+            }
+        }
+    }
+
+    private func openBlocking() throws -> any Store {
         switch self {
         case .sqlite(let path):
             return try SQLiteStore(path: (path as NSString).expandingTildeInPath)

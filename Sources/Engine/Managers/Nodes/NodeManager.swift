@@ -16,15 +16,13 @@ public actor NodeManager {
     /// The full sync running now; concurrent callers join it instead of racing it.
     private var syncInFlight: Task<SyncSummary, Error>?
 
-    /// The pending-change kind that writes a node's labels to Docker.
-    public static let writeLabelsKind: PendingChangeKind = "NODE_LABELS"
-
     public init(store: any Store, docker: DockerClient, queue: PendingChangeManager,
                 notifications: EngineNotifications) {
         self.store = store
         self.docker = docker
         self.queue = queue
         self.notifications = notifications
+        queue.register(NodeLabelsStep(store: store, docker: docker))
     }
 
     // MARK: Reading
@@ -42,6 +40,11 @@ public actor NodeManager {
                                 prefix: { $0.dockerId }, label: { $0.name })
     }
 
+    /// The `org.defpi.*` labels the node carries in Docker now.
+    public func dockerLabels(of node: Node) async throws -> [String: String] {
+        try await docker.node(node.dockerId).spec.labels.filter { $0.key.hasPrefix(NodeLabels.namespace) }
+    }
+
     public func pools() async throws -> [NodePool] {
         try await store.all(NodePool.self).sorted { $0.name.lowercased() < $1.name.lowercased() }
     }
@@ -57,6 +60,9 @@ public actor NodeManager {
     /// What a full sync changed.
     public struct SyncSummary: Sendable, Equatable {
         public var added = 0, updated = 0, missing = 0, removed = 0
+        /// Nodes whose Docker labels differed from their classification, with no label write
+        /// queued: one is queued now.
+        public var repaired = 0
         public init() {}
     }
 
@@ -81,6 +87,7 @@ public actor NodeManager {
         for dockerNode in swarm {
             if let node = storedByDockerId[dockerNode.id] {
                 if try await save(node, applying: dockerNode, now: now) { summary.updated += 1 }
+                if try await repairLabels(of: node, in: dockerNode) { summary.repaired += 1 }
             } else {
                 try await add(dockerNode, now: now)
                 summary.added += 1
@@ -116,6 +123,17 @@ public actor NodeManager {
         } catch DockerError.notFound {
             try await sync()
         }
+    }
+
+    /// Queues a label write when the node's `org.defpi.*` labels in Docker differ from its stored
+    /// classification and none is waiting: whatever crashed in between, the two converge.
+    private func repairLabels(of node: Node, in dockerNode: DockerNode) async throws -> Bool {
+        let current = dockerNode.spec.labels.filter { $0.key.hasPrefix(NodeLabels.namespace) }
+        guard current != NodeLabelsStep.labels(of: node),
+              try await queue.openChange(of: NodeLabelsStep.kind, on: node.id, states: PendingChangeState.open) == nil else { return false }
+        logger.info("node \(node.name): Docker labels differ from its classification; queueing a label write")
+        try await queue.enqueue(try NodeLabelsStep.change(for: node, summary: "labels repaired", by: "defpi"))
+        return true
     }
 
     private func add(_ dockerNode: DockerNode, now: Date) async throws {
@@ -202,7 +220,8 @@ public actor NodeManager {
         return try await reclassify(reference, by: caller, summary: "renamed to \(name)") { node in node.name = name }
     }
 
-    /// Applies `change` to the node, stores it and queues the label write.
+    /// Applies `change` to the node and stores it together with the label write that carries it
+    /// to Docker.
     private func reclassify(_ reference: String, by caller: Caller, summary: String,
                             _ change: (inout Node) -> Void) async throws -> PendingChange {
         let node = try await node(reference)
@@ -210,10 +229,18 @@ public actor NodeManager {
         change(&updated)
         updated.name = updated.name.trimmingCharacters(in: .whitespaces)
         try await checkName(updated.name, of: updated)
-        try await update(updated)
-        try await store.record(AuditEvent(actor: caller.name, action: "node.classified", target: node.id,
-                                          detail: "\(node.name): \(summary)"))
-        return try await queueLabelWrite(for: updated, summary: summary, by: caller)
+        var intent = StoreBatch()
+        intent.update(updated)
+        let queued = try await queue.enqueue(try NodeLabelsStep.change(for: updated, summary: summary, by: caller.name),
+                                             with: intent)
+        notifications.publish(.entity(.node, id: node.id, change: .modified))
+        await record(AuditEvent(actor: caller.name, action: "node.classified", target: node.id, detail: "\(node.name): \(summary)"))
+        return queued
+    }
+
+    /// Appends to the audit log; a failure is logged, the action stands.
+    private func record(_ event: AuditEvent) async {
+        do { try await store.record(event) } catch { logger.warning("cannot record \(event.action) in the audit log: \(error)") }
     }
 
     private func checkName(_ name: String, of node: Node) async throws {
@@ -224,49 +251,6 @@ public actor NodeManager {
         }
     }
 
-    private func queueLabelWrite(for node: Node, summary: String, by caller: Caller) async throws -> PendingChange {
-        try await queue.enqueue(PendingChange(
-            type: Self.writeLabelsKind, description: "node \(node.name): \(summary)", resources: [node.id],
-            createdBy: caller.name, payload: ["nodeId": node.id]))
-    }
-
-    // MARK: Docker labels
-
-    /// The `org.defpi.*` labels a node carries in Docker; none while it is unidentified.
-    public static func labels(of node: Node) -> [String: String] {
-        guard node.kind != .unidentified else { return [:] }
-        var labels = [NodeLabels.kind: node.kind.rawValue.lowercased(), NodeLabels.name: node.name]
-        if let pool = node.nodePoolId { labels[NodeLabels.pool] = pool }
-        if let owner = node.userId { labels[NodeLabels.owner] = owner }
-        return labels
-    }
-
-    /// The queue handler of `writeLabelsKind`: makes the Docker node's `org.defpi.*` labels match
-    /// the stored node (re-read now, so the latest classification wins).
-    public func writeLabels(_ change: PendingChange) async throws {
-        guard let nodeId = change.payload["nodeId"], let node = try await store.fetch(Node.self, id: nodeId) else {
-            throw PermanentChangeFailure("the node of this change no longer exists")
-        }
-        for attempt in 1...3 {
-            let dockerNode: DockerNode
-            do {
-                dockerNode = try await docker.node(node.dockerId)
-            } catch DockerError.notFound {
-                throw PermanentChangeFailure("node \(node.name) (\(node.dockerId)) has left the swarm")
-            }
-            var spec = dockerNode.spec
-            spec.labels = spec.labels.filter { !$0.key.hasPrefix(NodeLabels.namespace) }
-                .merging(Self.labels(of: node)) { _, ours in ours }
-            if spec == dockerNode.spec { return }
-            do {
-                try await docker.updateNode(node.dockerId, version: dockerNode.version, spec: spec)
-                return
-            } catch DockerError.conflict where attempt < 3 {
-                logger.debug("node \(node.dockerId) changed while writing labels; reading it again")
-            }
-        }
-    }
-
     // MARK: Pools
 
     @discardableResult
@@ -274,7 +258,7 @@ public actor NodeManager {
         try caller.requireAdmin(to: "create node pools")
         let name = try await checkPoolName(name, except: nil)
         let pool = try await store.insert(NodePool(name: name))
-        try await store.record(AuditEvent(actor: caller.name, action: "pool.created", target: pool.id, detail: name))
+        await record(AuditEvent(actor: caller.name, action: "pool.created", target: pool.id, detail: name))
         notifications.publish(.entity(.nodePool, id: pool.id, change: .added))
         return pool
     }
@@ -310,7 +294,7 @@ public actor NodeManager {
             }
         }
         _ = try await store.delete(NodePool.self, id: pool.id, revision: nil)
-        try await store.record(AuditEvent(actor: caller.name, action: "pool.deleted", target: pool.id, detail: pool.name))
+        await record(AuditEvent(actor: caller.name, action: "pool.deleted", target: pool.id, detail: pool.name))
         notifications.publish(.entity(.nodePool, id: pool.id, change: .deleted))
         return moves
     }

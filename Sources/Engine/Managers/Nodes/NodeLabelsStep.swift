@@ -1,0 +1,62 @@
+import Foundation
+import Logging
+
+/// Writes a node's classification to its Docker labels (`org.defpi.*`), so placement
+/// constraints and `docker node inspect` see it. Re-reads the node when it runs, so the latest
+/// classification wins whichever change carries it.
+struct NodeLabelsStep: ChangeStep {
+    struct Payload: Codable, Sendable {
+        var nodeId: String
+    }
+
+    static let kind: PendingChangeKind = "NODE_LABELS"
+
+    let store: any Store
+    let docker: DockerClient
+    private let logger = Logger(label: "defpi.nodes")
+
+    init(store: any Store, docker: DockerClient) {
+        self.store = store
+        self.docker = docker
+    }
+
+    /// The change that brings `node`'s labels in line, queued by `actor`.
+    static func change(for node: Node, summary: String, by actor: String) throws -> PendingChange {
+        try PendingChange(Self.self, Payload(nodeId: node.id), description: "node \(node.name): \(summary)",
+                          resources: [node.id], createdBy: actor)
+    }
+
+    /// The `org.defpi.*` labels a node carries in Docker; none while it is unidentified.
+    static func labels(of node: Node) -> [String: String] {
+        guard node.kind != .unidentified else { return [:] }
+        var labels = [NodeLabels.kind: node.kind.rawValue.lowercased(), NodeLabels.name: node.name]
+        if let pool = node.nodePoolId { labels[NodeLabels.pool] = pool }
+        if let owner = node.userId { labels[NodeLabels.owner] = owner }
+        return labels
+    }
+
+    func run(_ payload: Payload, change: PendingChange, lease: ChangeLease) async throws {
+        guard let node = try await store.fetch(Node.self, id: payload.nodeId) else {
+            throw ChangeObsolete("the node is no longer known to defpi")
+        }
+        for attempt in 1...3 {
+            let dockerNode: DockerNode
+            do {
+                dockerNode = try await docker.node(node.dockerId)
+            } catch DockerError.notFound {
+                throw ChangeObsolete("node \(node.name) (\(node.dockerId.prefix(12))) has left the swarm")
+            }
+            var spec = dockerNode.spec
+            spec.labels = spec.labels.filter { !$0.key.hasPrefix(NodeLabels.namespace) }
+                .merging(Self.labels(of: node)) { _, ours in ours }
+            if spec == dockerNode.spec { return }
+            try lease.check()
+            do {
+                try await docker.updateNode(node.dockerId, version: dockerNode.version, spec: spec)
+                return
+            } catch DockerError.conflict where attempt < 3 {
+                logger.debug("node \(node.dockerId) changed while writing labels; reading it again")
+            }
+        }
+    }
+}

@@ -1,0 +1,57 @@
+import Foundation
+
+/// One kind of pending change: what its payload holds and how to carry it out. The manager that
+/// owns the subject (a node, a process, a connection) defines the step and registers it with the
+/// queue; an engine leases only the kinds it has steps for.
+///
+/// `run` is called until it returns, possibly many times and on several engines (after a crash,
+/// a lost lease or a failure), so it must re-read the latest state from the store, be idempotent,
+/// and call `lease.check()` before each side effect outside the store.
+public protocol ChangeStep: Sendable {
+    associatedtype Payload: Codable & Sendable
+
+    /// The kind written in the change's `type`.
+    static var kind: PendingChangeKind { get }
+    /// Attempts after which a change still failing fails for good.
+    static var maximumAttempts: Int { get }
+
+    /// Carries the change out. Throw `ChangeObsolete` when the subject is gone or no longer
+    /// needs it, `PermanentChangeFailure` when retrying cannot help, anything else to retry.
+    func run(_ payload: Payload, change: PendingChange, lease: ChangeLease) async throws
+}
+
+extension ChangeStep {
+    public static var maximumAttempts: Int { 12 }
+}
+
+/// A failure that retrying cannot fix: the change fails for good with this message.
+public struct PermanentChangeFailure: UserFacingError {
+    public var userMessage: String
+    public init(_ message: String) { userMessage = message }
+}
+
+/// The change has nothing left to do: its subject is gone or terminated. It ends as `CANCELLED`
+/// with this reason instead of being retried for ever.
+public struct ChangeObsolete: UserFacingError {
+    public var userMessage: String
+    public init(_ reason: String) { userMessage = reason }
+}
+
+/// A registered step, its payload type erased, as the queue calls it.
+struct RegisteredStep: Sendable {
+    let maximumAttempts: Int
+    let run: @Sendable (PendingChange, ChangeLease) async throws -> Void
+
+    init<Step: ChangeStep>(_ step: Step) {
+        maximumAttempts = Step.maximumAttempts
+        run = { change, lease in
+            let payload: Step.Payload
+            do {
+                payload = try change.payload.decode(as: Step.Payload.self)
+            } catch {
+                throw PermanentChangeFailure("the change's payload does not fit a \(Step.kind.rawValue) change (\(error))")
+            }
+            try await step.run(payload, change: change, lease: lease)
+        }
+    }
+}

@@ -1,0 +1,240 @@
+import Foundation
+import Logging
+import Synchronization
+
+/// The persistent queue of pending changes. Managers register a `ChangeStep` per kind and
+/// enqueue changes together with the desired state they carry out; this engine's workers lease
+/// due changes of the kinds it knows, run each step under its lease (cancelled when the lease is
+/// lost), and retry failures with capped, jittered exponential back-off up to the kind's attempt
+/// limit. Several engines may work on one store at once.
+public final class PendingChangeManager: Sendable {
+    let store: any Store
+    /// This engine's lease owner name, unique per engine.
+    public let owner: String
+    public let settings: QueueSettings
+    private let steps = Mutex<[PendingChangeKind: RegisteredStep]>([:])
+    private let running = Mutex(0)
+    let notifications: EngineNotifications
+    private let keeper: LeaseKeeper
+    let logger = Logger(label: "defpi.queue")
+
+    public init(store: any Store, notifications: EngineNotifications, owner: String = PendingChangeManager.defaultOwner(),
+                settings: QueueSettings = QueueSettings()) {
+        self.store = store
+        self.notifications = notifications
+        self.owner = owner
+        self.settings = settings
+        keeper = LeaseKeeper(store: store, settings: settings, logger: logger)
+    }
+
+    /// `host:pid:random`: tells operators which engine holds a lease.
+    public static func defaultOwner() -> String {
+        "\(ProcessInfo.processInfo.hostName):\(getpid()):\(UUID().uuidString.prefix(8))"
+    }
+
+    /// Makes this engine run changes of `Step.kind`; each manager registers its own steps.
+    public func register<Step: ChangeStep>(_ step: Step) {
+        steps.withLock { $0[Step.kind] = RegisteredStep(step) }
+    }
+
+    /// The kinds this engine leases.
+    public var kinds: Set<PendingChangeKind> { steps.withLock { Set($0.keys) } }
+
+    // MARK: Queueing
+
+    /// Queues `change` together with `intent`, the desired state it carries out: in one
+    /// transaction where the store has them. Elsewhere the change is written first, so a crash in
+    /// between leaves a change that re-reads an unchanged state (harmless), never a state without
+    /// its change. The audit record follows; failing to write it is logged, not reported.
+    @discardableResult
+    public func enqueue(_ change: PendingChange, with intent: StoreBatch = StoreBatch()) async throws -> PendingChange {
+        let queued = change.queued
+        var batch = StoreBatch()
+        batch.insert(queued)
+        batch.append(intent)
+        try await store.write(batch)
+        await audit(queued, action: "change.queued", detail: queued.description)
+        notifications.publish(.entity(.pendingChange, id: queued.id, change: .added))
+        return queued.atRevision(1)
+    }
+
+    /// A change of `kind` on `resource` in one of `states` (by default: waiting to run), if any:
+    /// lets a manager skip queueing the same work twice.
+    public func openChange(of kind: PendingChangeKind, on resource: String,
+                           states: [PendingChangeState] = [.new, .failedTemporary]) async throws -> PendingChange? {
+        try await store.first(PendingChange.self, .and([
+            .where("type", is: kind.rawValue), .contains("resources", .string(resource)),
+            .isIn("state", states.map { .string($0.rawValue) }),
+        ]))
+    }
+
+    // MARK: Working
+
+    /// Works the queue until the task is cancelled: leases due changes while fewer than
+    /// `settings.workers` run, each on its own task, and looks again every `idlePoll` when
+    /// nothing is due.
+    public func run() async {
+        await withDiscardingTaskGroup { group in
+            while !Task.isCancelled {
+                guard running.withLock({ $0 }) < settings.workers else {
+                    try? await Task.sleep(for: .milliseconds(20))
+                    continue
+                }
+                do {
+                    if let change = try await lease() {
+                        running.withLock { $0 += 1 }
+                        group.addTask {
+                            await self.carryOut(change)
+                            self.running.withLock { $0 -= 1 }
+                        }
+                        continue
+                    }
+                } catch {
+                    logger.error("the queue cannot reach the store: \(error)")
+                }
+                try? await Task.sleep(for: settings.idlePoll)
+            }
+        }
+    }
+
+    /// Leases and runs the next due change (or, with `changeId`, that change only when it is
+    /// due and free); returns whether one ran.
+    @discardableResult
+    public func runNext(only changeId: String? = nil) async throws -> Bool {
+        guard let change = try await lease(only: changeId) else { return false }
+        await carryOut(change)
+        return true
+    }
+
+    /// Runs the queue for one change until it is finished or failed for good, or `timeout`
+    /// passes; returns the change as it stands then. Never runs another change: verbs that wait
+    /// for their effect use it, whether or not an engine is working the queue meanwhile.
+    public func settle(_ changeId: String, timeout: Duration, poll: Duration = .milliseconds(100)) async throws
+        -> PendingChange
+    {
+        let deadline = settings.clock().addingTimeInterval(timeout.seconds)
+        while true {
+            guard let change = try await store.fetch(PendingChange.self, id: changeId) else {
+                throw QueueError.notFound(changeId)
+            }
+            let now = settings.clock()
+            if change.state.isTerminal || now >= deadline { return change }
+            let due = change.isWaiting ? change.runAt <= now : !change.isLeased(at: now)
+            if due, try await runNext(only: changeId) { continue }
+            try await Task.sleep(for: poll)
+        }
+    }
+
+    private func lease(only changeId: String? = nil) async throws -> PendingChange? {
+        let now = settings.clock()
+        let change = try await store.leaseNextChange(owner: owner, kinds: kinds, changeId: changeId,
+                                                     leaseUntil: now + settings.leaseDuration.seconds, now: now)
+        if let change { notifications.publish(.entity(.pendingChange, id: change.id, change: .modified)) }
+        return change
+    }
+
+    /// How one attempt ended.
+    private enum Attempt {
+        case done
+        case failed(any Error)
+        /// The lease was lost: another engine owns the change now.
+        case leaseLost
+        /// The engine is stopping: the change goes back to the queue untried.
+        case stopped
+    }
+
+    /// Runs a leased change's step under its lease and records how it ended.
+    private func carryOut(_ change: PendingChange) async {
+        let lease = ChangeLease(changeId: change.id, owner: owner, expiry: change.leaseExpiry ?? settings.clock(),
+                                settings: settings)
+        let attempt: Attempt
+        if let step = steps.withLock({ $0[change.type] }) {
+            attempt = await run(step, change, under: lease)
+        } else {
+            attempt = .stopped  // Unregistered meanwhile: leave it to an engine that knows it.
+        }
+        // Recorded even when the engine is stopping, so the change is not left leased.
+        await Task { await self.record(attempt, of: change, maximumAttempts: steps.withLock { $0[change.type] }?.maximumAttempts) }
+            .value
+        notifications.publish(.entity(.pendingChange, id: change.id, change: .modified))
+    }
+
+    /// Runs the step beside the lease keeper: whichever ends first ends the other.
+    private func run(_ step: RegisteredStep, _ change: PendingChange, under lease: ChangeLease) async -> Attempt {
+        await withTaskGroup(of: Attempt?.self) { group in
+            group.addTask {
+                do {
+                    try lease.check()
+                    try await step.run(change, lease)
+                    return .done
+                } catch is CancellationError {
+                    return lease.isHeld ? .stopped : .leaseLost
+                } catch {
+                    return lease.isHeld ? .failed(error) : .leaseLost
+                }
+            }
+            group.addTask {
+                await self.keeper.keep(lease)
+                return nil
+            }
+            var attempt: Attempt?
+            while let next = await group.next() {
+                if attempt == nil { attempt = next }
+                group.cancelAll()
+            }
+            return attempt ?? .leaseLost
+        }
+    }
+
+    private func record(_ attempt: Attempt, of change: PendingChange, maximumAttempts: Int?) async {
+        let now = settings.clock()
+        do {
+            switch attempt {
+            case .done:
+                _ = try await store.finishChange(changeId: change.id, owner: owner, now: now)
+                await audit(change, action: "change.finished", detail: change.description)
+            case .failed(let error as ChangeObsolete):
+                _ = try await store.endChange(changeId: change.id, owner: owner, state: .cancelled,
+                                              reason: error.userMessage, now: now)
+                await audit(change, action: "change.obsolete", detail: error.userMessage)
+            case .failed(let error):
+                var message = (error as? UserFacingError)?.userMessage ?? "\(error)"
+                var retryAt: Date? = now.addingTimeInterval(backoff(after: change.count))
+                if error is PermanentChangeFailure {
+                    retryAt = nil
+                } else if let maximumAttempts, change.count >= maximumAttempts {
+                    retryAt = nil
+                    message = "gave up after \(change.count) attempts: \(message)"
+                }
+                _ = try await store.failChange(changeId: change.id, owner: owner, error: message, retryAt: retryAt, now: now)
+                await audit(change, action: retryAt == nil ? "change.failed" : "change.retrying", detail: message)
+                logger.info("change \(change.id) (\(change.type.rawValue)) failed: \(message)")
+            case .leaseLost:
+                logger.warning("change \(change.id) (\(change.type.rawValue)) lost its lease while running; another worker takes it over")
+            case .stopped:
+                _ = try await store.releaseLease(changeId: change.id, owner: owner, now: now)
+            }
+        } catch StoreError.leaseLost {
+            logger.warning("change \(change.id) lost its lease before its outcome was recorded; another worker runs it again")
+        } catch {
+            logger.error("cannot record the outcome of change \(change.id): \(error); its lease runs out and it is retried")
+        }
+    }
+
+    /// Seconds to wait before attempt `attempts + 1`: 1, 2, 4 ... capped, with ±20 % jitter.
+    func backoff(after attempts: Int) -> TimeInterval {
+        let exponential = pow(2, Double(max(0, attempts - 1)))
+        return Duration.seconds(min(exponential, settings.maximumBackoff.seconds)).jittered().seconds
+    }
+
+    /// Records an audit event; history is not state, so a failure is logged and the caller goes on.
+    func audit(_ change: PendingChange, action: String, detail: String, actor: String? = nil) async {
+        do {
+            try await store.record(AuditEvent(time: settings.clock(), actor: actor ?? change.createdBy, action: action,
+                                              target: change.resources.first ?? change.id, changeId: change.id,
+                                              detail: detail))
+        } catch {
+            logger.warning("cannot record \(action) of change \(change.id) in the audit log: \(error)")
+        }
+    }
+}

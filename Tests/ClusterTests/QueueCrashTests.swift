@@ -1,0 +1,110 @@
+import DefpiTesting
+import Engine
+import Foundation
+import Testing
+
+extension SwarmNodeTests {
+/// Crash safety shown by killing: `defpi node classify` is SIGKILLed at random points, many
+/// times, and an engine started afterwards converges with nothing lost, doubled or left leased.
+@Suite("Queue crash safety")
+struct QueueCrashTests {
+    var workers: [String] { Array(TestBed.nodeNames.dropFirst()) }
+
+    @Test("classifications killed at random points: intent and queue agree, and a restarted engine converges",
+          arguments: StoreBackend.available)
+    func killedClassifications(backend: StoreBackend) async throws {
+        let socket = try #require(TestBed.dockerEndpoint?.unixSocketPath, "the test bed's swarm is not up")
+        let location = backend.freshLocation()
+        let config = TemporaryDirectory.make().path + "/config.yaml"
+        // Short leases, so the engine that converges takes the killed ones over quickly.
+        try "queue:\n  leaseSeconds: 3\n  clockSkewSeconds: 1\n".write(toFile: config, atomically: true, encoding: .utf8)
+        let environment = ["DOCKER_HOST": "unix://\(socket)", "DEFPI_STORE": location, "DEFPI_CONFIG": config]
+        for pool in ["east", "west"] {
+            let created = try await DefpiCommand.runAsync(["pool", "create", pool], environment: environment)
+            #expect(created.status == 0, "\(created.stderr)")
+        }
+        var generator = SystemRandomNumberGenerator()
+        var killed = 0
+        for round in 0..<10 {
+            let worker = workers[round % workers.count]
+            let child = try DefpiCommand.spawn(["node", "classify", worker, "--pool", round % 4 < 2 ? "east" : "west"],
+                                               environment: environment)
+            try await Task.sleep(for: .milliseconds(Int.random(in: 0...600, using: &generator)))
+            if child.isRunning { killed += 1 }
+            child.kill()
+        }
+
+        let store = try await StoreLocation(parsing: location).open()
+        let engine = try await Engine(settings: EngineSettings(
+            store: try StoreLocation(parsing: location), docker: DockerEndpoint(unixSocketPath: socket),
+            registry: RegistrySettings(), queue: QueueSettings(leaseDuration: .seconds(3), maximumClockSkew: .seconds(1))))
+        // Before anything repairs drift: a node whose stored classification differs from its
+        // Docker labels has a label write queued (the two were written together).
+        for hostname in workers {
+            let node = try await engine.nodes.node(hostname)
+            let labels = try await engine.nodes.dockerLabels(of: node)
+            if labels != Self.expectedLabels(node) {
+                let open = try await engine.queue.openChange(of: "NODE_LABELS", on: node.id, states: PendingChangeState.open)
+                #expect(open != nil, "\(hostname) is classified \(node.kind) but Docker says \(labels), and nothing is queued")
+            }
+        }
+
+        let running = Task { await engine.queue.run() }
+        let drained = await eventually(timeout: .seconds(40)) {
+            (try? await store.count(PendingChange.self, .isIn("state", PendingChangeState.open.map { .string($0.rawValue) }))) == 0
+        }
+        running.cancel()
+        await running.value
+        let open = try await store.all(PendingChange.self).filter { !$0.state.isTerminal }.map(\.description)
+        #expect(drained, "changes still open: \(open)")
+        for hostname in workers {
+            let node = try await engine.nodes.node(hostname)
+            #expect(try await engine.nodes.dockerLabels(of: node) == Self.expectedLabels(node), "\(hostname)")
+        }
+        #expect(try await engine.nodes.sync().repaired == 0)
+        let changes = try await store.all(PendingChange.self)
+        #expect(changes.allSatisfy { $0.state == .finished }, "\(changes.map { "\($0.description): \($0.state)" })")
+        let finishes = try await store.all(AuditEvent.self, .where("action", is: "change.finished")).compactMap(\.changeId)
+        #expect(finishes.count == Set(finishes).count, "a change finished twice")
+        #expect(Set(finishes) == Set(changes.map(\.id)))
+        // Clean up for the other swarm tests.
+        for hostname in workers { _ = try await engine.queue.settle(try await engine.nodes.declassify(hostname, by: .localOperator()).id, timeout: .seconds(20)) }
+        #expect(killed > 0, "no round was killed mid-way; the test showed nothing")
+    }
+
+    @Test("labels changed behind defpi's back are repaired by the next sync")
+    func driftRepaired() async throws {
+        let socket = try #require(TestBed.dockerEndpoint?.unixSocketPath, "the test bed's swarm is not up")
+        let engine = try await Engine(settings: EngineSettings(
+            store: try StoreLocation(parsing: StoreBackend.sqlite.freshLocation()), docker: DockerEndpoint(unixSocketPath: socket),
+            registry: RegistrySettings()))
+        try await engine.nodes.sync()
+        try await engine.nodes.createPool(named: "drift", by: .localOperator())
+        let worker = workers[0]
+        _ = try await engine.queue.settle(try await engine.nodes.classifyPublic(worker, pool: "drift", by: .localOperator()).id,
+                                          timeout: .seconds(20))
+        let node = try await engine.nodes.node(worker)
+        // Someone edits the labels with `docker node update`.
+        let docker = DockerClient(endpoint: DockerEndpoint(unixSocketPath: socket))
+        let current = try await docker.node(node.dockerId)
+        var spec = current.spec
+        spec.labels = spec.labels.filter { !$0.key.hasPrefix("org.defpi.") }.merging(["org.defpi.class": "private"]) { $1 }
+        try await docker.updateNode(node.dockerId, version: current.version, spec: spec)
+        #expect(try await engine.nodes.sync().repaired == 1)
+        #expect(try await engine.nodes.sync().repaired == 0, "a second sync queued the repair again")
+        let repair = try #require(try await engine.queue.openChange(of: "NODE_LABELS", on: node.id))
+        #expect(repair.createdBy == "defpi")
+        #expect(try await engine.queue.settle(repair.id, timeout: .seconds(20)).state == .finished)
+        #expect(try await engine.nodes.dockerLabels(of: node) == Self.expectedLabels(node))
+        _ = try await engine.queue.settle(try await engine.nodes.declassify(worker, by: .localOperator()).id, timeout: .seconds(20))
+    }
+
+    static func expectedLabels(_ node: Node) -> [String: String] {
+        guard node.kind != .unidentified else { return [:] }
+        var labels = ["org.defpi.class": node.kind.rawValue.lowercased(), "org.defpi.name": node.name]
+        if let pool = node.nodePoolId { labels["org.defpi.pool"] = pool }
+        if let owner = node.userId { labels["org.defpi.owner"] = owner }
+        return labels
+    }
+}
+}

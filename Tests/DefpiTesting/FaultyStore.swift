@@ -1,0 +1,141 @@
+import Engine
+import Foundation
+import Synchronization
+
+/// A `Store` that forwards to a real one and fails or delays chosen calls: the N-th call of a
+/// method (or every call from the N-th on), to show what the managers do when the store errs.
+public final class FaultyStore: Store {
+    /// The calls a fault can target; inserts, updates and deletes by collection.
+    public enum Method: Hashable, Sendable {
+        case insert(EntityCollection), update(EntityCollection), delete(EntityCollection), fetch(EntityCollection)
+        case list(EntityCollection), write, leaseNextChange, renewLease, finishChange, failChange, endChange, releaseLease
+    }
+
+    /// What happens to a targeted call.
+    public enum Fault: Sendable {
+        case fail(StoreError)
+        case delay(Duration)
+    }
+
+    private struct Rule {
+        var calls: ClosedRange<Int>
+        var fault: Fault
+    }
+
+    public let base: any Store
+    private let rules = Mutex<[Method: [Rule]]>([:])
+    private let counts = Mutex<[Method: Int]>([:])
+
+    public init(_ base: any Store) { self.base = base }
+
+    public var location: String { base.location }
+
+    /// Applies `fault` to calls `calls` (1-based) of `method`, counted from now on.
+    public func inject(_ fault: Fault, into method: Method, calls: ClosedRange<Int> = 1...Int.max) {
+        let offset = counts.withLock { $0[method, default: 0] }
+        let rule = Rule(calls: (calls.lowerBound + offset)...(calls.upperBound == .max ? .max : calls.upperBound + offset),
+                        fault: fault)
+        rules.withLock { $0[method, default: []].append(rule) }
+    }
+
+    /// Removes every fault.
+    public func heal() { rules.withLock { $0.removeAll() } }
+
+    /// How many times `method` was called.
+    public func calls(of method: Method) -> Int { counts.withLock { $0[method, default: 0] } }
+
+    /// A transient failure, as a store that lost its server for a moment reports it.
+    public static let transient = StoreError.backend(location: "faulty", message: "injected transient failure")
+
+    private func pass(_ method: Method) async throws {
+        let call = counts.withLock { counts in
+            counts[method, default: 0] += 1
+            return counts[method]!
+        }
+        let faults = rules.withLock { $0[method, default: []].filter { $0.calls.contains(call) }.map(\.fault) }
+        for fault in faults {
+            switch fault {
+            case .fail(let error): throw error
+            case .delay(let duration): try await Task.sleep(for: duration)
+            }
+        }
+    }
+
+    public func insert<E: Entity>(_ entity: E) async throws -> E {
+        try await pass(.insert(E.collection))
+        return try await base.insert(entity)
+    }
+
+    public func update<E: Entity>(_ entity: E) async throws -> E {
+        try await pass(.update(E.collection))
+        return try await base.update(entity)
+    }
+
+    public func fetch<E: Entity>(_ type: E.Type, id: String) async throws -> E? {
+        try await pass(.fetch(E.collection))
+        return try await base.fetch(type, id: id)
+    }
+
+    public func delete<E: Entity>(_ type: E.Type, id: String, revision: Int?) async throws -> Bool {
+        try await pass(.delete(E.collection))
+        return try await base.delete(type, id: id, revision: revision)
+    }
+
+    public func list<E: Entity>(_ type: E.Type, _ query: StoreQuery) async throws -> StorePage<E> {
+        try await pass(.list(E.collection))
+        return try await base.list(type, query)
+    }
+
+    public func count<E: Entity>(_ type: E.Type, _ filter: StoreFilter) async throws -> Int {
+        try await base.count(type, filter)
+    }
+
+    public func write(_ batch: StoreBatch) async throws {
+        try await pass(.write)
+        try await base.write(batch)
+    }
+
+    public func deleteAll<E: Entity>(_ type: E.Type, _ filter: StoreFilter) async throws -> Int {
+        try await pass(.delete(E.collection))
+        return try await base.deleteAll(type, filter)
+    }
+
+    public func leaseNextChange(owner: String, kinds: Set<PendingChangeKind>, changeId: String?, leaseUntil: Date,
+                                now: Date) async throws -> PendingChange? {
+        try await pass(.leaseNextChange)
+        return try await base.leaseNextChange(owner: owner, kinds: kinds, changeId: changeId, leaseUntil: leaseUntil, now: now)
+    }
+
+    public func renewLease(changeId: String, owner: String, leaseUntil: Date, now: Date) async throws -> PendingChange {
+        try await pass(.renewLease)
+        return try await base.renewLease(changeId: changeId, owner: owner, leaseUntil: leaseUntil, now: now)
+    }
+
+    public func finishChange(changeId: String, owner: String, now: Date) async throws -> PendingChange {
+        try await pass(.finishChange)
+        return try await base.finishChange(changeId: changeId, owner: owner, now: now)
+    }
+
+    public func failChange(changeId: String, owner: String, error: String, retryAt: Date?, now: Date) async throws
+        -> PendingChange
+    {
+        try await pass(.failChange)
+        return try await base.failChange(changeId: changeId, owner: owner, error: error, retryAt: retryAt, now: now)
+    }
+
+    public func endChange(changeId: String, owner: String, state: PendingChangeState, reason: String, now: Date)
+        async throws -> PendingChange
+    {
+        try await pass(.endChange)
+        return try await base.endChange(changeId: changeId, owner: owner, state: state, reason: reason, now: now)
+    }
+
+    public func releaseLease(changeId: String, owner: String, now: Date) async throws -> PendingChange {
+        try await pass(.releaseLease)
+        return try await base.releaseLease(changeId: changeId, owner: owner, now: now)
+    }
+
+    public func inventory() async throws -> StoreInventory { try await base.inventory() }
+
+    public func changeMarker() async throws -> String? { try await base.changeMarker() }
+}
