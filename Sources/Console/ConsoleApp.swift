@@ -60,7 +60,7 @@ public final class ConsoleApp: Sendable {
     public init(engine: Engine, settings: ConsoleSettings) {
         self.engine = engine
         self.settings = settings
-        header = HeaderInfo(cluster: engine.docker.endpoint.description, store: engine.store.location,
+        header = HeaderInfo(cluster: engine.settings.docker.description, store: engine.storeLocation,
                             user: settings.user, version: DefpiVersion.current)
     }
 
@@ -101,7 +101,7 @@ public final class ConsoleApp: Sendable {
         defer { listener.cancel() }
         var lastQueueLoad = Date.distantPast
         var lastFullLoad = Date()
-        var marker = try? await engine.store.changeMarker()
+        var marker = try? await engine.storeChangeMarker()
         while !Task.isCancelled {
             dirty.formUnion(pending.withLock { taken in defer { taken.removeAll() }; return taken })
             // Relative times in the queue pane age even without changes.
@@ -110,7 +110,7 @@ public final class ConsoleApp: Sendable {
             // look every 2 s, and re-read when the store says it changed (or cannot say).
             if Date().timeIntervalSince(lastFullLoad) >= 2 {
                 lastFullLoad = Date()
-                let current = try? await engine.store.changeMarker()
+                let current = try? await engine.storeChangeMarker()
                 if current == nil || current != marker { dirty.formUnion(Self.topologyPanes) }
                 marker = current
             }
@@ -140,11 +140,12 @@ public final class ConsoleApp: Sendable {
     /// Nodes, pools, processes and connections, read together so the panes agree.
     private func loadTopology() async {
         do {
-            let nodes = try await engine.nodes.nodes()
-            let pools = try await engine.nodes.pools()
-            let users = try await engine.store.all(User.self)
-            let topology = Topology(processes: try await engine.store.all(ServiceProcess.self),
-                                    connections: try await engine.store.all(Connection.self), nodes: nodes, users: users,
+            let caller = Caller.localOperator(name: header.user)
+            let nodes = try await engine.nodes.nodes(by: caller)
+            let pools = try await engine.nodes.pools(by: caller)
+            let users = try await engine.users.users(by: caller)
+            let topology = Topology(processes: try await engine.processes.processes(by: caller),
+                                    connections: try await engine.processes.connections(by: caller), nodes: nodes, users: users,
                                     catalog: latestCatalog.withLock { $0 })
             let rows: [Pane.Kind: [TableRow]] = [
                 .nodes: RowRenderer.nodeRows(nodes, pools: pools, users: users,

@@ -28,16 +28,18 @@ public struct EngineSettings: Sendable {
     }
 }
 
-/// The one object fronts hold: the store, the connectors and the managers, wired together.
+/// The one object fronts hold: the managers, wired to the store and the connectors, which stay
+/// the Engine's own (fronts act and read through managers, which check the `Caller`).
 /// `run()` keeps the Engine's view current (Docker events, periodic re-sync) and works the
 /// pending-change queue; verbs that act once use the managers without it.
 public final class Engine: Sendable {
     public let settings: EngineSettings
-    public let store: any Store
-    public let docker: DockerClient
-    public let registry: RegistryClient
+    let store: any Store
+    let docker: DockerClient
+    let registry: RegistryClient
     public let notifications: EngineNotifications
     public let queue: PendingChangeManager
+    public let users: UserManager
     public let nodes: NodeManager
     public let services: ServiceManager
     public let processes: ProcessManager
@@ -52,7 +54,8 @@ public final class Engine: Sendable {
         let registry = try RegistryClient(url: settings.registry.url, credentials: settings.registry.credentials)
         let notifications = EngineNotifications()
         let queue = PendingChangeManager(store: store, notifications: notifications, settings: settings.queue)
-        let nodes = NodeManager(store: store, docker: docker, queue: queue, notifications: notifications)
+        let users = UserManager(store: store, notifications: notifications)
+        let nodes = NodeManager(store: store, docker: docker, queue: queue, users: users, notifications: notifications)
         self.processes = ProcessManager(store: store, queue: queue, connector: ProcessConnector(route: settings.processRoute),
                                         notifications: notifications)
         gateway = GatewayManager(settings: settings.gateway, docker: docker, registry: registry)
@@ -61,9 +64,17 @@ public final class Engine: Sendable {
         self.registry = registry
         self.notifications = notifications
         self.queue = queue
+        self.users = users
         self.nodes = nodes
         self.services = ServiceManager(registry: registry, prefix: settings.registry.prefix)
     }
+
+    /// Where the store lives, safe to print.
+    public var storeLocation: String { store.location }
+
+    /// A value that changes whenever the store does (see `Store.changeMarker`); nil when the
+    /// backend cannot tell cheaply.
+    public func storeChangeMarker() async throws -> String? { try await store.changeMarker() }
 
     /// Follows Docker events, re-syncs periodically and works the queue until cancelled.
     public func run() async {

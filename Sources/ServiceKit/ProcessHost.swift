@@ -10,7 +10,7 @@ import Protocol
 /// terminated.
 ///
 /// ```swift
-/// try await ProcessHost(service: Meter(), interfaces: Meter.interfaces).run()
+/// await ProcessMain.run { try await ProcessHost(service: Meter(), interfaces: Meter.interfaces).run() }
 /// ```
 public final class ProcessHost<Service: DefPiService>: Sendable {
     public let identity: ProcessIdentity

@@ -8,5 +8,6 @@ struct Defpi: AsyncParsableCommand {
         commandName: "defpi",
         abstract: "Orchestrate dEF-Pi services on a Docker Swarm cluster.",
         version: DefpiVersion.current,
-        subcommands: [ConsoleCommand.self, NodeCommand.self, PoolCommand.self, ServiceCommand.self, ChangeCommand.self, StoreCommand.self])
+        subcommands: [ConsoleCommand.self, NodeCommand.self, PoolCommand.self, ServiceCommand.self, UserCommand.self,
+                      ChangeCommand.self, StoreCommand.self])
 }

@@ -17,7 +17,7 @@ struct NodeCommand: AsyncParsableCommand {
         func run() async throws {
             try await reportingErrors {
                 let engine = try await engine.makeSyncedEngine()
-                let nodes = try await engine.nodes.nodes()
+                let nodes = try await engine.nodes.nodes(by: .localOperator())
                 if format.output == .json { return try format.printJSON(nodes) }
                 let names = try await PlacementNames(engine)
                 var table = Table("ID", "NAME", "KIND", "POOL/OWNER", "STATUS", "AVAILABILITY", "ROLE", "ARCH", "HOSTNAME")
@@ -41,7 +41,7 @@ struct NodeCommand: AsyncParsableCommand {
         func run() async throws {
             try await reportingErrors {
                 let engine = try await engine.makeSyncedEngine()
-                let node = try await engine.nodes.node(target.node)
+                let node = try await engine.nodes.node(target.node, by: .localOperator())
                 if format.output == .json { return try format.printJSON(node) }
                 let names = try await PlacementNames(engine)
                 var details = Details()
@@ -56,7 +56,7 @@ struct NodeCommand: AsyncParsableCommand {
                 details.add("Role", node.role.rawValue.lowercased())
                 details.add("Architecture", node.architecture.rawValue.lowercased())
                 details.add("Last sync", node.lastSync.map { ISO8601DateFormatter().string(from: $0) })
-                if let labels = try? await engine.docker.node(node.dockerId).spec.labels {
+                if let labels = try? await engine.nodes.dockerLabels(of: node) {
                     details.add("Labels", labels.isEmpty ? "-" : labels.sorted { $0.key < $1.key }
                         .map { "\($0.key)=\($0.value)" }.joined(separator: ", "))
                 }
@@ -158,8 +158,8 @@ struct PlacementNames {
     let users: [String: String]
 
     init(_ engine: Engine) async throws {
-        pools = Dictionary(uniqueKeysWithValues: try await engine.nodes.pools().map { ($0.id, $0.name) })
-        users = Dictionary(uniqueKeysWithValues: try await engine.store.all(User.self).map { ($0.id, $0.username) })
+        pools = Dictionary(uniqueKeysWithValues: try await engine.nodes.pools(by: .localOperator()).map { ($0.id, $0.name) })
+        users = Dictionary(uniqueKeysWithValues: try await engine.users.users(by: .localOperator()).map { ($0.id, $0.username) })
     }
 
     func placement(of node: Node) -> String {

@@ -16,9 +16,9 @@ struct PoolCommand: AsyncParsableCommand {
         func run() async throws {
             try await reportingErrors {
                 let engine = try await engine.makeEngine()
-                let pools = try await engine.nodes.pools()
+                let pools = try await engine.nodes.pools(by: .localOperator())
                 if format.output == .json { return try format.printJSON(pools) }
-                let nodes = try await engine.nodes.nodes()
+                let nodes = try await engine.nodes.nodes(by: .localOperator())
                 var table = Table("NAME", "ID", "NODES", "READY")
                 for pool in pools {
                     let members = nodes.filter { $0.nodePoolId == pool.id }

@@ -1,5 +1,5 @@
 import DefpiTesting
-import Engine
+@testable import Engine
 import Foundation
 import Testing
 
@@ -24,7 +24,7 @@ struct NodeManagerTests {
     var workers: [String] { Array(TestBed.nodeNames.dropFirst()) }
 
     func dockerLabels(_ engine: Engine, _ hostname: String) async throws -> [String: String] {
-        let node = try await engine.nodes.node(hostname)
+        let node = try await engine.nodes.node(hostname, by: .localOperator())
         return try await engine.docker.node(node.dockerId).spec.labels.filter { $0.key.hasPrefix("org.defpi.") }
     }
 
@@ -33,7 +33,7 @@ struct NodeManagerTests {
         let engine = try await makeEngine()
         let summary = try await engine.nodes.sync()
         #expect(summary.added == TestBed.nodeNames.count)
-        let nodes = try await engine.nodes.nodes()
+        let nodes = try await engine.nodes.nodes(by: .localOperator())
         #expect(Set(nodes.map(\.hostname)) == Set(TestBed.nodeNames))
         #expect(nodes.allSatisfy { $0.kind == .unidentified && $0.name == $0.hostname && $0.lastSync != nil })
         #expect(nodes.allSatisfy { $0.status == .ready && $0.architecture != .unknown })
@@ -51,7 +51,7 @@ struct NodeManagerTests {
         let unidentified = try await engine.store.insert(Node(dockerId: "left-the-swarm-2", hostname: "old-2"))
         let summary = try await engine.nodes.sync()
         #expect(summary.missing == 1 && summary.removed == 1)
-        #expect(try await engine.nodes.node(classified.id).status == .missing)
+        #expect(try await engine.nodes.node(classified.id, by: .localOperator()).status == .missing)
         #expect(try await engine.store.fetch(Node.self, id: unidentified.id) == nil)
     }
 
@@ -77,9 +77,9 @@ struct NodeManagerTests {
 
         let restarted = try await makeEngine()
         try await restarted.nodes.sync()
-        let first = try await restarted.nodes.node(workers[0])
+        let first = try await restarted.nodes.node(workers[0], by: .localOperator())
         #expect(first.kind == .public && first.nodePoolId == pool.id)
-        let second = try await restarted.nodes.node(workers[1])
+        let second = try await restarted.nodes.node(workers[1], by: .localOperator())
         #expect(second.kind == .private && second.userId == alice.id && second.name == "lab")
 
         let audit = try await restarted.store.all(AuditEvent.self)
@@ -108,16 +108,16 @@ struct NodeManagerTests {
         await #expect(throws: AuthorizationError.adminOnly(action: "classify nodes", caller: "bob")) {
             try await engine.nodes.classifyPublic(workers[0], pool: "alpha", by: user)
         }
-        await #expect(throws: NodeError.notFound(what: "pool", reference: "gamma")) {
+        await #expect(throws: LookupError.notFound(what: "pool", reference: "gamma")) {
             try await engine.nodes.classifyPublic(workers[0], pool: "gamma", by: admin)
         }
-        await #expect(throws: NodeError.notFound(what: "user", reference: "nobody")) {
+        await #expect(throws: LookupError.notFound(what: "user", reference: "nobody")) {
             try await engine.nodes.classifyPrivate(workers[0], owner: "nobody", by: admin)
         }
-        await #expect(throws: NodeError.nameTaken(name: workers[1], by: try await engine.nodes.node(workers[1]).dockerId)) {
+        await #expect(throws: NodeError.nameTaken(name: workers[1], by: try await engine.nodes.node(workers[1], by: .localOperator()).dockerId)) {
             try await engine.nodes.rename(workers[0], to: workers[1], by: admin)
         }
-        #expect(try await engine.nodes.node(workers[0]).kind == .unidentified)
+        #expect(try await engine.nodes.node(workers[0], by: .localOperator()).kind == .unidentified)
 
         for change in [try await engine.nodes.classifyPublic(workers[0], pool: "alpha", by: admin)] {
             _ = try await engine.queue.settle(change.id, timeout: .seconds(20))
@@ -128,10 +128,10 @@ struct NodeManagerTests {
         for move in try await engine.nodes.deletePool("alpha", moveTo: "beta", by: admin) {
             #expect(try await engine.queue.settle(move.id, timeout: .seconds(20)).state == .finished)
         }
-        let beta = try await engine.nodes.pool("beta")
-        #expect(try await engine.nodes.node(workers[0]).nodePoolId == beta.id)
+        let beta = try await engine.nodes.pool("beta", by: .localOperator())
+        #expect(try await engine.nodes.node(workers[0], by: .localOperator()).nodePoolId == beta.id)
         #expect(try await dockerLabels(engine, workers[0])["org.defpi.pool"] == beta.id)
-        #expect(try await engine.nodes.pools().map(\.name) == ["beta"])
+        #expect(try await engine.nodes.pools(by: .localOperator()).map(\.name) == ["beta"])
 
         let change = try await engine.nodes.declassify(workers[0], by: admin)
         _ = try await engine.queue.settle(change.id, timeout: .seconds(20))
@@ -143,16 +143,16 @@ struct NodeManagerTests {
         try await engine.nodes.sync()
         let running = Task { await engine.run() }
         defer { running.cancel() }
-        let worker = try await engine.nodes.node(workers[1])
+        let worker = try await engine.nodes.node(workers[1], by: .localOperator())
         try await setAvailability(engine, worker.dockerId, "pause")
         let started = ContinuousClock.now
         #expect(try await eventually(timeout: .seconds(1)) {
-            try await engine.nodes.node(worker.id).availability == .pause
+            try await engine.nodes.node(worker.id, by: .localOperator()).availability == .pause
         })
         let latency = ContinuousClock.now - started
         try await setAvailability(engine, worker.dockerId, "active")
         #expect(try await eventually(timeout: .seconds(1)) {
-            try await engine.nodes.node(worker.id).availability == .active
+            try await engine.nodes.node(worker.id, by: .localOperator()).availability == .active
         })
         #expect(latency < .seconds(1))
     }
@@ -169,12 +169,12 @@ struct NodeManagerTests {
         var restarted = false
         defer { if !restarted { _ = try? TestBed.script("start-node", bedName) } }
         #expect(try await eventually(timeout: .seconds(40)) {
-            try await engine.nodes.node(hostname).status == .down
+            try await engine.nodes.node(hostname, by: .localOperator()).status == .down
         })
         #expect(try await TestBed.scriptAsync("start-node", bedName) == 0)
         restarted = true
         #expect(try await eventually(timeout: .seconds(40)) {
-            try await engine.nodes.node(hostname).status == .ready
+            try await engine.nodes.node(hostname, by: .localOperator()).status == .ready
         })
     }
 

@@ -41,7 +41,7 @@ struct QueueCrashTests {
         // Before anything repairs drift: a node whose stored classification differs from its
         // Docker labels has a label write queued (the two were written together).
         for hostname in workers {
-            let node = try await engine.nodes.node(hostname)
+            let node = try await engine.nodes.node(hostname, by: .localOperator())
             let labels = try await engine.nodes.dockerLabels(of: node)
             if labels != Self.expectedLabels(node) {
                 let open = try await engine.queue.openChange(of: "NODE_LABELS", on: node.id, states: PendingChangeState.open)
@@ -58,7 +58,7 @@ struct QueueCrashTests {
         let open = try await store.all(PendingChange.self).filter { !$0.state.isTerminal }.map(\.description)
         #expect(drained, "changes still open: \(open)")
         for hostname in workers {
-            let node = try await engine.nodes.node(hostname)
+            let node = try await engine.nodes.node(hostname, by: .localOperator())
             #expect(try await engine.nodes.dockerLabels(of: node) == Self.expectedLabels(node), "\(hostname)")
         }
         #expect(try await engine.nodes.sync().repaired == 0)
@@ -84,7 +84,7 @@ struct QueueCrashTests {
         let worker = workers[0]
         _ = try await engine.queue.settle(try await engine.nodes.classifyPublic(worker, pool: "drift", by: .localOperator()).id,
                                           timeout: .seconds(20))
-        let node = try await engine.nodes.node(worker)
+        let node = try await engine.nodes.node(worker, by: .localOperator())
         // Someone edits the labels with `docker node update`.
         let docker = DockerClient(endpoint: DockerEndpoint(unixSocketPath: socket))
         let current = try await docker.node(node.dockerId)

@@ -119,6 +119,21 @@ struct ServiceCatalogTests {
         #expect(armOnly.problem == nil && armOnly.architectures == [.arm64] && armOnly.image(for: .x86_64) == nil)
     }
 
+    @Test("interfaces that do not name their service, as the original allowed, belong to the image's repository")
+    func interfacesWithoutServiceId() async throws {
+        let registry = try RegistryClient(url: registryURL)
+        let interfaces = """
+            [{"id": "legacy/data", "name": "data", "allowMultiple": true, "autoConnect": false,
+              "interfaceVersions": [{"versionName": "v1", "receivesHash": "r", "sendsHash": "s"}]}]
+            """
+        try await ImagePushing.pushImage(registry, repository: "\(prefix)/legacy", tag: "1", labels: [
+            ServiceLabels.serviceName: "Legacy", ServiceLabels.interfaces: interfaces,
+        ])
+        let version = try #require(try await ServiceManager(registry: registry, prefix: prefix).catalog().entry("legacy")?.versions.first)
+        #expect(version.problem == nil)
+        #expect(version.interfaces.map(\.serviceId) == ["legacy"] && version.interfaces.map(\.allowMultiple) == [true])
+    }
+
     @Test("a registry that is down fails the catalog instead of returning part of it")
     func registryDown() async throws {
         let services = ServiceManager(registry: try RegistryClient(url: "http://127.0.0.1:\(freePort())"))

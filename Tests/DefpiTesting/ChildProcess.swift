@@ -13,15 +13,22 @@ public final class ChildProcess: @unchecked Sendable {
     private var reaped: Int32?
 
     /// Starts `executable` in a process group of its own (so `kill()` reaches its children).
-    /// `environment` nil inherits this process's environment.
-    public init(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws {
+    /// `environment` nil inherits this process's environment; `input` is its standard input
+    /// (none: /dev/null).
+    public init(_ executable: String, _ arguments: [String], environment: [String: String]? = nil,
+                input: String? = nil) throws {
         let directory = TemporaryDirectory.make().path
         outputPath = directory + "/stdout"
         errorPath = directory + "/stderr"
+        var inputPath = "/dev/null"
+        if let input {
+            inputPath = directory + "/stdin"
+            try input.write(toFile: inputPath, atomically: true, encoding: .utf8)
+        }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 0, inputPath, O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         posix_spawn_file_actions_addopen(&actions, 2, errorPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         var attributes = posix_spawnattr_t()

@@ -30,9 +30,12 @@ public enum DefpiCommand {
         return Result(status: status, stdout: child.output, stderr: child.errors)
     }
 
-    /// The same, without holding a thread of the concurrency pool while defpi runs.
-    public static func runAsync(_ arguments: [String], environment: [String: String] = [:]) async throws -> Result {
-        let child = try start(arguments, environment: environment, launcher: [])
+    /// The same, without holding a thread of the concurrency pool while defpi runs; `input` is
+    /// its standard input.
+    public static func runAsync(_ arguments: [String], environment: [String: String] = [:], input: String? = nil)
+        async throws -> Result
+    {
+        let child = try start(arguments, environment: environment, launcher: [], input: input)
         let status = await child.exited()
         return Result(status: status, stdout: child.output, stderr: child.errors)
     }
@@ -42,13 +45,13 @@ public enum DefpiCommand {
         try start(arguments, environment: environment, launcher: [])
     }
 
-    private static func start(_ arguments: [String], environment: [String: String], launcher: [String]) throws
-        -> ChildProcess
+    private static func start(_ arguments: [String], environment: [String: String], launcher: [String],
+                              input: String? = nil) throws -> ChildProcess
     {
         var base = ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"]
         base["HOME"] = TemporaryDirectory.make().path
         let program = launcher.first ?? executable.path
         let arguments = launcher.isEmpty ? arguments : Array(launcher.dropFirst()) + [executable.path] + arguments
-        return try ChildProcess(program, arguments, environment: base.merging(environment) { $1 })
+        return try ChildProcess(program, arguments, environment: base.merging(environment) { $1 }, input: input)
     }
 }

@@ -1,6 +1,6 @@
 import DefpiAPI
 import DefpiTesting
-import Engine
+@testable import Engine
 import Foundation
 import Testing
 

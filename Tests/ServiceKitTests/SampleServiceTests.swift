@@ -184,3 +184,32 @@ extension SampleServiceTests {
         #expect(Messages.state(of: try await echo.send(Messages.goTo("echo-1", .terminated))) == .terminated)
     }
 }
+
+extension SampleServiceTests {
+    @Test("a refused start, or no PROCESS_ID, ends the program with one clear line and exit status 1, not a trap")
+    func refusedStartExitsCleanly() async throws {
+        let port = freePort()
+        let refusing = try ChildProcess("/usr/bin/env", ["python3", "-c", """
+            import http.server, sys
+            class Refuse(http.server.BaseHTTPRequestHandler):
+                def do_PUT(self):
+                    self.send_response(403); self.send_header("Content-Length", "0"); self.end_headers()
+                def log_message(self, *args): pass
+            http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Refuse).serve_forever()
+            """, "\(port)"])
+        defer { refusing.kill() }
+        let echo = try ChildProcess(BuiltSample.echo.executable, [], environment: [
+            "PROCESS_ID": "echo-refused", "DEFPI_MANAGEMENT_PORT": "\(freePort())",
+            "DEFPI_INTERFACES_FILE": try BuiltSample.echo.interfacesFile(),
+            "ORCHESTRATOR_HOST": "127.0.0.1", "ORCHESTRATOR_PORT": "\(port)", "ORCHESTRATOR_TOKEN": "wrong",
+        ])
+        let status = await echo.exited()
+        #expect(status == 1, "\(echo.output)\(echo.errors)")
+        #expect(echo.output.contains("the orchestrator refused the start of process echo-refused: HTTP 403"), "\(echo.output)")
+        #expect(!(echo.output + echo.errors).contains("Fatal error"))
+
+        let orphan = try ChildProcess(BuiltSample.echo.executable, [], environment: [:])
+        #expect(await orphan.exited() == 1)
+        #expect(orphan.output.contains("PROCESS_ID is not set"), "\(orphan.output)\(orphan.errors)")
+    }
+}

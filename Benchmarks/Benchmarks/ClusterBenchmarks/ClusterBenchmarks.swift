@@ -95,6 +95,8 @@ enum CatalogWorkload {
 final class NodeEventProbe: @unchecked Sendable {
     nonisolated(unsafe) static var shared: NodeEventProbe?
     let engine: Engine
+    /// The operator's own Docker client, acting behind the Engine's back.
+    let docker: DockerClient
     let worker: Node
     let running: Task<Void, Never>
     var notifications: AsyncStream<EngineNotification>.AsyncIterator
@@ -104,8 +106,9 @@ final class NodeEventProbe: @unchecked Sendable {
         engine = try await Engine(settings: EngineSettings(
             store: try StoreLocation(parsing: FileManager.default.temporaryDirectory.path + "/defpi-bench-\(UUID()).sqlite"),
             docker: DockerEndpoint(unixSocketPath: socket), registry: RegistrySettings()))
+        docker = DockerClient(endpoint: DockerEndpoint(unixSocketPath: socket))
         try await engine.nodes.sync()
-        worker = try await engine.nodes.nodes().first { $0.role == .worker }!
+        worker = try await engine.nodes.nodes(by: .localOperator()).first { $0.role == .worker }!
         notifications = engine.notifications.subscribe().makeAsyncIterator()
         let engine = engine
         running = Task { await engine.run() }
@@ -115,7 +118,7 @@ final class NodeEventProbe: @unchecked Sendable {
     /// The worker's spec with its availability flipped (active <-> pause), and its version.
     func nextUpdate() async throws -> (DockerObjectVersion, DockerNodeSpec) {
         paused.toggle()
-        let node = try await engine.docker.node(worker.dockerId)
+        let node = try await docker.node(worker.dockerId)
         var spec = node.spec
         spec.availability = paused ? "pause" : "active"
         return (node.version, spec)
@@ -123,7 +126,7 @@ final class NodeEventProbe: @unchecked Sendable {
 
     /// Writes the update to Docker and waits until the Engine has stored the node's change.
     func apply(_ update: (DockerObjectVersion, DockerNodeSpec)) async throws {
-        try await engine.docker.updateNode(worker.dockerId, version: update.0, spec: update.1)
+        try await docker.updateNode(worker.dockerId, version: update.0, spec: update.1)
         while let notification = await notifications.next() {
             if notification == .entity(.node, id: worker.id, change: .modified) { return }
         }

@@ -28,6 +28,16 @@ public struct Caller: Sendable, Equatable {
         self.init(userId: user.id, name: user.username, isAdmin: user.admin)
     }
 
+    /// Whether this caller may see `node`: an admin any; a user public nodes and their own private ones.
+    func maySee(_ node: Node) -> Bool {
+        isAdmin || node.kind == .public || (node.kind == .private && userId != nil && node.userId == userId)
+    }
+
+    /// Whether this caller may see `process`: an admin any; a user their own.
+    func maySee(_ process: ServiceProcess) -> Bool {
+        isAdmin || (userId != nil && process.userId == userId)
+    }
+
     /// Throws unless the caller is an admin.
     func requireAdmin(to action: String) throws {
         guard isAdmin else { throw AuthorizationError.adminOnly(action: action, caller: name) }

@@ -20,6 +20,19 @@ public final class ProcessManager: Sendable {
         queue.register(SendConfigurationStep(processes: self))
     }
 
+    /// The processes `caller` may see: all for an admin, their own for a user.
+    public func processes(by caller: Caller) async throws -> [ServiceProcess] {
+        let filter: StoreFilter = caller.isAdmin ? .all : .where("userId", is: caller.userId ?? "")
+        return try await store.all(ServiceProcess.self, filter)
+    }
+
+    /// The connections between processes `caller` may see (both ends are one user's processes).
+    public func connections(by caller: Caller) async throws -> [Connection] {
+        guard !caller.isAdmin else { return try await store.all(Connection.self) }
+        let own = try await processes(by: caller).map { StoreValue.string($0.id) }
+        return try await store.all(Connection.self, .isIn("endpoint1.processId", own))
+    }
+
     /// A process called `PUT /process/trigger/{id}` with its token: it has started and listens.
     /// Queues sending it its configuration, unless that is already waiting to be sent; refuses
     /// an unknown process or a wrong token.

@@ -165,7 +165,8 @@ public actor ServiceManager {
         switch manifest {
         case .image(let image, _):
             let config = try await registry.config(repository: repository, manifest: image)
-            return ImageFacts(config: config, architectures: [Architecture(platformName: config.architecture)])
+            return ImageFacts(config: config, architectures: [Architecture(platformName: config.architecture)],
+                              serviceId: serviceId(of: repository))
         case .index(let index, _):
             let platforms = index.manifests.filter { $0.platform != nil && $0.platform?.os != "unknown" }
             guard let first = platforms.first else {
@@ -176,8 +177,13 @@ public actor ServiceManager {
             let config = try await registry.config(repository: repository, manifest: image)
             return ImageFacts(config: config, architectures: platforms.map {
                 Architecture(platformName: $0.platform?.architecture ?? "")
-            })
+            }, serviceId: serviceId(of: repository))
         }
+    }
+
+    /// The service id of an image repository: its name under the prefix.
+    private func serviceId(of repository: String) -> String {
+        String(repository.dropFirst(prefix.count + 1))
     }
 
     /// The version a tag belongs to: the original's `<version>-arm` tags join `<version>`.
@@ -196,7 +202,9 @@ struct ImageFacts: Sendable {
 
     init(problem: String) { self.problem = problem }
 
-    init(config: ImageConfig, architectures: [Architecture]) {
+    /// Reads the labels of an image of service `serviceId`. Interfaces that do not name their
+    /// service (the original accepted such images) belong to this one.
+    init(config: ImageConfig, architectures: [Architecture], serviceId: String) {
         self.architectures = architectures
         created = config.created.flatMap { Self.parseDate($0) }
         let labels = config.config.labels ?? [:]
@@ -210,7 +218,12 @@ struct ImageFacts: Sendable {
             return
         }
         do {
-            interfaces = try JSONDecoder().decode([Interface].self, from: Data(json.utf8))
+            let entries = try JSONDecoder().decode([JSONValue].self, from: Data(json.utf8)).map { entry -> JSONValue in
+                var fields = entry.fields
+                if fields["serviceId"] == nil { fields["serviceId"] = .string(serviceId) }
+                return .object(fields)
+            }
+            interfaces = try JSONValue.array(entries).decode(as: [Interface].self)
         } catch {
             problem = "the \(ServiceLabels.interfaces) label is not a JSON array of interfaces (\(Self.reason(error)))"
         }

@@ -1,5 +1,7 @@
 import ServiceKit
 
 ProcessLogging.bootstrap()
-let aggregator = Aggregator()
-try await ProcessHost(service: aggregator, interfaces: aggregator.interfaces).run()
+await ProcessMain.run {
+    let aggregator = Aggregator()
+    try await ProcessHost(service: aggregator, interfaces: aggregator.interfaces).run()
+}

@@ -1,5 +1,7 @@
 import ServiceKit
 
 ProcessLogging.bootstrap()
-let echo = Echo()
-try await ProcessHost(service: echo, interfaces: echo.interfaces).run()
+await ProcessMain.run {
+    let echo = Echo()
+    try await ProcessHost(service: echo, interfaces: echo.interfaces).run()
+}

@@ -1,5 +1,7 @@
 import ServiceKit
 
 ProcessLogging.bootstrap()
-let meter = Meter()
-try await ProcessHost(service: meter, interfaces: meter.interfaces).run()
+await ProcessMain.run {
+    let meter = Meter()
+    try await ProcessHost(service: meter, interfaces: meter.interfaces).run()
+}

@@ -8,36 +8,45 @@ import Logging
 /// classification is also written to the node's Docker labels (`org.defpi.*`) through the
 /// pending-change queue, so placement constraints and `docker node inspect` see it.
 public actor NodeManager {
-    public let store: any Store
-    public let docker: DockerClient
+    let store: any Store
+    let docker: DockerClient
     private let queue: PendingChangeManager
+    private let users: UserManager
     private let notifications: EngineNotifications
     private let logger = Logger(label: "defpi.nodes")
     /// The full sync running now; concurrent callers join it instead of racing it.
     private var syncInFlight: Task<SyncSummary, Error>?
 
-    public init(store: any Store, docker: DockerClient, queue: PendingChangeManager,
-                notifications: EngineNotifications) {
+    init(store: any Store, docker: DockerClient, queue: PendingChangeManager, users: UserManager,
+         notifications: EngineNotifications) {
         self.store = store
         self.docker = docker
         self.queue = queue
+        self.users = users
         self.notifications = notifications
         queue.register(NodeLabelsStep(store: store, docker: docker))
     }
 
     // MARK: Reading
 
-    /// Every node, unidentified first, then by name.
-    public func nodes() async throws -> [Node] {
-        try await store.all(Node.self).sorted { ($0.kind.order, $0.name) < ($1.kind.order, $1.name) }
+    /// The nodes `caller` may see, unidentified first, then by name: every node for an admin;
+    /// public nodes and their own private nodes for a user.
+    public func nodes(by caller: Caller) async throws -> [Node] {
+        try await store.all(Node.self).filter { caller.maySee($0) }
+            .sorted { ($0.kind.order, $0.name) < ($1.kind.order, $1.name) }
     }
 
-    /// The node a reference names: its id, its swarm id (or a unique prefix of it), its name or
-    /// its hostname.
-    public func node(_ reference: String) async throws -> Node {
-        let all = try await store.all(Node.self)
-        return try Self.resolve(reference, in: all, what: "node", key: { [$0.id, $0.dockerId, $0.name, $0.hostname] },
-                                prefix: { $0.dockerId }, label: { $0.name })
+    /// The node a reference names, if `caller` may see it: its id, its swarm id (or a unique
+    /// prefix of it), its name or its hostname.
+    public func node(_ reference: String, by caller: Caller) async throws -> Node {
+        let node = try await find(reference)
+        guard caller.maySee(node) else { throw LookupError.notFound(what: "node", reference: reference) }
+        return node
+    }
+
+    private func find(_ reference: String) async throws -> Node {
+        try References.resolve(reference, in: try await store.all(Node.self), what: "node",
+                               key: { [$0.id, $0.dockerId, $0.name, $0.hostname] }, prefix: { $0.dockerId }, label: { $0.name })
     }
 
     /// The `org.defpi.*` labels the node carries in Docker now.
@@ -45,14 +54,19 @@ public actor NodeManager {
         try await docker.node(node.dockerId).spec.labels.filter { $0.key.hasPrefix(NodeLabels.namespace) }
     }
 
-    public func pools() async throws -> [NodePool] {
+    /// Every pool, by name (pool names are no secret: users place processes in them).
+    public func pools(by caller: Caller) async throws -> [NodePool] {
         try await store.all(NodePool.self).sorted { $0.name.lowercased() < $1.name.lowercased() }
     }
 
     /// The pool a reference names: its id or its name.
-    public func pool(_ reference: String) async throws -> NodePool {
-        try Self.resolve(reference, in: try await store.all(NodePool.self), what: "pool", key: { [$0.id, $0.name] },
-                         prefix: { $0.id }, label: { $0.name })
+    public func pool(_ reference: String, by caller: Caller) async throws -> NodePool {
+        try await pool(reference)
+    }
+
+    private func pool(_ reference: String) async throws -> NodePool {
+        try References.resolve(reference, in: try await store.all(NodePool.self), what: "pool", key: { [$0.id, $0.name] },
+                               prefix: { $0.id }, label: { $0.name })
     }
 
     // MARK: Syncing from Docker
@@ -191,9 +205,7 @@ public actor NodeManager {
     public func classifyPrivate(_ reference: String, owner ownerReference: String, name: String? = nil,
                                 by caller: Caller) async throws -> PendingChange {
         try caller.requireAdmin(to: "classify nodes")
-        let users = try await store.all(User.self)
-        let owner = try Self.resolve(ownerReference, in: users, what: "user", key: { [$0.id, $0.username] },
-                                     prefix: { $0.id }, label: { $0.username })
+        let owner = try await users.resolve(ownerReference)
         return try await reclassify(reference, by: caller, summary: "private to \(owner.username)") { node in
             node.kind = .private
             node.userId = owner.id
@@ -224,7 +236,7 @@ public actor NodeManager {
     /// to Docker.
     private func reclassify(_ reference: String, by caller: Caller, summary: String,
                             _ change: (inout Node) -> Void) async throws -> PendingChange {
-        let node = try await node(reference)
+        let node = try await find(reference)
         var updated = node
         change(&updated)
         updated.name = updated.name.trimmingCharacters(in: .whitespaces)
@@ -309,23 +321,6 @@ public actor NodeManager {
         }
         return trimmed
     }
-
-    // MARK: References
-
-    /// Finds the one item a reference names: an exact key match, else a unique prefix.
-    static func resolve<Item>(_ reference: String, in items: [Item], what: String, key: (Item) -> [String],
-                              prefix: (Item) -> String, label: (Item) -> String) throws -> Item {
-        let exact = items.filter { key($0).contains(reference) }
-        if exact.count == 1 { return exact[0] }
-        let candidates = exact.isEmpty ? items.filter {
-            reference.count >= 4 && prefix($0).hasPrefix(reference)
-        } : exact
-        guard let first = candidates.first else { throw NodeError.notFound(what: what, reference: reference) }
-        guard candidates.count == 1 else {
-            throw NodeError.ambiguous(what: what, reference: reference, matches: candidates.map(label))
-        }
-        return first
-    }
 }
 
 /// The Docker node labels defpi writes.
@@ -343,8 +338,6 @@ public enum NodeLabels {
 
 /// Why a node or pool operation was refused.
 public enum NodeError: UserFacingError, Equatable {
-    case notFound(what: String, reference: String)
-    case ambiguous(what: String, reference: String, matches: [String])
     case invalidName(String)
     case nameTaken(name: String, by: String)
     case invalidPoolName(String)
@@ -354,10 +347,6 @@ public enum NodeError: UserFacingError, Equatable {
 
     public var userMessage: String {
         switch self {
-        case .notFound(let what, let reference):
-            return "no \(what) matches \"\(reference)\"; `defpi \(what == "user" ? "user" : what) ls` lists them"
-        case .ambiguous(let what, let reference, let matches):
-            return "\"\(reference)\" matches several \(what)s (\(matches.joined(separator: ", "))); give more of the id"
         case .invalidName(let name):
             return "\"\(name)\" is not a valid node name; use 1 to 64 characters"
         case .nameTaken(let name, let dockerId):

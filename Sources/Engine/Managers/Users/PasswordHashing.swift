@@ -1,0 +1,39 @@
+import Crypto
+import Foundation
+import HummingbirdBcrypt
+
+/// How passwords are stored: bcrypt (cost 12) for every hash defpi writes. Hashes written by the
+/// original dEF-Pi orchestrator (one SHA-256 with a constant salt) are still accepted, so a
+/// migrated store keeps its users, and replaced by bcrypt on the next successful sign-in.
+enum PasswordHashing {
+    static let cost: UInt8 = 12
+
+    /// A new bcrypt hash of `password`.
+    static func hash(_ password: String) -> String {
+        Bcrypt.hash(password, cost: cost)
+    }
+
+    /// Whether `password` matches `hash`, bcrypt or the original's.
+    static func verify(_ password: String, username: String, hash: String) -> Bool {
+        if isBcrypt(hash) { return Bcrypt.verify(password, hash: hash) }
+        let legacy = originalHash(password, username: username)
+        return legacy.utf8.count == hash.utf8.count && zip(legacy.utf8, hash.utf8).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
+    }
+
+    /// Whether `hash` should be replaced by a bcrypt hash at the next sign-in.
+    static func needsUpgrade(_ hash: String) -> Bool { !isBcrypt(hash) }
+
+    private static func isBcrypt(_ hash: String) -> Bool { hash.hasPrefix("$2") }
+
+    /// The original's salt, compiled into its `User` class.
+    private static let originalSalt = #"$salt@"[3.c*%t<RBYA?,N"2%[})X"#
+
+    /// The original's hash: SHA-256 of password + username + salt, as a lower-case hex number
+    /// without leading zeros (it went through a Java BigInteger).
+    static func originalHash(_ password: String, username: String) -> String {
+        let digest = SHA256.hash(data: Data((password + username + originalSalt).utf8))
+        let hex = digest.map { String(format: "%02x", $0) }.joined()
+        let trimmed = hex.drop { $0 == "0" }
+        return trimmed.isEmpty ? "0" : String(trimmed)
+    }
+}

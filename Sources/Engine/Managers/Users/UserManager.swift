@@ -1,0 +1,202 @@
+import Foundation
+import Logging
+
+/// The people who sign in to defpi. Admins manage users, nodes and pools; a user sees and
+/// changes only their own account (email, password) and environment. There is no default user:
+/// the first admin is made with `defpi user add NAME --admin` by someone with access to the store.
+public final class UserManager: Sendable {
+    let store: any Store
+    private let notifications: EngineNotifications
+    private let logger = Logger(label: "defpi.users")
+
+    init(store: any Store, notifications: EngineNotifications) {
+        self.store = store
+        self.notifications = notifications
+    }
+
+    // MARK: Reading
+
+    /// The users `caller` may see, by username: everyone for an admin, else themselves.
+    public func users(by caller: Caller) async throws -> [User] {
+        let all = caller.isAdmin ? try await store.all(User.self) : try await store.all(User.self, .where("id", is: caller.userId ?? ""))
+        return all.map(\.withoutPassword).sorted { $0.username < $1.username }
+    }
+
+    /// The user a reference names (username or id, or a unique id prefix), if `caller` may see them.
+    public func user(_ reference: String, by caller: Caller) async throws -> User {
+        let user = try await resolve(reference)
+        guard caller.isAdmin || user.id == caller.userId else { throw LookupError.notFound(what: "user", reference: reference) }
+        return user.withoutPassword
+    }
+
+    /// The user a reference names, for managers that check the caller themselves.
+    func resolve(_ reference: String) async throws -> User {
+        try References.resolve(reference, in: try await store.all(User.self), what: "user",
+                               key: { [$0.id, $0.username] }, prefix: { $0.id }, label: { $0.username })
+    }
+
+    // MARK: Changing
+
+    /// Makes a new user (admin only). The username is fixed for good.
+    @discardableResult
+    public func create(username: String, password: String, email: String? = nil, admin: Bool = false,
+                       by caller: Caller) async throws -> User {
+        try caller.requireAdmin(to: "add users")
+        try Self.check(username: username)
+        try Self.check(password: password)
+        let email = try Self.checked(email: email)
+        let user: User
+        do {
+            user = try await store.insert(User(username: username, passwordHash: PasswordHashing.hash(password),
+                                               email: email, admin: admin))
+        } catch StoreError.duplicate(_, field: "username", _) {
+            throw UserError.usernameTaken(username)
+        }
+        await record(caller, "user.created", user, detail: admin ? "admin" : "user")
+        notifications.publish(.entity(.user, id: user.id, change: .added))
+        return user.withoutPassword
+    }
+
+    /// Changes a user's email, password or role. A user may change their own email and password;
+    /// only an admin changes roles or other users, and no admin can take away the last admin.
+    @discardableResult
+    public func update(_ reference: String, email: String?? = nil, password: String? = nil, admin: Bool? = nil,
+                       by caller: Caller) async throws -> User {
+        var user = try await resolve(reference)
+        guard caller.isAdmin || user.id == caller.userId else { throw LookupError.notFound(what: "user", reference: reference) }
+        if let admin, admin != user.admin {
+            try caller.requireAdmin(to: "change roles")
+            if !admin { try await requireAnotherAdmin(than: user, to: "take the admin role from") }
+            user.admin = admin
+        }
+        if let email { user.email = try Self.checked(email: email) }
+        if let password {
+            try Self.check(password: password)
+            user.passwordHash = PasswordHashing.hash(password)
+        }
+        let stored = try await store.update(user)
+        await record(caller, "user.updated", user, detail: [email != nil ? "email" : nil, password != nil ? "password" : nil,
+                                                             admin.map { $0 ? "admin" : "user" }].compactMap { $0 }
+            .joined(separator: ", "))
+        notifications.publish(.entity(.user, id: user.id, change: .modified))
+        return stored.withoutPassword
+    }
+
+    /// Removes a user (admin only): refused while they own processes or private nodes, and for
+    /// the last admin.
+    public func delete(_ reference: String, by caller: Caller) async throws {
+        try caller.requireAdmin(to: "remove users")
+        let user = try await resolve(reference)
+        if user.admin { try await requireAnotherAdmin(than: user, to: "remove") }
+        let processes = try await store.all(ServiceProcess.self, .where("userId", is: user.id)).filter { $0.state != .terminated }
+        let nodes = try await store.all(Node.self, .and([.where("userId", is: user.id), .where("kind", is: NodeKind.private.rawValue)]))
+        guard processes.isEmpty && nodes.isEmpty else {
+            throw UserError.stillOwns(user: user.username, processes: processes.map(\.name), nodes: nodes.map(\.name))
+        }
+        _ = try await store.delete(User.self, id: user.id, revision: user.revision)
+        await record(caller, "user.deleted", user, detail: user.username)
+        notifications.publish(.entity(.user, id: user.id, change: .deleted))
+    }
+
+    /// The user whose username and password these are; a hash in the original's format is
+    /// upgraded to bcrypt on the way. Every failure is the same error, so it tells nothing.
+    public func authenticate(username: String, password: String) async throws -> User {
+        guard var user = try await store.first(User.self, .where("username", is: username)),
+              let hash = user.passwordHash,
+              PasswordHashing.verify(password, username: username, hash: hash) else {
+            throw UserError.signInRefused
+        }
+        if PasswordHashing.needsUpgrade(hash) {
+            user.passwordHash = PasswordHashing.hash(password)
+            do {
+                user = try await store.update(user)
+                logger.info("the password hash of \(username) was upgraded to bcrypt")
+            } catch {
+                logger.warning("could not upgrade the password hash of \(username): \(error); trying again at the next sign-in")
+            }
+        }
+        return user.withoutPassword
+    }
+
+    private func requireAnotherAdmin(than user: User, to action: String) async throws {
+        let admins = try await store.all(User.self, .equals("admin", .bool(true)))
+        guard admins.contains(where: { $0.id != user.id }) else { throw UserError.lastAdmin(action: action, user: user.username) }
+    }
+
+    private func record(_ caller: Caller, _ action: String, _ user: User, detail: String) async {
+        do {
+            try await store.record(AuditEvent(actor: caller.name, action: action, target: user.id, detail: "\(user.username): \(detail)"))
+        } catch {
+            logger.warning("cannot record \(action) in the audit log: \(error)")
+        }
+    }
+
+    // MARK: Rules
+
+    static func check(username: String) throws {
+        let allowed = CharacterSet.lowercaseLetters.union(.decimalDigits).union(CharacterSet(charactersIn: "._-"))
+        guard (1...64).contains(username.count), username.unicodeScalars.allSatisfy({ allowed.contains($0) && $0.isASCII }),
+              username.first.map({ $0.isLetter || $0.isNumber }) == true else {
+            throw UserError.invalidUsername(username)
+        }
+    }
+
+    static func check(password: String) throws {
+        guard password.count >= 8 else { throw UserError.weakPassword }
+        // bcrypt reads at most 72 bytes: a longer password would be silently cut.
+        guard password.utf8.count <= 72 else { throw UserError.passwordTooLong }
+    }
+
+    static func checked(email: String?) throws -> String? {
+        guard let email = email?.trimmingCharacters(in: .whitespaces), !email.isEmpty else { return nil }
+        let parts = email.split(separator: "@", omittingEmptySubsequences: false)
+        guard parts.count == 2, !parts[0].isEmpty, parts[1].contains("."), !email.contains(" ") else {
+            throw UserError.invalidEmail(email)
+        }
+        return email
+    }
+}
+
+extension User {
+    /// The user as fronts show it: never the password hash.
+    var withoutPassword: User {
+        var copy = self
+        copy.passwordHash = nil
+        return copy
+    }
+}
+
+/// Why a user operation was refused.
+public enum UserError: UserFacingError, Equatable {
+    case invalidUsername(String)
+    case usernameTaken(String)
+    case weakPassword
+    case passwordTooLong
+    case invalidEmail(String)
+    case stillOwns(user: String, processes: [String], nodes: [String])
+    case lastAdmin(action: String, user: String)
+    case signInRefused
+
+    public var userMessage: String {
+        switch self {
+        case .invalidUsername(let name):
+            return "\"\(name)\" is not a valid username; use 1 to 64 lower-case letters, digits, '.', '_' or '-', starting with a letter or digit"
+        case .usernameTaken(let name):
+            return "a user named \(name) exists already"
+        case .weakPassword:
+            return "the password is too short; use at least 8 characters"
+        case .passwordTooLong:
+            return "the password is longer than 72 bytes, more than bcrypt reads; use a shorter one"
+        case .invalidEmail(let email):
+            return "\"\(email)\" is not an email address (name@domain)"
+        case .stillOwns(let user, let processes, let nodes):
+            let owned = [processes.isEmpty ? nil : "processes \(processes.joined(separator: ", "))",
+                         nodes.isEmpty ? nil : "private nodes \(nodes.joined(separator: ", "))"].compactMap { $0 }
+            return "\(user) still owns \(owned.joined(separator: " and ")); terminate the processes and declassify the nodes first"
+        case .lastAdmin(let action, let user):
+            return "cannot \(action) \(user): they are the last admin; make another user admin first"
+        case .signInRefused:
+            return "wrong username or password"
+        }
+    }
+}
