@@ -142,7 +142,7 @@ public final class ConsoleApp: Sendable {
         do {
             let caller = Caller.localOperator(name: header.user)
             let nodes = try await engine.nodes.nodes(by: caller)
-            let pools = try await engine.nodes.pools(by: caller)
+            let pools = try await engine.pools.pools(by: caller)
             let users = try await engine.users.users(by: caller)
             let topology = Topology(processes: try await engine.processes.processes(by: caller),
                                     connections: try await engine.processes.connections(by: caller), nodes: nodes, users: users,
@@ -296,11 +296,11 @@ public final class ConsoleApp: Sendable {
                 case .declassify(let nodes):
                     outcome = try await Self.each(nodes) { try await engine.nodes.declassify($0, by: caller) }
                 case .createPool(let name):
-                    outcome = "created pool " + (try await engine.nodes.createPool(named: name, by: caller)).name
+                    outcome = "created pool " + (try await engine.pools.create(named: name, by: caller)).name
                 case .renamePool(let pool, let name):
-                    outcome = "renamed pool to " + (try await engine.nodes.renamePool(pool, to: name, by: caller)).name
+                    outcome = "renamed pool to " + (try await engine.pools.rename(pool, to: name, by: caller)).name
                 case .deletePool(let pool):
-                    try await engine.nodes.deletePool(pool, by: caller)
+                    try await engine.pools.delete(pool, by: caller)
                     outcome = "deleted the pool"
                 case .theme(let name):
                     let chosen = try Theme.named(name, in: settings.themeDirectory)

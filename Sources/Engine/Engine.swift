@@ -41,6 +41,7 @@ public final class Engine: Sendable {
     public let queue: PendingChangeManager
     public let users: UserManager
     public let nodes: NodeManager
+    public let pools: PoolManager
     public let services: ServiceManager
     public let processes: ProcessManager
     public let gateway: GatewayManager
@@ -66,6 +67,7 @@ public final class Engine: Sendable {
         self.queue = queue
         self.users = users
         self.nodes = nodes
+        pools = PoolManager(store: store, nodes: nodes, notifications: notifications)
         self.services = ServiceManager(registry: registry, prefix: settings.registry.prefix)
     }
 
@@ -92,7 +94,7 @@ public final class Engine: Sendable {
                 notifications.publish(.dockerConnection(problem: nil))
                 await resyncNodes()
             case .event(let event) where event.type == "node":
-                do { try await nodes.refresh(dockerId: event.actorID) } catch {
+                do { try await nodes.nodeSync.refresh(dockerId: event.actorID) } catch {
                     logger.warning("cannot refresh node \(event.actorID): \(error)")
                 }
             case .event:

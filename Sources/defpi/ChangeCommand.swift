@@ -58,15 +58,14 @@ struct ChangeCommand: AsyncParsableCommand {
 
     struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Show one change, its payload and its history.")
-        @Argument(help: "The change id.")
-        var change: String
+        @OptionGroup var target: ChangeReference
         @OptionGroup var engine: EngineOptions
         @OptionGroup var format: OutputOptions
 
         func run() async throws {
             try await reportingErrors {
                 let engine = try await engine.makeEngine()
-                let change = try await engine.queue.change(self.change, by: .localOperator())
+                let change = try await engine.queue.change(target.change, by: .localOperator())
                 if format.output == .json { return try format.printJSON(change) }
                 let time = ISO8601DateFormatter()
                 var details = Details()
@@ -97,28 +96,26 @@ struct ChangeCommand: AsyncParsableCommand {
     struct Retry: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Run a waiting or failed change again now, with a fresh attempt count.")
-        @Argument(help: "The change id.")
-        var change: String
+        @OptionGroup var target: ChangeReference
         @OptionGroup var waiting: ChangeOptions
         @OptionGroup var engine: EngineOptions
 
         func run() async throws {
             try await reportingErrors {
                 let engine = try await engine.makeEngine()
-                try await waiting.settle(try await engine.queue.retry(change, by: .localOperator()), in: engine)
+                try await waiting.settle(try await engine.queue.retry(target.change, by: .localOperator()), in: engine)
             }
         }
     }
 
     struct Cancel: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Cancel a change that has not started; it never runs.")
-        @Argument(help: "The change id.")
-        var change: String
+        @OptionGroup var target: ChangeReference
         @OptionGroup var engine: EngineOptions
 
         func run() async throws {
             try await reportingErrors {
-                let cancelled = try await engine.makeEngine().queue.cancel(change, by: .localOperator())
+                let cancelled = try await engine.makeEngine().queue.cancel(target.change, by: .localOperator())
                 print("cancelled: \(cancelled.description)")
             }
         }
@@ -127,17 +124,22 @@ struct ChangeCommand: AsyncParsableCommand {
     struct Dismiss: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Remove a change that failed for good or was cancelled; its history stays in the audit log.")
-        @Argument(help: "The change id.")
-        var change: String
+        @OptionGroup var target: ChangeReference
         @OptionGroup var engine: EngineOptions
 
         func run() async throws {
             try await reportingErrors {
-                try await engine.makeEngine().queue.dismiss(change, by: .localOperator())
-                print("dismissed: \(change)")
+                try await engine.makeEngine().queue.dismiss(target.change, by: .localOperator())
+                print("dismissed: \(target.change)")
             }
         }
     }
+}
+
+/// The change a verb acts on.
+struct ChangeReference: ParsableArguments {
+    @Argument(help: "The change id (`defpi change ls` lists them).")
+    var change: String
 }
 
 /// How a verb that queues a change waits for it.

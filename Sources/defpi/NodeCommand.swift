@@ -158,7 +158,7 @@ struct PlacementNames {
     let users: [String: String]
 
     init(_ engine: Engine) async throws {
-        pools = Dictionary(uniqueKeysWithValues: try await engine.nodes.pools(by: .localOperator()).map { ($0.id, $0.name) })
+        pools = Dictionary(uniqueKeysWithValues: try await engine.pools.pools(by: .localOperator()).map { ($0.id, $0.name) })
         users = Dictionary(uniqueKeysWithValues: try await engine.users.users(by: .localOperator()).map { ($0.id, $0.username) })
     }
 

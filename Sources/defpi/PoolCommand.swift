@@ -16,7 +16,7 @@ struct PoolCommand: AsyncParsableCommand {
         func run() async throws {
             try await reportingErrors {
                 let engine = try await engine.makeEngine()
-                let pools = try await engine.nodes.pools(by: .localOperator())
+                let pools = try await engine.pools.pools(by: .localOperator())
                 if format.output == .json { return try format.printJSON(pools) }
                 let nodes = try await engine.nodes.nodes(by: .localOperator())
                 var table = Table("NAME", "ID", "NODES", "READY")
@@ -38,7 +38,7 @@ struct PoolCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingErrors {
-                let pool = try await engine.makeEngine().nodes.createPool(named: name, by: .localOperator())
+                let pool = try await engine.makeEngine().pools.create(named: name, by: .localOperator())
                 if format.output == .json { return try format.printJSON(pool) }
                 print("created pool \(pool.name) (\(pool.id))")
             }
@@ -55,7 +55,7 @@ struct PoolCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingErrors {
-                let pool = try await engine.makeEngine().nodes.renamePool(pool, to: newName, by: .localOperator())
+                let pool = try await engine.makeEngine().pools.rename(pool, to: newName, by: .localOperator())
                 print("renamed pool \(pool.id) to \(pool.name)")
             }
         }
@@ -75,7 +75,7 @@ struct PoolCommand: AsyncParsableCommand {
         func run() async throws {
             try await reportingErrors {
                 let engine = try await engine.makeEngine()
-                for move in try await engine.nodes.deletePool(pool, moveTo: moveTo, by: .localOperator()) {
+                for move in try await engine.pools.delete(pool, moveTo: moveTo, by: .localOperator()) {
                     try await change.settle(move, in: engine)
                 }
                 print("deleted pool \(pool)")

@@ -38,14 +38,14 @@ struct NodeManagerTests {
         #expect(nodes.allSatisfy { $0.kind == .unidentified && $0.name == $0.hostname && $0.lastSync != nil })
         #expect(nodes.allSatisfy { $0.status == .ready && $0.architecture != .unknown })
         #expect(nodes.filter { $0.role == .manager }.map(\.hostname) == [TestBed.nodeNames[0]])
-        #expect(try await engine.nodes.sync() == NodeManager.SyncSummary())
+        #expect(try await engine.nodes.sync() == NodeSync.Summary())
     }
 
     @Test("a classified node gone from the swarm becomes missing; an unidentified one is removed")
     func goneFromSwarm() async throws {
         let engine = try await makeEngine()
         try await engine.nodes.sync()
-        let pool = try await engine.nodes.createPool(named: "old", by: .localOperator())
+        let pool = try await engine.pools.create(named: "old", by: .localOperator())
         let classified = try await engine.store.insert(Node(
             kind: .public, dockerId: "left-the-swarm-1", hostname: "old-1", status: .ready, nodePoolId: pool.id))
         let unidentified = try await engine.store.insert(Node(dockerId: "left-the-swarm-2", hostname: "old-2"))
@@ -60,7 +60,7 @@ struct NodeManagerTests {
         let engine = try await makeEngine()
         try await engine.nodes.sync()
         let admin = Caller.localOperator(name: "test-admin")
-        let pool = try await engine.nodes.createPool(named: "edge", by: admin)
+        let pool = try await engine.pools.create(named: "edge", by: admin)
         let alice = try await engine.store.insert(User(username: "alice"))
 
         let publicChange = try await engine.nodes.classifyPublic(workers[0], pool: "edge", by: admin)
@@ -99,10 +99,10 @@ struct NodeManagerTests {
         let engine = try await makeEngine()
         try await engine.nodes.sync()
         let admin = Caller.localOperator()
-        try await engine.nodes.createPool(named: "alpha", by: admin)
-        try await engine.nodes.createPool(named: "beta", by: admin)
-        await #expect(throws: NodeError.poolNameTaken("Alpha")) { try await engine.nodes.createPool(named: "Alpha", by: admin) }
-        await #expect(throws: NodeError.invalidPoolName(" ")) { try await engine.nodes.createPool(named: " ", by: admin) }
+        try await engine.pools.create(named: "alpha", by: admin)
+        try await engine.pools.create(named: "beta", by: admin)
+        await #expect(throws: NodeError.poolNameTaken("Alpha")) { try await engine.pools.create(named: "Alpha", by: admin) }
+        await #expect(throws: NodeError.invalidPoolName(" ")) { try await engine.pools.create(named: " ", by: admin) }
 
         let user = Caller(user: User(username: "bob"))
         await #expect(throws: AuthorizationError.adminOnly(action: "classify nodes", caller: "bob")) {
@@ -123,15 +123,15 @@ struct NodeManagerTests {
             _ = try await engine.queue.settle(change.id, timeout: .seconds(20))
         }
         await #expect(throws: NodeError.poolNotEmpty(pool: "alpha", nodes: [workers[0]])) {
-            try await engine.nodes.deletePool("alpha", by: admin)
+            try await engine.pools.delete("alpha", by: admin)
         }
-        for move in try await engine.nodes.deletePool("alpha", moveTo: "beta", by: admin) {
+        for move in try await engine.pools.delete("alpha", moveTo: "beta", by: admin) {
             #expect(try await engine.queue.settle(move.id, timeout: .seconds(20)).state == .finished)
         }
-        let beta = try await engine.nodes.pool("beta", by: .localOperator())
+        let beta = try await engine.pools.pool("beta", by: .localOperator())
         #expect(try await engine.nodes.node(workers[0], by: .localOperator()).nodePoolId == beta.id)
         #expect(try await dockerLabels(engine, workers[0])["org.defpi.pool"] == beta.id)
-        #expect(try await engine.nodes.pools(by: .localOperator()).map(\.name) == ["beta"])
+        #expect(try await engine.pools.pools(by: .localOperator()).map(\.name) == ["beta"])
 
         let change = try await engine.nodes.declassify(workers[0], by: admin)
         _ = try await engine.queue.settle(change.id, timeout: .seconds(20))

@@ -80,7 +80,7 @@ struct QueueCrashTests {
             store: try StoreLocation(parsing: StoreBackend.sqlite.freshLocation()), docker: DockerEndpoint(unixSocketPath: socket),
             registry: RegistrySettings()))
         try await engine.nodes.sync()
-        try await engine.nodes.createPool(named: "drift", by: .localOperator())
+        try await engine.pools.create(named: "drift", by: .localOperator())
         let worker = workers[0]
         _ = try await engine.queue.settle(try await engine.nodes.classifyPublic(worker, pool: "drift", by: .localOperator()).id,
                                           timeout: .seconds(20))

@@ -36,8 +36,8 @@ struct ConsolePagesTests {
     func compatibility() {
         let catalog = ConsoleViewTests.sampleCatalog
         let aggregator = catalog.entry("aggregator")!.versions[0]
-        let partners = ServiceSheet.compatiblePartners(of: aggregator, in: catalog)
-        #expect(partners.map { "\($0.mine)→\($0.service)/\($0.theirs)@\($0.versions.joined(separator: ","))" } == [
+        let partners = catalog.compatiblePartners(of: aggregator)
+        #expect(partners.map { "\($0.interface)→\($0.service)/\($0.partnerInterface)@\($0.serviceVersions.joined(separator: ","))" } == [
             "Readings in→meter/Readings@1.10.0", "Setpoints→echo/Echo@1.0.0",
         ])
     }

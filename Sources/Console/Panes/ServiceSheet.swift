@@ -38,50 +38,16 @@ enum ServiceSheet {
 
         guard let current, !current.interfaces.isEmpty else { return sheet.render() }
         sheet.heading("Compatible interfaces of \(current.version) (every service in the catalog)")
-        let partners = compatiblePartners(of: current, in: catalog)
+        let partners = catalog.compatiblePartners(of: current)
         if partners.isEmpty {
             sheet.line(("  no interface in the catalog is compatible with these", CellStyle(.dim)))
         } else {
             sheet.table(["INTERFACE", "CONNECTS TO", "OF SERVICE", "IN VERSIONS", "USING"], partners.map { partner in
-                [(partner.mine, .plain), (partner.theirs, CellStyle(.ok)), (partner.service, .plain),
-                 (partner.versions.joined(separator: ", "), .plain), (partner.using, CellStyle(.dim))]
+                [(partner.interface, .plain), (partner.partnerInterface, CellStyle(.ok)), (partner.service, .plain),
+                 (partner.serviceVersions.joined(separator: ", "), .plain),
+                 ("\(partner.interfaceVersion) ↔ \(partner.partnerInterfaceVersion)", CellStyle(.dim))]
             })
         }
         return sheet.render()
-    }
-
-    /// One interface of another service (in one or more of its versions) that an interface of
-    /// `service` can be connected to.
-    struct Partner: Equatable {
-        var mine: String
-        var theirs: String
-        var service: String
-        var versions: [String]
-        /// The interface versions defpi would choose, `mine ↔ theirs`, for the newest pair.
-        var using: String
-    }
-
-    static func compatiblePartners(of service: Service, in catalog: ServiceCatalog) -> [Partner] {
-        var partners: [Partner] = []
-        for interface in service.interfaces {
-            for entry in catalog.entries {
-                var byInterface: [String: Partner] = [:]
-                var order: [String] = []
-                for version in entry.versions {
-                    for other in version.interfaces {
-                        guard let pair = interface.bestCompatibleVersions(with: other) else { continue }
-                        if byInterface[other.id] == nil {
-                            order.append(other.id)
-                            byInterface[other.id] = Partner(
-                                mine: interface.name, theirs: other.name, service: entry.id, versions: [],
-                                using: "\(pair.mine.versionName) ↔ \(pair.theirs.versionName)")
-                        }
-                        byInterface[other.id]!.versions.append(version.version)
-                    }
-                }
-                partners.append(contentsOf: order.compactMap { byInterface[$0] })
-            }
-        }
-        return partners
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 
 /// The persistent truth shared by every Engine that runs against it. Writes are optimistic: an
 /// update or delete names the revision it was based on and fails with `StoreError.conflict` when
@@ -66,6 +67,16 @@ extension Store {
     /// Appends a record to the audit log.
     public func record(_ event: AuditEvent) async throws {
         _ = try await insert(event)
+    }
+
+    /// Appends to the audit log, where a failure must not undo what was done: it is logged and
+    /// the caller goes on.
+    public func audit(_ event: AuditEvent, logger: Logger) async {
+        do {
+            try await record(event)
+        } catch {
+            logger.warning("cannot record \(event.action) of \(event.target) in the audit log: \(error)")
+        }
     }
 
     /// Queues a new change (state `NEW`, no lease, no attempts yet).

@@ -1,21 +1,20 @@
 import Foundation
 import Logging
 
-/// The swarm's nodes as defpi classifies them, and the node pools.
+/// The swarm's nodes as defpi classifies them.
 ///
 /// Docker is the truth for what a node *is* (hostname, status, architecture, availability,
 /// role); the store is the truth for what defpi *makes of it* (kind, name, pool, owner). The
 /// classification is also written to the node's Docker labels (`org.defpi.*`) through the
 /// pending-change queue, so placement constraints and `docker node inspect` see it.
-public actor NodeManager {
+public final class NodeManager: Sendable {
     let store: any Store
     let docker: DockerClient
     private let queue: PendingChangeManager
     private let users: UserManager
+    let nodeSync: NodeSync
     private let notifications: EngineNotifications
     private let logger = Logger(label: "defpi.nodes")
-    /// The full sync running now; concurrent callers join it instead of racing it.
-    private var syncInFlight: Task<SyncSummary, Error>?
 
     init(store: any Store, docker: DockerClient, queue: PendingChangeManager, users: UserManager,
          notifications: EngineNotifications) {
@@ -24,6 +23,7 @@ public actor NodeManager {
         self.queue = queue
         self.users = users
         self.notifications = notifications
+        nodeSync = NodeSync(store: store, docker: docker, queue: queue, notifications: notifications)
         queue.register(NodeLabelsStep(store: store, docker: docker))
     }
 
@@ -54,135 +54,9 @@ public actor NodeManager {
         try await docker.node(node.dockerId).spec.labels.filter { $0.key.hasPrefix(NodeLabels.namespace) }
     }
 
-    /// Every pool, by name (pool names are no secret: users place processes in them).
-    public func pools(by caller: Caller) async throws -> [NodePool] {
-        try await store.all(NodePool.self).sorted { $0.name.lowercased() < $1.name.lowercased() }
-    }
-
-    /// The pool a reference names: its id or its name.
-    public func pool(_ reference: String, by caller: Caller) async throws -> NodePool {
-        try await pool(reference)
-    }
-
-    private func pool(_ reference: String) async throws -> NodePool {
-        try References.resolve(reference, in: try await store.all(NodePool.self), what: "pool", key: { [$0.id, $0.name] },
-                               prefix: { $0.id }, label: { $0.name })
-    }
-
-    // MARK: Syncing from Docker
-
-    /// What a full sync changed.
-    public struct SyncSummary: Sendable, Equatable {
-        public var added = 0, updated = 0, missing = 0, removed = 0
-        /// Nodes whose Docker labels differed from their classification, with no label write
-        /// queued: one is queued now.
-        public var repaired = 0
-        public init() {}
-    }
-
-    /// Reconciles the store with the swarm: new swarm nodes become unidentified nodes, known
-    /// nodes take Docker's facts, classified nodes gone from the swarm become `missing`, and
-    /// unidentified ones gone are removed. One sync runs at a time; callers meanwhile join it.
+    /// A full sync of the store with the swarm (see `NodeSync`); verbs run one before they list.
     @discardableResult
-    public func sync() async throws -> SyncSummary {
-        if let syncInFlight { return try await syncInFlight.value }
-        let task = Task { try await self.reconcile() }
-        syncInFlight = task
-        defer { syncInFlight = nil }
-        return try await task.value
-    }
-
-    private func reconcile() async throws -> SyncSummary {
-        let swarm = try await docker.nodes()
-        let stored = try await store.all(Node.self)
-        let now = Date()
-        var summary = SyncSummary()
-        let storedByDockerId = Dictionary(stored.map { ($0.dockerId, $0) }, uniquingKeysWith: { first, _ in first })
-        for dockerNode in swarm {
-            if let node = storedByDockerId[dockerNode.id] {
-                if try await save(node, applying: dockerNode, now: now) { summary.updated += 1 }
-                if try await repairLabels(of: node, in: dockerNode) { summary.repaired += 1 }
-            } else {
-                try await add(dockerNode, now: now)
-                summary.added += 1
-            }
-        }
-        let present = Set(swarm.map(\.id))
-        for node in stored where !present.contains(node.dockerId) {
-            if node.kind == .unidentified {
-                if try await store.delete(Node.self, id: node.id, revision: nil) {
-                    notifications.publish(.entity(.node, id: node.id, change: .deleted))
-                    summary.removed += 1
-                }
-            } else if node.status != .missing {
-                var missing = node
-                missing.status = .missing
-                missing.lastSync = now
-                try await update(missing)
-                summary.missing += 1
-            }
-        }
-        return summary
-    }
-
-    /// Refreshes one node after a Docker event about it; a node defpi does not know yet, or one
-    /// that left the swarm, takes a full sync.
-    public func refresh(dockerId: String) async throws {
-        guard let stored = try await store.first(Node.self, .where("dockerId", is: dockerId)) else {
-            try await sync()
-            return
-        }
-        do {
-            try await save(stored, applying: try await docker.node(dockerId), now: Date())
-        } catch DockerError.notFound {
-            try await sync()
-        }
-    }
-
-    /// Queues a label write when the node's `org.defpi.*` labels in Docker differ from its stored
-    /// classification and none is waiting: whatever crashed in between, the two converge.
-    private func repairLabels(of node: Node, in dockerNode: DockerNode) async throws -> Bool {
-        let current = dockerNode.spec.labels.filter { $0.key.hasPrefix(NodeLabels.namespace) }
-        guard current != NodeLabelsStep.labels(of: node),
-              try await queue.openChange(of: NodeLabelsStep.kind, on: node.id, states: PendingChangeState.open) == nil else { return false }
-        logger.info("node \(node.name): Docker labels differ from its classification; queueing a label write")
-        try await queue.enqueue(try NodeLabelsStep.change(for: node, summary: "labels repaired", by: "defpi"))
-        return true
-    }
-
-    private func add(_ dockerNode: DockerNode, now: Date) async throws {
-        var node = Node(dockerId: dockerNode.id, hostname: dockerNode.description.hostname)
-        node.apply(dockerNode, now: now)
-        do {
-            let inserted = try await store.insert(node)
-            notifications.publish(.entity(.node, id: inserted.id, change: .added))
-        } catch StoreError.duplicate {
-            // Another engine added it at the same moment (the swarm id is unique in the store).
-        }
-    }
-
-    /// Writes Docker's facts into `node` when they differ; returns whether it wrote.
-    @discardableResult
-    private func save(_ node: Node, applying dockerNode: DockerNode, now: Date) async throws -> Bool {
-        var updated = node
-        updated.apply(dockerNode, now: now)
-        guard !updated.sameFacts(as: node) else { return false }
-        do {
-            try await update(updated)
-        } catch StoreError.conflict {
-            // Another engine wrote it meanwhile; apply the facts to its version.
-            guard let latest = try await store.fetch(Node.self, id: node.id) else { return false }
-            var retried = latest
-            retried.apply(dockerNode, now: now)
-            try await update(retried)
-        }
-        return true
-    }
-
-    private func update(_ node: Node) async throws {
-        _ = try await store.update(node)
-        notifications.publish(.entity(.node, id: node.id, change: .modified))
-    }
+    public func sync() async throws -> NodeSync.Summary { try await nodeSync.run() }
 
     // MARK: Classifying
 
@@ -191,7 +65,7 @@ public actor NodeManager {
     public func classifyPublic(_ reference: String, pool poolReference: String, name: String? = nil,
                                by caller: Caller) async throws -> PendingChange {
         try caller.requireAdmin(to: "classify nodes")
-        let pool = try await pool(poolReference)
+        let pool = try await PoolManager.find(poolReference, in: store)
         return try await reclassify(reference, by: caller, summary: "public in pool \(pool.name)") { node in
             node.kind = .public
             node.nodePoolId = pool.id
@@ -246,13 +120,9 @@ public actor NodeManager {
         let queued = try await queue.enqueue(try NodeLabelsStep.change(for: updated, summary: summary, by: caller.name),
                                              with: intent)
         notifications.publish(.entity(.node, id: node.id, change: .modified))
-        await record(AuditEvent(actor: caller.name, action: "node.classified", target: node.id, detail: "\(node.name): \(summary)"))
+        await store.audit(AuditEvent(actor: caller.name, action: "node.classified", target: node.id,
+                                     detail: "\(node.name): \(summary)"), logger: logger)
         return queued
-    }
-
-    /// Appends to the audit log; a failure is logged, the action stands.
-    private func record(_ event: AuditEvent) async {
-        do { try await store.record(event) } catch { logger.warning("cannot record \(event.action) in the audit log: \(error)") }
     }
 
     private func checkName(_ name: String, of node: Node) async throws {
@@ -261,65 +131,6 @@ public actor NodeManager {
         if let clash = others.first(where: { $0.name.caseInsensitiveCompare(name) == .orderedSame }) {
             throw NodeError.nameTaken(name: name, by: clash.dockerId)
         }
-    }
-
-    // MARK: Pools
-
-    @discardableResult
-    public func createPool(named name: String, by caller: Caller) async throws -> NodePool {
-        try caller.requireAdmin(to: "create node pools")
-        let name = try await checkPoolName(name, except: nil)
-        let pool = try await store.insert(NodePool(name: name))
-        await record(AuditEvent(actor: caller.name, action: "pool.created", target: pool.id, detail: name))
-        notifications.publish(.entity(.nodePool, id: pool.id, change: .added))
-        return pool
-    }
-
-    @discardableResult
-    public func renamePool(_ reference: String, to name: String, by caller: Caller) async throws -> NodePool {
-        try caller.requireAdmin(to: "rename node pools")
-        var pool = try await pool(reference)
-        pool.name = try await checkPoolName(name, except: pool.id)
-        let renamed = try await store.update(pool)
-        notifications.publish(.entity(.nodePool, id: pool.id, change: .modified))
-        return renamed
-    }
-
-    /// Deletes a pool. A pool with nodes is refused unless `moveTo` names the pool they go to;
-    /// returns the label changes queued for the moved nodes.
-    @discardableResult
-    public func deletePool(_ reference: String, moveTo destination: String? = nil, by caller: Caller) async throws
-        -> [PendingChange]
-    {
-        try caller.requireAdmin(to: "delete node pools")
-        let pool = try await pool(reference)
-        let members = try await store.all(Node.self, .where("nodePoolId", is: pool.id))
-        var moves: [PendingChange] = []
-        if !members.isEmpty {
-            guard let destination else {
-                throw NodeError.poolNotEmpty(pool: pool.name, nodes: members.map(\.name))
-            }
-            let target = try await self.pool(destination)
-            guard target.id != pool.id else { throw NodeError.moveToSelf(pool.name) }
-            for member in members {
-                moves.append(try await classifyPublic(member.id, pool: target.id, by: caller))
-            }
-        }
-        _ = try await store.delete(NodePool.self, id: pool.id, revision: nil)
-        await record(AuditEvent(actor: caller.name, action: "pool.deleted", target: pool.id, detail: pool.name))
-        notifications.publish(.entity(.nodePool, id: pool.id, change: .deleted))
-        return moves
-    }
-
-    private func checkPoolName(_ name: String, except id: String?) async throws -> String {
-        let trimmed = name.trimmingCharacters(in: .whitespaces)
-        guard !trimmed.isEmpty, trimmed.count <= 64 else { throw NodeError.invalidPoolName(name) }
-        if try await store.all(NodePool.self).contains(where: {
-            $0.id != id && $0.name.caseInsensitiveCompare(trimmed) == .orderedSame
-        }) {
-            throw NodeError.poolNameTaken(trimmed)
-        }
-        return trimmed
     }
 }
 
@@ -360,25 +171,6 @@ public enum NodeError: UserFacingError, Equatable {
         case .moveToSelf(let pool):
             return "cannot move the nodes of \(pool) into \(pool) itself; name another pool"
         }
-    }
-}
-
-extension Node {
-    /// Takes Docker's facts about the node.
-    mutating func apply(_ dockerNode: DockerNode, now: Date) {
-        hostname = dockerNode.description.hostname
-        status = NodeStatus(rawValue: dockerNode.status.state.uppercased()) ?? .unknown
-        architecture = Architecture(platformName: dockerNode.description.architecture)
-        availability = NodeAvailability(rawValue: dockerNode.spec.availability.uppercased()) ?? .unknown
-        role = NodeRole(rawValue: dockerNode.spec.role.uppercased()) ?? .unknown
-        if kind == .unidentified && name.isEmpty { name = hostname }
-        lastSync = now
-    }
-
-    /// Whether the Docker-sourced facts equal `other`'s (ignoring `lastSync`).
-    func sameFacts(as other: Node) -> Bool {
-        hostname == other.hostname && status == other.status && architecture == other.architecture
-            && availability == other.availability && role == other.role && name == other.name
     }
 }
 

@@ -229,12 +229,8 @@ public final class PendingChangeManager: Sendable {
 
     /// Records an audit event; history is not state, so a failure is logged and the caller goes on.
     func audit(_ change: PendingChange, action: String, detail: String, actor: String? = nil) async {
-        do {
-            try await store.record(AuditEvent(time: settings.clock(), actor: actor ?? change.createdBy, action: action,
-                                              target: change.resources.first ?? change.id, changeId: change.id,
-                                              detail: detail))
-        } catch {
-            logger.warning("cannot record \(action) of change \(change.id) in the audit log: \(error)")
-        }
+        await store.audit(AuditEvent(time: settings.clock(), actor: actor ?? change.createdBy, action: action,
+                                     target: change.resources.first ?? change.id, changeId: change.id, detail: detail),
+                          logger: logger)
     }
 }

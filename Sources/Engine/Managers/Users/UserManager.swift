@@ -124,11 +124,8 @@ public final class UserManager: Sendable {
     }
 
     private func record(_ caller: Caller, _ action: String, _ user: User, detail: String) async {
-        do {
-            try await store.record(AuditEvent(actor: caller.name, action: action, target: user.id, detail: "\(user.username): \(detail)"))
-        } catch {
-            logger.warning("cannot record \(action) in the audit log: \(error)")
-        }
+        await store.audit(AuditEvent(actor: caller.name, action: action, target: user.id, detail: "\(user.username): \(detail)"),
+                          logger: logger)
     }
 
     // MARK: Rules
