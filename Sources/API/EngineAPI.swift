@@ -49,6 +49,12 @@ public struct EngineAPI: Sendable {
         }
     }
 
+    /// Serving the API socket as a service of the program's `ServiceGroup`: it stops serving on
+    /// a graceful shutdown.
+    public func service(unixSocket path: String) -> some ServiceLifecycle.Service {
+        APIService(api: self, socket: path)
+    }
+
     /// Whether a server answers on the unix socket at `path`.
     static func isServed(_ path: String) -> Bool {
         let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
@@ -97,5 +103,17 @@ public struct EngineAPI: Sendable {
         let body = (try? JSONEncoder().encode(["message": message])) ?? Data()
         return Response(status: status, headers: [.contentType: "application/json"],
                         body: .init(byteBuffer: ByteBuffer(bytes: body)))
+    }
+}
+
+/// `EngineAPI.serveWhenFree` as a service.
+struct APIService: ServiceLifecycle.Service {
+    let api: EngineAPI
+    let socket: String
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            await api.serveWhenFree(unixSocket: socket, logger: Logger(label: "defpi.api"))
+        }
     }
 }

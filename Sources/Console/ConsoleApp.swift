@@ -55,6 +55,8 @@ public final class ConsoleApp: Sendable {
         var dockerProblem: String??
         var flash: ConsoleView.Flash?
         var theme: Theme?
+        /// The program is stopping (a signal): the UI loop ends as if the operator quit.
+        var quit = false
     }
 
     public init(engine: Engine, settings: ConsoleSettings) {
@@ -64,7 +66,12 @@ public final class ConsoleApp: Sendable {
                             user: settings.user, version: DefpiVersion.current)
     }
 
-    /// Runs until the operator quits.
+    /// Ends `run()` as if the operator quit (the program was told to stop).
+    public func quit() {
+        inbox.withLock { $0.quit = true }
+    }
+
+    /// Runs until the operator quits, or `quit()` is called.
     public func run() async {
         let loader = Task { await self.load() }
         let catalogReader = Task { await self.readCatalog() }
@@ -224,9 +231,10 @@ public final class ConsoleApp: Sendable {
                 needsDraw = true
             }
             let update = inbox.withLock { inbox in
-                defer { inbox = Inbox() }
+                defer { inbox = Inbox(quit: inbox.quit) }
                 return inbox
             }
+            if update.quit { return }
             for (kind, rows) in update.rows {
                 view.pane(kind) { $0.refresh(rows) }
                 needsDraw = true

@@ -30,8 +30,8 @@ public struct EngineSettings: Sendable {
 
 /// The one object fronts hold: the managers, wired to the store and the connectors, which stay
 /// the Engine's own (fronts act and read through managers, which check the `Caller`).
-/// `run()` keeps the Engine's view current (Docker events, periodic re-sync) and works the
-/// pending-change queue; verbs that act once use the managers without it.
+/// Its `backgroundServices()` keep its view current (Docker events, periodic re-sync) and work
+/// the pending-change queue; verbs that act once use the managers without them.
 public final class Engine: Sendable {
     public let settings: EngineSettings
     let store: any Store
@@ -78,16 +78,8 @@ public final class Engine: Sendable {
     /// backend cannot tell cheaply.
     public func storeChangeMarker() async throws -> String? { try await store.changeMarker() }
 
-    /// Follows Docker events, re-syncs periodically and works the queue until cancelled.
-    public func run() async {
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { await self.followDockerEvents() }
-            group.addTask { await self.resyncPeriodically() }
-            group.addTask { await self.queue.run() }
-        }
-    }
-
-    private func followDockerEvents() async {
+    /// Follows the Docker event stream until the task is cancelled.
+    func followDockerEvents() async {
         for await update in DockerEventFeed(client: docker).updates() {
             switch update {
             case .connected:
@@ -106,7 +98,8 @@ public final class Engine: Sendable {
         }
     }
 
-    private func resyncPeriodically() async {
+    /// Re-syncs nodes every `resyncInterval` and prunes the queue hourly, until cancelled.
+    func resyncPeriodically() async {
         var lastPruning = Date.distantPast
         while !Task.isCancelled {
             try? await Task.sleep(for: settings.resyncInterval)

@@ -4,6 +4,7 @@ import Console
 import Engine
 import Foundation
 import Logging
+import ServiceLifecycle
 
 /// `defpi console`: the ncurses administration console on an embedded Engine.
 struct ConsoleCommand: AsyncParsableCommand {
@@ -20,7 +21,7 @@ struct ConsoleCommand: AsyncParsableCommand {
     @Option(help: "Where the console writes its log (default: $XDG_STATE_HOME/defpi/console.log).")
     var log: String?
 
-    @Flag(help: "Refuse every action: watch the cluster without changing anything.")
+    @Flag(help: "Refuse every action: watch the cluster without changing anything (works no queue, serves no API).")
     var readOnly = false
 
     @Flag(inversion: .prefixedNo, help: "Clicks select and open, the wheel scrolls (default: 'console.mouse' in the config file, else off, which leaves the terminal's own text selection working).")
@@ -41,21 +42,32 @@ struct ConsoleCommand: AsyncParsableCommand {
             let themes = ThemeDirectory.locate()
             let chosen = try Theme.named(theme ?? settings?.theme ?? "default", in: themes)
             let engine = try await engine.makeEngine()
-            let running = Task { await engine.run() }
-            // Processes call back (through the gateway) on the Engine's API socket.
-            let api = Task {
-                await EngineAPI(engine: engine).serveWhenFree(unixSocket: engine.settings.gateway.engineSocket,
-                                                              logger: Logger(label: "defpi.api"))
-            }
-            defer {
-                running.cancel()
-                api.cancel()
-            }
             let app = ConsoleApp(engine: engine, settings: ConsoleSettings(
                 theme: chosen, themeDirectory: themes, useColors: (environment["NO_COLOR"] ?? "").isEmpty,
                 user: Caller.localOperator().name, readOnly: readOnly, keyMap: keyMap,
                 mouse: mouse ?? settings?.mouse ?? false))
+            // A read-only console watches: it works no queue and serves no API.
+            var services = engine.backgroundServices(workingQueue: !readOnly).map { Program.background($0) }
+            if !readOnly {
+                // Processes call back (through the gateway) on the Engine's API socket.
+                services.append(Program.background(EngineAPI(engine: engine).service(unixSocket: engine.settings.gateway.engineSocket)))
+            }
+            services.append(Program.front(ConsoleService(app: app)))
+            try await Program.run(services, logger: Logger(label: "defpi.console"))
+        }
+    }
+}
+
+/// The console's UI loop as a service: the operator quitting ends the program; a signal quits
+/// the console.
+struct ConsoleService: ServiceLifecycle.Service {
+    let app: ConsoleApp
+
+    func run() async throws {
+        await withGracefulShutdownHandler {
             await app.run()
+        } onGracefulShutdown: {
+            app.quit()
         }
     }
 }

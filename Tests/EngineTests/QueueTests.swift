@@ -171,6 +171,21 @@ struct QueueTests {
         #expect(released.state == .new && released.count == 0 && released.leaseOwner == nil, "\(released)")
     }
 
+    @Test("a graceful stop leases nothing new and lets the running change finish")
+    func gracefulStop() async throws {
+        let store = try await StoreBackend.sqlite.makeStore()
+        let log = StepLog(["running": .sleep(.seconds(1))])
+        let queue = Self.queue(store, log, settings: Self.settings(workers: 1))
+        let running = try await queue.enqueue(try ScriptedStep.change("running", runAt: Date() - 1))
+        let worker = Task { await queue.run() }
+        #expect(await eventually(timeout: .seconds(30)) { log.attempts("running") == 1 })
+        let later = try await queue.enqueue(try ScriptedStep.change("later"))
+        queue.stopLeasing()
+        await worker.value
+        #expect(try await store.fetch(PendingChange.self, id: running.id)?.state == .finished)
+        #expect(try await store.fetch(PendingChange.self, id: later.id)?.state == .new && log.attempts("later") == 0)
+    }
+
     @Test("two engines with skewed clocks and different kinds: each change runs once, each kind where it is known",
           arguments: StoreBackend.available)
     func skewedEngines(backend: StoreBackend) async throws {

@@ -90,6 +90,7 @@ struct LeaseKeeper: Sendable {
     func keep(_ lease: ChangeLease) async {
         var wait = settings.leaseDuration / 3
         while !Task.isCancelled {
+            do { try await Task.sleep(for: wait) } catch { return }
             let now = settings.clock()
             do {
                 let renewed = try await store.renewLease(

@@ -14,6 +14,7 @@ public final class PendingChangeManager: Sendable {
     public let settings: QueueSettings
     private let steps = Mutex<[PendingChangeKind: RegisteredStep]>([:])
     private let running = Mutex(0)
+    private let leasing = Mutex(true)
     let notifications: EngineNotifications
     private let keeper: LeaseKeeper
     let logger = Logger(label: "defpi.queue")
@@ -70,12 +71,12 @@ public final class PendingChangeManager: Sendable {
 
     // MARK: Working
 
-    /// Works the queue until the task is cancelled: leases due changes while fewer than
-    /// `settings.workers` run, each on its own task, and looks again every `idlePoll` when
-    /// nothing is due.
+    /// Works the queue until the task is cancelled or `stopLeasing()` is called: leases due
+    /// changes while fewer than `settings.workers` run, each on its own task, and looks again
+    /// every `idlePoll` when nothing is due. Returns once the running changes have ended.
     public func run() async {
         await withDiscardingTaskGroup { group in
-            while !Task.isCancelled {
+            while !Task.isCancelled && leasing.withLock({ $0 }) {
                 guard running.withLock({ $0 }) < settings.workers else {
                     try? await Task.sleep(for: .milliseconds(20))
                     continue
@@ -95,6 +96,12 @@ public final class PendingChangeManager: Sendable {
                 try? await Task.sleep(for: settings.idlePoll)
             }
         }
+    }
+
+    /// Makes `run()` lease nothing more and return once the changes it runs have ended (a
+    /// graceful stop).
+    public func stopLeasing() {
+        leasing.withLock { $0 = false }
     }
 
     /// Leases and runs the next due change (or, with `changeId`, that change only when it is
