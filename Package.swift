@@ -127,7 +127,9 @@ let package = Package(
             name: "ProtocolTests",
             dependencies: ["Protocol", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
             exclude: ["Vectors"]),
-        .testTarget(name: "ConsoleTests", dependencies: ["Console", "Engine", "DefpiTesting", "CNcursesw"]),
+        .testTarget(
+            name: "ConsoleTests",
+            dependencies: ["Console", "Engine", "DefpiTesting", "CNcursesw", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "CLITests", dependencies: ["DefpiTesting", "Engine"]),
         .testTarget(name: "ServiceKitTests", dependencies: ["ServiceKit", "Protocol", "Engine", "DefpiTesting", "SampleSupport"]),
         // Processes through the gateway and the Engine's API: locally, and on the test bed's swarm.

@@ -77,17 +77,18 @@ public struct EngineAPI: Sendable {
         }
     }
 
-    /// Serves on a unix socket (the gateway's directory) until the task is cancelled; a stale
-    /// socket file is replaced.
+    /// Serves on a unix socket (the gateway's directory, 0750; the socket 0660) until the task
+    /// is cancelled; a stale socket file is replaced, and connections idle for a minute are closed.
     public func serve(unixSocket path: String) async throws {
-        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent,
-                                                withIntermediateDirectories: true)
+        let directory = (path as NSString).deletingLastPathComponent
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        chmod(directory, 0o750)
         try? FileManager.default.removeItem(atPath: path)
         var logger = Logger(label: "defpi.api")
         logger.logLevel = .notice
-        let application = Application(router: router(),
+        let application = Application(router: router(), server: .http1(configuration: .init(idleTimeout: .seconds(60))),
                                       configuration: .init(address: .unixDomainSocket(path: path), serverName: "defpi"),
-                                      logger: logger)
+                                      onServerRunning: { _ in chmod(path, 0o660) }, logger: logger)
         // Cancelling the caller shuts the server down gracefully: a hard stop while a connection
         // is being accepted trips NIO's check that every writer is finished.
         let services = ServiceGroup(configuration: .init(services: [application], logger: logger))

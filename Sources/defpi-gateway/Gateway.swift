@@ -1,31 +1,41 @@
 import Foundation
 import NIOCore
 import NIOPosix
+import Synchronization
 
 /// `defpi-gateway`: the relay between an Engine outside the swarm's overlay networks and the
 /// processes on them. It runs as a swarm service on the Engine's node, attached to every user
 /// network under the alias `orchestrator`, with a host directory mounted at `/run/defpi`:
-/// - outbound, the Engine connects to `/run/defpi/gateway.sock`, writes `DIAL <host> <port>\n`,
-///   and once the gateway answers `OK\n` the connection carries bytes to and from that address
-///   (`ERROR <why>\n` otherwise);
+/// - outbound, the Engine connects to `/run/defpi/gateway.sock`, writes
+///   `DIAL <process id> 4999\n` (nothing else is dialled: a process's management port), and once
+///   the gateway answers `OK\n` the connection carries bytes to and from it (`ERROR <why>\n`
+///   otherwise);
 /// - inbound, processes connect to `orchestrator:8080` and the gateway carries their bytes to the
-///   Engine's API socket, `/run/defpi/engine.sock`.
+///   Engine's API socket, `/run/defpi/engine.sock`: the trigger call only (`PUT /process/trigger/`),
+///   anything else is answered 403 and closed.
+/// The directory is 0750 and the socket 0660; each listener takes at most `maximumConnections`
+/// connections at once and closes a connection idle for `idleTimeout`.
 @main
 enum Gateway {
     static func main() async throws {
         let environment = ProcessInfo.processInfo.environment
         let directory = environment["DEFPI_GATEWAY_DIRECTORY"] ?? "/run/defpi"
         let port = environment["DEFPI_GATEWAY_PORT"].flatMap(Int.init) ?? 8080
+        let limits = Limits(maximumConnections: environment["DEFPI_GATEWAY_MAX_CONNECTIONS"].flatMap(Int.init) ?? 512,
+                            idleTimeout: .seconds(Int64(environment["DEFPI_GATEWAY_IDLE_SECONDS"].flatMap(Int.init) ?? 300)))
         let group = MultiThreadedEventLoopGroup.singleton
         let dialSocket = directory + "/gateway.sock"
         let engineSocket = directory + "/engine.sock"
 
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        chmod(directory, 0o750)
         let dialer = try await ServerBootstrap(group: group)
-            .bind(unixDomainSocketPath: dialSocket, cleanupExistingSocketFile: true) { Splice.wrap($0) }
+            .bind(unixDomainSocketPath: dialSocket, cleanupExistingSocketFile: true) { limits.accept($0) }
+        chmod(dialSocket, 0o660)
         let inbound = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .bind(host: "0.0.0.0", port: port) { Splice.wrap($0) }
-        log("relaying \(dialSocket) (DIAL host port) and port \(port) (to \(engineSocket))")
+            .bind(host: "0.0.0.0", port: port) { limits.accept($0) }
+        log("relaying \(dialSocket) (DIAL <process id> 4999) and port \(port) (the trigger call, to \(engineSocket))")
 
         // Either listener failing ends the gateway, so swarm starts a whole one again.
         try await withThrowingTaskGroup(of: Void.self) { listeners in
@@ -64,10 +74,11 @@ enum Gateway {
                 let line = pending.readString(length: newline - pending.readerIndex) ?? ""
                 pending.moveReaderIndex(forwardBy: 1)
                 let words = line.split(separator: " ")
-                guard words.count == 3, words[0] == "DIAL", let port = Int(words[2]) else {
-                    try await outbound.write(ByteBuffer(string: "ERROR expected DIAL <host> <port>, got \(line.prefix(80))\n"))
+                guard words.count == 3, words[0] == "DIAL", isProcessId(words[1]), words[2] == managementPort else {
+                    try await outbound.write(ByteBuffer(string: "ERROR expected DIAL <process id> \(managementPort), got \(line.prefix(80))\n"))
                     return
                 }
+                let port = Int(managementPort)!
                 let target: NIOAsyncChannel<ByteBuffer, ByteBuffer>
                 do {
                     target = try await ClientBootstrap(group: group).connectTimeout(.seconds(5))
@@ -91,13 +102,35 @@ enum Gateway {
         }
     }
 
-    /// A process's connection to `orchestrator:8080`: carried to the Engine's API socket.
+    /// The management port of every process (`Framing.managementPort`; the gateway carries no
+    /// protocol code of its own).
+    static let managementPort = "4999"
+
+    /// Whether `host` is a process id: 24 hexadecimal digits, the swarm alias of a process.
+    static func isProcessId(_ host: Substring) -> Bool {
+        host.utf8.count == 24 && host.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) }
+    }
+
+    /// What a process may ask of the Engine through the gateway: its trigger call, nothing else.
+    static let triggerRequest = "PUT /process/trigger/"
+
+    /// A process's connection to `orchestrator:8080`: its trigger call is carried to the Engine's
+    /// API socket; any other request is answered 403.
     static func forward(_ client: NIOAsyncChannel<ByteBuffer, ByteBuffer>, to socket: String, group: any EventLoopGroup) async {
         do {
-            let engine = try await ClientBootstrap(group: group).connect(unixDomainSocketPath: socket) { Splice.wrap($0) }
             try await client.executeThenClose { inbound, outbound in
                 var bytes = inbound.makeAsyncIterator()
-                try await Splice.carry(inbound: &bytes, outbound: outbound, pending: ByteBuffer(), other: engine,
+                var pending = ByteBuffer()
+                while pending.readableBytes < triggerRequest.utf8.count {
+                    guard var more = try await bytes.next() else { return }
+                    pending.writeBuffer(&more)
+                }
+                guard pending.readableBytesView.starts(with: triggerRequest.utf8) else {
+                    try await outbound.write(ByteBuffer(string: "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"))
+                    return
+                }
+                let engine = try await ClientBootstrap(group: group).connect(unixDomainSocketPath: socket) { Splice.wrap($0) }
+                try await Splice.carry(inbound: &bytes, outbound: outbound, pending: pending, other: engine,
                                        client: client.channel)
             }
         } catch {
@@ -109,6 +142,43 @@ enum Gateway {
     static func log(_ text: String) {
         print("\(Date().formatted(.iso8601)) defpi-gateway: \(text)")
         fflush(nil)
+    }
+}
+
+/// The limits of each listener: how many connections at once, and how long one may stay idle.
+final class Limits: Sendable {
+    let maximumConnections: Int
+    let idleTimeout: TimeAmount
+    private let open = Atomic<Int>(0)
+
+    init(maximumConnections: Int, idleTimeout: TimeAmount) {
+        self.maximumConnections = maximumConnections
+        self.idleTimeout = idleTimeout
+    }
+
+    /// Sets up an accepted connection: closed at once above the limit, else watched for
+    /// idleness and counted until it closes.
+    func accept(_ channel: any Channel) -> EventLoopFuture<NIOAsyncChannel<ByteBuffer, ByteBuffer>> {
+        if open.wrappingAdd(1, ordering: .relaxed).newValue > maximumConnections {
+            Gateway.log("refused a connection: \(maximumConnections) are open already")
+            channel.close(promise: nil)
+        }
+        channel.closeFuture.whenComplete { _ in self.open.wrappingSubtract(1, ordering: .relaxed) }
+        return channel.eventLoop.makeCompletedFuture {
+            try channel.pipeline.syncOperations.addHandlers([IdleStateHandler(allTimeout: idleTimeout), CloseWhenIdle()])
+            return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+        }
+    }
+}
+
+/// Closes a connection when the `IdleStateHandler` before it reports no traffic.
+final class CloseWhenIdle: ChannelInboundHandler, Sendable {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard event is IdleStateHandler.IdleStateEvent else { return context.fireUserInboundEventTriggered(event) }
+        context.close(promise: nil)
     }
 }
 

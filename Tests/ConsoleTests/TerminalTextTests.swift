@@ -1,5 +1,6 @@
 import CNcursesw
 import Console
+import Logging
 import Testing
 
 @Suite("Terminal text")
@@ -15,5 +16,15 @@ struct TerminalTextTests {
     ])
     func displayWidth(text: String, columns: Int) {
         #expect(TerminalText.displayWidth(text) == columns)
+    }
+}
+
+@Suite("Console log")
+struct FileLogTests {
+    @Test("a log on a full disk drops its lines instead of stopping the program")
+    func fullDisk() throws {
+        let factory = try #require(FileLogHandler.factory(path: "/dev/full", level: .info))
+        let logger = Logger(label: "defpi.test", factory: factory)
+        for index in 0..<100 { logger.error("line \(index) that cannot be written") }
     }
 }

@@ -1,3 +1,4 @@
+import DefpiTesting
 import Engine
 import Foundation
 import NIOCore
@@ -13,8 +14,9 @@ struct ProcessConnectorTests {
     struct Peer {
         let port: Int
         let server: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>
-        /// Connections accepted so far.
+        /// Connections accepted so far, and closed by the other side so far.
         let accepted = Counter()
+        let closed = Counter()
 
         init(answer: @escaping @Sendable (NIOAsyncChannelOutboundWriter<ByteBuffer>) async throws -> Void) async throws {
             server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -26,6 +28,7 @@ struct ProcessConnectorTests {
             port = server.channel.localAddress!.port!
             let server = server
             let accepted = accepted
+            let closed = closed
             Task {
                 try await server.executeThenClose { connections in
                     for try await connection in connections {
@@ -36,6 +39,7 @@ struct ProcessConnectorTests {
                                     try await answer(outbound)
                                 }
                             }
+                            _ = await closed.next()
                         }
                     }
                 }
@@ -174,5 +178,26 @@ actor Counter {
     func next() -> Int {
         defer { count += 1 }
         return count
+    }
+}
+
+extension ProcessConnectorTests {
+    @Test("a management connection idle past its timeout is closed, and the next request reconnects without an error")
+    func idleConnectionsClose() async throws {
+        let peer = try await Peer { outbound in
+            var update = Process_ProcessStateUpdateMessage()
+            update.processID = "p1"
+            update.state = .running
+            try await outbound.write(ByteBuffer(bytes: try ProtocolMessage.processStateUpdate(update).frame()))
+        }
+        defer { Task { await peer.stop() } }
+        let connector = ProcessConnector(route: .direct(host: "127.0.0.1", port: peer.port), idleTimeout: .milliseconds(300))
+        _ = try await connector.send(Self.request, to: "p1")
+        _ = try await connector.send(Self.request, to: "p1")
+        #expect(await peer.accepted.value == 1)
+        #expect(await peer.closed.value == 0)
+        #expect(await eventually(timeout: .seconds(10)) { await peer.closed.value == 1 }, "the idle connection stayed open")
+        _ = try await connector.send(Self.request, to: "p1")
+        #expect(await peer.accepted.value == 2)
     }
 }

@@ -30,10 +30,11 @@ struct GatewayChainTests {
             api.cancel()
             queue.cancel()
         }
-        // The gateway dials `<processId>:4999`: here the process is "localhost".
+        // The gateway dials `<processId>:4999`, a name swarm's DNS resolves: here, to this host.
+        let alias = try HostAlias(ObjectID.generate())
         let user = try await engine.store.insert(User(username: "alice"))
         let process = try await engine.store.insert(ServiceProcess(
-            id: "localhost", name: "meter-1", userId: user.id, serviceId: "meter", serviceVersion: "1.0.0",
+            id: alias.name, name: "meter-1", userId: user.id, serviceId: "meter", serviceVersion: "1.0.0",
             placement: .pool("edge"), configuration: [ProcessParameter(key: "INTERVAL", value: "0.05"),
                                                       ProcessParameter(key: "watts", value: "25")]))
         let environment = [
@@ -46,7 +47,7 @@ struct GatewayChainTests {
         #expect(await eventually(timeout: .seconds(15)) {
             (try? await engine.store.fetch(ServiceProcess.self, id: process.id))?.state == .running
         }, "\(first.output)\(first.errors)")
-        #expect(first.output.contains("meter localhost runs from reading 0: interval=0.05 watts=25.0"))
+        #expect(first.output.contains("meter \(process.id) runs from reading 0: interval=0.05 watts=25.0"))
 
         let state = try await engine.processes.suspend(process.id)
         let carried = try JSONSerialization.jsonObject(with: state) as? [String: Any]
@@ -61,7 +62,7 @@ struct GatewayChainTests {
         #expect(await eventually(timeout: .seconds(15)) {
             (try? await engine.store.fetch(ServiceProcess.self, id: process.id))?.state == .running
         }, "\(second.output)\(second.errors)")
-        #expect(second.output.contains("meter localhost runs from reading \(counter): interval=0.05 watts=25.0"))
+        #expect(second.output.contains("meter \(process.id) runs from reading \(counter): interval=0.05 watts=25.0"))
         #expect(try await engine.store.fetch(ServiceProcess.self, id: process.id)?.suspendedState == nil)
 
         try await engine.processes.terminate(process.id)

@@ -16,7 +16,7 @@ public struct FileLogHandler: LogHandler {
                                                  withIntermediateDirectories: true)
         if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil) }
         guard let handle = FileHandle(forWritingAtPath: path) else { return nil }
-        handle.seekToEndOfFile()
+        _ = try? handle.seekToEnd()
         let file = SharedFile(handle: handle)
         return { label in
             var handler = FileLogHandler(label: label, file: file)
@@ -41,13 +41,14 @@ public struct FileLogHandler: LogHandler {
     }
 }
 
-/// One log file shared by every logger, written a line at a time.
+/// One log file shared by every logger, written a line at a time. A line that cannot be
+/// written (the disk is full, the file was removed) is dropped: logging never stops the program.
 private final class SharedFile: Sendable {
     private let handle: Mutex<FileHandle>
 
     init(handle: FileHandle) { self.handle = Mutex(handle) }
 
     func append(_ line: String) {
-        handle.withLock { $0.write(Data(line.utf8)) }
+        handle.withLock { _ = try? $0.write(contentsOf: Data(line.utf8)) }
     }
 }

@@ -60,7 +60,8 @@ public final class GatewayManager: Sendable {
     /// Makes the gateway service run `image`, pinned to the node of the Engine's daemon and
     /// attached to `networks`; creates it, or updates it when it differs. Idempotent.
     public func ensure(image: String, networks: [String]) async throws {
-        try FileManager.default.createDirectory(atPath: settings.directory, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: settings.directory, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o750])
         let node = try await docker.requireSwarmManager().swarm.nodeID
         let spec = DockerServiceSpec(
             name: Self.serviceName, labels: ["org.defpi.role": "gateway"],

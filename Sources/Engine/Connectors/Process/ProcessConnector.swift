@@ -18,18 +18,22 @@ public enum ProcessRoute: Sendable, Equatable {
 /// time per process, over a connection kept open between requests. Connecting retries with
 /// back-off inside a budget; a reply has a deadline. Whatever goes wrong (no route, a timeout,
 /// garbage, a closed socket) drops the connection and throws a `ProcessConnectorError`, which the
-/// caller retries later: the next request connects afresh.
+/// caller retries later: the next request connects afresh. A connection idle for `idleTimeout`
+/// is closed, so thousands of quiet processes hold no sockets.
 public final class ProcessConnector: Sendable {
     public let route: ProcessRoute
     private let replyTimeout: Duration
     private let connectBudget: Duration
+    private let idleTimeout: Duration
     private let group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     private let links = Mutex<[String: ManagementLink]>([:])
 
-    public init(route: ProcessRoute, replyTimeout: Duration = .seconds(10), connectBudget: Duration = .seconds(10)) {
+    public init(route: ProcessRoute, replyTimeout: Duration = .seconds(10), connectBudget: Duration = .seconds(10),
+                idleTimeout: Duration = .seconds(60)) {
         self.route = route
         self.replyTimeout = replyTimeout
         self.connectBudget = connectBudget
+        self.idleTimeout = idleTimeout
     }
 
     /// Sends `message` to the process and returns its reply (an `ErrorMessage` reply is
@@ -38,7 +42,7 @@ public final class ProcessConnector: Sendable {
         let link = links.withLock { links in
             if let existing = links[processId] { return existing }
             let created = ManagementLink(processId: processId, route: route, group: group, replyTimeout: replyTimeout,
-                                         connectBudget: connectBudget)
+                                         connectBudget: connectBudget, idleTimeout: idleTimeout)
             links[processId] = created
             return created
         }
@@ -116,6 +120,7 @@ actor ManagementLink {
     let group: any EventLoopGroup
     let replyTimeout: Duration
     let connectBudget: Duration
+    let idleTimeout: Duration
     private var connection: Connection?
     /// Whether a request is under way, and the requests waiting for it to finish, in order.
     private var busy = false
@@ -138,12 +143,13 @@ actor ManagementLink {
     }
 
     init(processId: String, route: ProcessRoute, group: any EventLoopGroup, replyTimeout: Duration,
-         connectBudget: Duration) {
+         connectBudget: Duration, idleTimeout: Duration) {
         self.processId = processId
         self.route = route
         self.group = group
         self.replyTimeout = replyTimeout
         self.connectBudget = connectBudget
+        self.idleTimeout = idleTimeout
     }
 
     func exchange(_ message: ProtocolMessage) async throws -> ProtocolMessage {
@@ -199,7 +205,9 @@ actor ManagementLink {
     }
 
     private func connected() async throws -> Connection {
-        if let connection { return connection }
+        // A connection closed meanwhile (idle, or by the process) is replaced, not reported.
+        if let connection, connection.channel.isActive { return connection }
+        await close()
         let channel = try await connect()
         let (requests, continuation) = AsyncStream.makeStream(of: Request.self)
         let processId = processId
@@ -299,9 +307,11 @@ actor ManagementLink {
         while true {
             do {
                 let bootstrap = ClientBootstrap(group: group).connectTimeout(.seconds(2))
+                let idle = TimeAmount.nanoseconds(Int64(idleTimeout.seconds * 1e9))
                 let wrap: @Sendable (any Channel) -> EventLoopFuture<NIOAsyncChannel<ByteBuffer, ByteBuffer>> = { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                        try channel.pipeline.syncOperations.addHandlers([IdleStateHandler(allTimeout: idle), CloseWhenIdle()])
+                        return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
                     }
                 }
                 switch route {
@@ -318,5 +328,16 @@ actor ManagementLink {
                 delay = min(delay * 1.25, .seconds(2))
             }
         }
+    }
+}
+
+/// Closes a connection when the `IdleStateHandler` before it reports no traffic.
+final class CloseWhenIdle: ChannelInboundHandler, Sendable {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard event is IdleStateHandler.IdleStateEvent else { return context.fireUserInboundEventTriggered(event) }
+        context.close(promise: nil)
     }
 }

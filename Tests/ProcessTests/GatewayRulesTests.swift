@@ -1,0 +1,71 @@
+import DefpiTesting
+import Engine
+import Foundation
+import Testing
+
+/// What the gateway lets through: only `DIAL <process id> 4999`, only the trigger call on its
+/// port, at most N connections per listener, none idle for long; its sockets closed to others.
+@Suite("Gateway rules", .timeLimit(.minutes(1)))
+struct GatewayRulesTests {
+    let directory = TemporaryDirectory.make().path + "/defpi"
+    let port = freePort()
+
+    func startGateway(maximumConnections: Int = 512, idleSeconds: Int = 300) async throws -> ChildProcess {
+        let gateway = try ChildProcess(
+            DefpiCommand.executable.deletingLastPathComponent().appendingPathComponent("defpi-gateway").path, [],
+            environment: ["DEFPI_GATEWAY_DIRECTORY": directory, "DEFPI_GATEWAY_PORT": "\(port)",
+                          "DEFPI_GATEWAY_MAX_CONNECTIONS": "\(maximumConnections)",
+                          "DEFPI_GATEWAY_IDLE_SECONDS": "\(idleSeconds)"])
+        #expect(await waitForPort(port), "\(gateway.output)\(gateway.errors)")
+        return gateway
+    }
+
+    @Test("DIAL takes only a process id and the management port; the directory is 0750 and the socket 0660")
+    func dialRules() async throws {
+        let gateway = try await startGateway()
+        defer { gateway.kill() }
+        let socket = directory + "/gateway.sock"
+        for line in ["DIAL 127.0.0.1 22", "DIAL localhost 4999", "DIAL 6b0fc7eadb89fb5433e4d024 22",
+                     "DIAL 6B0FC7EADB89FB5433E4D024 4999", "CONNECT 6b0fc7eadb89fb5433e4d024 4999"] {
+            let answer = try await exchange(with: socket, sending: line + "\n")
+            #expect(answer.hasPrefix("ERROR expected DIAL <process id> 4999, got \(line)"), "\(line): \(answer)")
+        }
+        // A well-formed DIAL is dialled (and here fails, no such host): the rule let it through.
+        let allowed = try await exchange(with: socket, sending: "DIAL 6b0fc7eadb89fb5433e4d024 4999\n")
+        #expect(allowed.hasPrefix("ERROR cannot connect to 6b0fc7eadb89fb5433e4d024:4999"), "\(allowed)")
+        let attributes = try FileManager.default.attributesOfItem(atPath: socket)
+        #expect((attributes[.posixPermissions] as? Int) == 0o660)
+        #expect((try FileManager.default.attributesOfItem(atPath: directory)[.posixPermissions] as? Int) == 0o750)
+    }
+
+    @Test("port 8080 carries the trigger call only: any other request is answered 403")
+    func triggerOnly() async throws {
+        let gateway = try await startGateway()
+        defer { gateway.kill() }
+        for request in ["GET /process HTTP/1.1\r\nHost: x\r\n\r\n", "PUT /user/1 HTTP/1.1\r\nHost: x\r\n\r\n",
+                        "POST /process/trigger/x HTTP/1.1\r\nHost: x\r\n\r\n"] {
+            let answer = try await exchange(with: "127.0.0.1:\(port)", sending: request)
+            #expect(answer.hasPrefix("HTTP/1.1 403 Forbidden"), "\(request): \(answer)")
+        }
+        // The trigger call goes on to the Engine's socket (none here: the connection is closed).
+        let trigger = try await exchange(with: "127.0.0.1:\(port)", sending: "PUT /process/trigger/x HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(!trigger.contains("403"))
+    }
+
+    @Test("each listener takes a limited number of connections and closes idle ones")
+    func limits() async throws {
+        let gateway = try await startGateway(maximumConnections: 2, idleSeconds: 1)
+        defer { gateway.kill() }
+        // Two quiet connections are held open until they idle out after 1 s...
+        async let first = exchange(with: "127.0.0.1:\(port)", sending: "", wait: .seconds(4))
+        async let second = exchange(with: "127.0.0.1:\(port)", sending: "", wait: .seconds(4))
+        try await Task.sleep(for: .milliseconds(300))
+        // ... and a third, while they are open, is refused at once.
+        let started = ContinuousClock.now
+        let third = try await exchange(with: "127.0.0.1:\(port)", sending: "", wait: .seconds(4))
+        #expect(third.isEmpty && ContinuousClock.now - started < .seconds(2), "the third connection was taken")
+        let idled = try await [first, second]
+        #expect(idled == ["", ""], "idle connections stayed open: \(idled)")
+        #expect(gateway.output.contains("refused a connection: 2 are open already"))
+    }
+}
