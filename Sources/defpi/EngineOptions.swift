@@ -18,14 +18,15 @@ struct EngineOptions: ParsableArguments {
     @Option(name: .long, help: "Registry user name (default: $DEFPI_REGISTRY_USERNAME, then the config file).")
     var registryUsername: String?
 
-    @Option(name: .long, help: "Registry password (default: $DEFPI_REGISTRY_PASSWORD, then the config file).")
-    var registryPassword: String?
+    @Flag(name: .long, help: "Read the registry password from standard input (one line); else $DEFPI_REGISTRY_PASSWORD, then the config file. It is never a flag's value, which other users could read in the process list.")
+    var registryPasswordStdin = false
 
     @Option(name: .long, help: "Repository prefix of service images (default: $DEFPI_REGISTRY_PREFIX, then the config file, then 'services').")
     var registryPrefix: String?
 
     func registrySettings() throws -> RegistrySettings {
-        try RegistrySettings.resolve(url: registry, username: registryUsername, password: registryPassword,
+        let password = registryPasswordStdin ? Swift.readLine(strippingNewline: true) : nil
+        return try RegistrySettings.resolve(url: registry, username: registryUsername, password: password,
                                      prefix: registryPrefix)
     }
 

@@ -1,11 +1,11 @@
 import Foundation
 
-/// `127.0.0.1:port` as a socket address.
-private func loopback(port: Int) -> sockaddr_in {
+/// `host:port` on the loopback network (127.0.0.1 unless told) as a socket address.
+private func loopback(port: Int, host: String = "127.0.0.1") -> sockaddr_in {
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
     address.sin_port = in_port_t(UInt16(port).bigEndian)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_addr.s_addr = inet_addr(host)
     return address
 }
 
@@ -32,10 +32,10 @@ public func freePort() -> Int {
     }
 }
 
-/// Waits until something accepts TCP connections on `port` of 127.0.0.1.
-public func waitForPort(_ port: Int, timeout: Duration = .seconds(10)) async -> Bool {
+/// Waits until something accepts TCP connections on `port` of `host` (a loopback address).
+public func waitForPort(_ port: Int, host: String = "127.0.0.1", timeout: Duration = .seconds(10)) async -> Bool {
     await eventually(timeout: timeout) {
-        var address = loopback(port: port)
+        var address = loopback(port: port, host: host)
         return withSocket(&address) { descriptor, pointer in
             connect(descriptor, pointer, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
         }

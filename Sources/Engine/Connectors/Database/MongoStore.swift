@@ -273,10 +273,7 @@ public final class MongoStore: Store, @unchecked Sendable {
 public enum MongoURI {
     /// `uri` with the password replaced by `***`.
     public static func redacted(_ uri: String) -> String {
-        guard let scheme = uri.range(of: "://"), let at = uri[scheme.upperBound...].firstIndex(of: "@") else { return uri }
-        let credentials = uri[scheme.upperBound..<at]
-        guard let colon = credentials.firstIndex(of: ":") else { return uri }
-        return String(uri[..<uri.index(after: colon)]) + "***" + String(uri[at...])
+        URLText.redactingUserInfo(uri)
     }
 
     /// `host:port` of every host the URI names, comma-separated.

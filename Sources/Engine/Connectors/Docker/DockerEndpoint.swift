@@ -13,8 +13,8 @@ public struct DockerEndpoint: Sendable, Equatable, CustomStringConvertible {
     /// `unix:///var/run/docker.sock` or `tcp://host:port`, as the operator would write it.
     public var description: String {
         if let unixSocketPath { return "unix://\(unixSocketPath)" }
-        return baseURL.replacingOccurrences(of: "https://", with: "tcp://").replacingOccurrences(
-            of: "http://", with: "tcp://")
+        return URLText.redactingUserInfo(baseURL.replacingOccurrences(of: "https://", with: "tcp://").replacingOccurrences(
+            of: "http://", with: "tcp://"))
     }
 
     public init(unixSocketPath: String) {

@@ -160,3 +160,29 @@ extension Int {
         return "\(self) B"
     }
 }
+
+/// URLs as defpi prints them: never with the user-info (`user:password@`) they may carry.
+public enum URLText {
+    /// `url` with its password replaced by `***` (`http://user:***@host/...`).
+    public static func redactingUserInfo(_ url: String) -> String {
+        guard let (start, end) = userInfoRange(url) else { return url }
+        let userInfo = url[start..<end]
+        guard let colon = userInfo.firstIndex(of: ":") else { return url }
+        return String(url[..<url.index(after: colon)]) + "***" + String(url[end...])
+    }
+
+    /// `url` without its user-info.
+    public static func removingUserInfo(_ url: String) -> String {
+        guard let (start, end) = userInfoRange(url) else { return url }
+        return String(url[..<start]) + String(url[url.index(after: end)...])
+    }
+
+    /// Where the user-info is: after `://`, up to the `@` that precedes the host's end.
+    private static func userInfoRange(_ url: String) -> (String.Index, String.Index)? {
+        guard let scheme = url.range(of: "://") else { return nil }
+        let rest = url[scheme.upperBound...]
+        let authorityEnd = rest.firstIndex(where: { "/?#".contains($0) }) ?? rest.endIndex
+        guard let at = rest[..<authorityEnd].lastIndex(of: "@") else { return nil }
+        return (scheme.upperBound, at)
+    }
+}

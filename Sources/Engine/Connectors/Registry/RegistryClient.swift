@@ -30,16 +30,27 @@ public final class RegistryClient: Sendable {
     /// Image configs larger than this are refused: dEF-Pi labels are kilobytes.
     public static let configSizeLimit = 4 << 20
 
+    /// Credentials written into the URL (`http://user:password@host`) are used when none are
+    /// given, and never printed: `baseURL` has no user-info.
     public init(url: String, credentials: RegistryCredentials? = nil, requestTimeout: Duration = .seconds(30)) throws {
         var trimmed = url.trimmingCharacters(in: .whitespaces)
         while trimmed.hasSuffix("/") { trimmed.removeLast() }
         if !trimmed.contains("://") { trimmed = "http://" + trimmed }
         guard let parsed = URL(string: trimmed), ["http", "https"].contains(parsed.scheme), parsed.host != nil else {
-            throw RegistryError.invalidURL(url)
+            throw RegistryError.invalidURL(URLText.redactingUserInfo(url))
         }
-        baseURL = trimmed
-        self.credentials = credentials
+        baseURL = URLText.removingUserInfo(trimmed)
+        self.credentials = credentials ?? parsed.user.map {
+            RegistryCredentials(username: $0.removingPercentEncoding ?? $0,
+                                password: parsed.password.map { $0.removingPercentEncoding ?? $0 } ?? "")
+        }
         http = CurlHTTPClient(options: HTTPClientOptions(requestTimeout: requestTimeout))
+    }
+
+    /// Whether `url` is on the registry's own host: only there are its credentials or tokens sent
+    /// (a `Link`, an upload `Location` or a token realm may name another host).
+    private func isRegistryHost(_ url: String) -> Bool {
+        URL(string: url)?.host?.lowercased() == URL(string: baseURL)?.host?.lowercased()
     }
 
     /// `host:port` as swarm nodes name the registry in image references.
@@ -269,7 +280,7 @@ public final class RegistryClient: Sendable {
 
     private func exchange(_ request: HTTPRequest, authorization: String?) async throws -> HTTPResponse {
         var request = request
-        if let authorization { request.headers.append(("Authorization", authorization)) }
+        if let authorization, isRegistryHost(request.url) { request.headers.append(("Authorization", authorization)) }
         do {
             return try await http.send(request)
         } catch let error as HTTPTransportError {
@@ -300,7 +311,8 @@ public final class RegistryClient: Sendable {
     }
 
     /// The bearer-token flow: ask the challenge's realm for a token for `scope`, with basic
-    /// credentials when defpi has them (anonymous otherwise).
+    /// credentials when defpi has them and the realm is on the registry's host (anonymous
+    /// otherwise: a challenge cannot send our password elsewhere).
     private func bearerToken(_ challenge: AuthChallenge, scope: String?) async throws -> String {
         guard let realm = challenge.parameters["realm"] else {
             throw RegistryError.unauthorized(url: baseURL, message: "a bearer challenge without a realm")
@@ -309,15 +321,15 @@ public final class RegistryClient: Sendable {
         if let service = challenge.parameters["service"] { query.append("service=" + service.percentEncoded) }
         if let scope = scope ?? challenge.parameters["scope"] { query.append("scope=" + scope.percentEncoded) }
         var request = HTTPRequest(url: realm + (realm.contains("?") ? "&" : "?") + query.joined(separator: "&"))
-        if let credentials { request.headers.append(("Authorization", credentials.basicAuthorization)) }
+        if let credentials, isRegistryHost(realm) { request.headers.append(("Authorization", credentials.basicAuthorization)) }
         let response: HTTPResponse
         do {
             response = try await http.send(request)
         } catch let error as HTTPTransportError {
-            throw RegistryError.unreachable(url: realm, error)
+            throw RegistryError.unreachable(url: URLText.redactingUserInfo(realm), error)
         }
         guard response.isSuccess else {
-            let message = "the token service at \(realm) answered \(response.status)"
+            let message = "the token service at \(URLText.redactingUserInfo(realm)) answered \(response.status)"
             if credentials != nil { throw RegistryError.credentialsRejected(url: baseURL, message: message) }
             throw RegistryError.unauthorized(url: baseURL, message: message)
         }
