@@ -93,13 +93,15 @@ public final class ConsoleApp: Sendable {
 
     private func load() async {
         var dirty = Set(Pane.Kind.allCases).subtracting([.services])
+        var stale = TopologySnapshot.collections
+        var snapshot = TopologySnapshot()
         let notifications = engine.notifications.subscribe()
-        let pending = Mutex(Set<Pane.Kind>())
+        let pending = Mutex(Set<EntityCollection>())
         let listener = Task {
             for await notification in notifications {
                 switch notification {
                 case .entity(let collection, _, _):
-                    pending.withLock { $0.formUnion(Self.panes(for: collection)) }
+                    pending.withLock { _ = $0.insert(collection) }
                 case .dockerConnection(let problem):
                     inbox.withLock { $0.dockerProblem = .some(problem) }
                 }
@@ -110,7 +112,9 @@ public final class ConsoleApp: Sendable {
         var lastFullLoad = Date()
         var marker = try? await engine.storeChangeMarker()
         while !Task.isCancelled {
-            dirty.formUnion(pending.withLock { taken in defer { taken.removeAll() }; return taken })
+            let changed = pending.withLock { taken in defer { taken.removeAll() }; return taken }
+            stale.formUnion(changed.intersection(TopologySnapshot.collections))
+            if changed.contains(.pendingChange) { dirty.insert(.queue) }
             // Relative times in the queue pane age even without changes.
             if Date().timeIntervalSince(lastQueueLoad) >= 1 { dirty.insert(.queue) }
             // Other engines (a verb, another console) change the store without telling this one:
@@ -118,11 +122,12 @@ public final class ConsoleApp: Sendable {
             if Date().timeIntervalSince(lastFullLoad) >= 2 {
                 lastFullLoad = Date()
                 let current = try? await engine.storeChangeMarker()
-                if current == nil || current != marker { dirty.formUnion(Self.topologyPanes) }
+                if current == nil || current != marker { stale = TopologySnapshot.collections }
                 marker = current
             }
-            if !dirty.isDisjoint(with: Self.topologyPanes) {
-                await loadTopology()
+            if !stale.isEmpty {
+                await loadTopology(stale, into: &snapshot)
+                stale.removeAll()
                 // Hand the pages of the replaced rows back to the system: with 10,000 processes
                 // a reload frees tens of megabytes that malloc would otherwise keep.
                 malloc_trim(0)
@@ -136,31 +141,12 @@ public final class ConsoleApp: Sendable {
         }
     }
 
-    private static func panes(for collection: EntityCollection) -> [Pane.Kind] {
-        switch collection {
-        case .node, .user, .nodePool, .process, .connection: return Array(topologyPanes)
-        case .pendingChange: return [.queue]
-        case .auditEvent: return []
-        }
-    }
-
-    /// Nodes, pools, processes and connections, read together so the panes agree.
-    private func loadTopology() async {
+    /// Re-reads the `stale` collections, then rebuilds the topology panes from all of them, so
+    /// the panes agree.
+    private func loadTopology(_ stale: Set<EntityCollection>, into snapshot: inout TopologySnapshot) async {
         do {
-            let caller = Caller.localOperator(name: header.user)
-            let nodes = try await engine.nodes.nodes(by: caller)
-            let pools = try await engine.pools.pools(by: caller)
-            let users = try await engine.users.users(by: caller)
-            let topology = Topology(processes: try await engine.processes.processes(by: caller),
-                                    connections: try await engine.processes.connections(by: caller), nodes: nodes, users: users,
-                                    catalog: latestCatalog.withLock { $0 })
-            let rows: [Pane.Kind: [TableRow]] = [
-                .nodes: RowRenderer.nodeRows(nodes, pools: pools, users: users,
-                                             processCounts: topology.processCountsByNode),
-                .pools: RowRenderer.poolRows(pools, nodes: nodes),
-                .processes: RowRenderer.processRows(topology, now: Date()),
-                .graph: RowRenderer.linkRows(topology),
-            ]
+            try await snapshot.refresh(stale, from: engine, as: Caller.localOperator(name: header.user))
+            let (topology, rows) = snapshot.rows(catalog: latestCatalog.withLock { $0 }, now: Date())
             inbox.withLock {
                 $0.rows.merge(rows) { _, new in new }
                 $0.topology = topology

@@ -48,9 +48,13 @@ public final class Engine: Sendable {
     private let logger = Logger(label: "defpi.engine")
 
     /// Opens the store and builds the connectors; nothing is contacted but the store.
-    public init(settings: EngineSettings) async throws {
+    public convenience init(settings: EngineSettings) async throws {
+        try self.init(settings: settings, store: try await settings.store.open())
+    }
+
+    /// An Engine on a store opened elsewhere (tests wrap it to count or fail its calls).
+    init(settings: EngineSettings, store: any Store) throws {
         self.settings = settings
-        let store = try await settings.store.open()
         let docker = DockerClient(endpoint: settings.docker)
         let registry = try RegistryClient(url: settings.registry.url, credentials: settings.registry.credentials)
         let notifications = EngineNotifications()

@@ -157,6 +157,16 @@ actor ManagementLink {
         // One request at a time, from connecting to its reply: concurrent callers queue here.
         await takeTurn()
         defer { endTurn() }
+        do {
+            return try await attempt(frame)
+        } catch let error as ChannelError where error == .ioOnClosedChannel || error == .alreadyClosed {
+            // The kept connection closed (idle) as this request went out: the write failed, so
+            // nothing reached the process, and the request goes once more on a fresh connection.
+            return try await attempt(frame)
+        }
+    }
+
+    private func attempt(_ frame: [UInt8]) async throws -> ProtocolMessage {
         let connection = try await connected()
         let processId = processId
         let limit = replyTimeout
