@@ -49,6 +49,16 @@ struct ProcessConnectorTests {
         func stop() async { try? await server.channel.close() }
     }
 
+    /// A peer's answer to every request: RUNNING, as process `processId`.
+    static func running(as processId: String) -> @Sendable (NIOAsyncChannelOutboundWriter<ByteBuffer>) async throws -> Void {
+        { outbound in
+            var update = Process_ProcessStateUpdateMessage()
+            update.processID = processId
+            update.state = .running
+            try await outbound.write(ByteBuffer(bytes: try ProtocolMessage.processStateUpdate(update).frame()))
+        }
+    }
+
     static var request: ProtocolMessage {
         var message = Process_GoToProcessStateMessage()
         message.processID = "p1"
@@ -133,12 +143,7 @@ struct ProcessConnectorTests {
 extension ProcessConnectorTests {
     @Test("an answer about another process, or of the wrong kind, is not taken for the reply")
     func outOfStep() async throws {
-        let peer = try await Peer { outbound in
-            var update = Process_ProcessStateUpdateMessage()
-            update.processID = "p2"
-            update.state = .running
-            try await outbound.write(ByteBuffer(bytes: try ProtocolMessage.processStateUpdate(update).frame()))
-        }
+        let peer = try await Peer(answer: Self.running(as: "p2"))
         defer { Task { await peer.stop() } }
         let connector = ProcessConnector(route: .direct(host: "127.0.0.1", port: peer.port))
         await #expect(throws: ProcessConnectorError.broken(processId: "p1", reason: "the answer is about process p2")) {
@@ -154,12 +159,7 @@ extension ProcessConnectorTests {
 
     @Test("requests sent at once to one process go one after another over one connection")
     func concurrentRequests() async throws {
-        let peer = try await Peer { outbound in
-            var update = Process_ProcessStateUpdateMessage()
-            update.processID = "p1"
-            update.state = .running
-            try await outbound.write(ByteBuffer(bytes: try ProtocolMessage.processStateUpdate(update).frame()))
-        }
+        let peer = try await Peer(answer: Self.running(as: "p1"))
         defer { Task { await peer.stop() } }
         let connector = ProcessConnector(route: .direct(host: "127.0.0.1", port: peer.port))
         let replies = try await withThrowingTaskGroup(of: ProtocolMessage.self) { group in
@@ -184,17 +184,14 @@ actor Counter {
 extension ProcessConnectorTests {
     @Test("a management connection idle past its timeout is closed, and the next request reconnects without an error")
     func idleConnectionsClose() async throws {
-        let peer = try await Peer { outbound in
-            var update = Process_ProcessStateUpdateMessage()
-            update.processID = "p1"
-            update.state = .running
-            try await outbound.write(ByteBuffer(bytes: try ProtocolMessage.processStateUpdate(update).frame()))
-        }
+        let peer = try await Peer(answer: Self.running(as: "p1"))
         defer { Task { await peer.stop() } }
         let connector = ProcessConnector(route: .direct(host: "127.0.0.1", port: peer.port), idleTimeout: .seconds(3))
         _ = try await connector.send(Self.request, to: "p1")
         #expect(await eventually(timeout: .seconds(30)) { await peer.closed.value == 1 }, "the idle connection stayed open")
+        // Answered without an error, on a new connection (more than one when a busy machine
+        // lets the new one idle out before the request is written: it is sent again).
         _ = try await connector.send(Self.request, to: "p1")
-        #expect(await peer.accepted.value == 2)
+        #expect(await peer.accepted.value >= 2)
     }
 }
