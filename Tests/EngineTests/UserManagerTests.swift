@@ -117,3 +117,20 @@ struct UserManagerTests {
         #expect(try await users.authenticate(username: "bob", password: "legacy-2").id == bob.id)
     }
 }
+
+extension UserManagerTests {
+    @Test("a user learns nothing of other users: no names in errors, no difference between unknown and foreign")
+    func noEnumeration() async throws {
+        let (users, store) = try await makeUsers()
+        let grace = try await users.create(username: "grace", password: "long enough", by: admin)
+        let heidi = try await users.create(username: "heidi", password: "long enough", by: admin)
+        let asGrace = Caller(user: grace)
+        // An id prefix both share would be ambiguous for an admin, and name them; not for a user.
+        let prefix = String(heidi.id.prefix(4))
+        await #expect(throws: LookupError.notFound(what: "user", reference: prefix)) { try await users.user(prefix, by: asGrace) }
+        let queue = PendingChangeManager(store: store, notifications: EngineNotifications())
+        #expect(try await queue.changes(ChangeFilter(user: "heidi"), by: asGrace).items.isEmpty)
+        #expect(try await queue.changes(ChangeFilter(user: "nobody"), by: asGrace).items.isEmpty)
+        await #expect(throws: UserError.signInRefused) { try await users.authenticate(username: "nobody", password: "x") }
+    }
+}

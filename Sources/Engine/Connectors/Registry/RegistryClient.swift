@@ -47,10 +47,27 @@ public final class RegistryClient: Sendable {
         http = CurlHTTPClient(options: HTTPClientOptions(requestTimeout: requestTimeout))
     }
 
-    /// Whether `url` is on the registry's own host: only there are its credentials or tokens sent
-    /// (a `Link`, an upload `Location` or a token realm may name another host).
-    private func isRegistryHost(_ url: String) -> Bool {
-        URL(string: url)?.host?.lowercased() == URL(string: baseURL)?.host?.lowercased()
+    /// Whether credentials or tokens may go to `url`: the registry's own origin (scheme, host,
+    /// port) for what the registry points to (a `Link`, an upload `Location`); for a token
+    /// realm, which usually listens on a port of its own, the registry's host, never over plain
+    /// HTTP when the registry speaks HTTPS.
+    private func isRegistryHost(_ url: String, anyPort: Bool = false) -> Bool {
+        guard let target = Origin(url), let registry = Origin(baseURL), target.host == registry.host else { return false }
+        if anyPort { return target.scheme == registry.scheme || target.scheme == "https" }
+        return target == registry
+    }
+
+    /// Scheme, host and port of a URL, default ports filled in.
+    private struct Origin: Equatable {
+        let scheme: String, host: String, port: Int
+
+        init?(_ url: String) {
+            guard let parsed = URL(string: url), let scheme = parsed.scheme?.lowercased(), let host = parsed.host?.lowercased()
+            else { return nil }
+            self.scheme = scheme
+            self.host = host
+            port = parsed.port ?? (scheme == "https" ? 443 : 80)
+        }
     }
 
     /// `host:port` as swarm nodes name the registry in image references.
@@ -321,7 +338,7 @@ public final class RegistryClient: Sendable {
         if let service = challenge.parameters["service"] { query.append("service=" + service.percentEncoded) }
         if let scope = scope ?? challenge.parameters["scope"] { query.append("scope=" + scope.percentEncoded) }
         var request = HTTPRequest(url: realm + (realm.contains("?") ? "&" : "?") + query.joined(separator: "&"))
-        if let credentials, isRegistryHost(realm) { request.headers.append(("Authorization", credentials.basicAuthorization)) }
+        if let credentials, isRegistryHost(realm, anyPort: true) { request.headers.append(("Authorization", credentials.basicAuthorization)) }
         let response: HTTPResponse
         do {
             response = try await http.send(request)

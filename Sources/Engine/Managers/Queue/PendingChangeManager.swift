@@ -174,10 +174,12 @@ public final class PendingChangeManager: Sendable {
                     try lease.check()
                     try await step.run(change, lease)
                     return .done
-                } catch is CancellationError {
-                    return lease.isHeld ? .stopped : .leaseLost
                 } catch {
-                    return lease.isHeld ? .failed(error) : .leaseLost
+                    // Whether the step was stopped is told by its task, not by the error's type:
+                    // a cancelled Docker call may surface as a transport error, and a step's own
+                    // timeout as a CancellationError.
+                    if !lease.isHeld { return .leaseLost }
+                    return Task.isCancelled ? .stopped : .failed(error)
                 }
             }
             group.addTask {

@@ -30,7 +30,12 @@ extension PendingChangeManager {
         var conditions: [StoreFilter] = []
         if !filter.states.isEmpty { conditions.append(.isIn("state", filter.states.map { .string($0.rawValue) })) }
         if !filter.kinds.isEmpty { conditions.append(.isIn("type", filter.kinds.map { .string($0.rawValue) })) }
-        if let user = filter.user {
+        if let user = filter.user, !caller.isAdmin {
+            // A user asking about someone else sees nothing, and learns nothing of who exists.
+            let own = caller.userId.map { user == $0 } ?? false
+            let named = try await store.first(User.self, .where("id", is: caller.userId ?? "")).map { $0.username == user } ?? false
+            guard own || named else { return StorePage(items: [], total: 0) }
+        } else if let user = filter.user {
             guard let owner = try await store.first(User.self, .or([.where("id", is: user), .where("username", is: user)])) else {
                 throw QueueError.unknownUser(user)
             }
@@ -88,7 +93,13 @@ extension PendingChangeManager {
         guard change.state == .failedPermanently || change.state == .cancelled else {
             throw QueueError.notDismissable(id: id, state: change.state)
         }
-        guard try await store.delete(PendingChange.self, id: id, revision: change.revision) else { throw QueueError.notFound(id) }
+        do {
+            guard try await store.delete(PendingChange.self, id: id, revision: change.revision) else {
+                throw QueueError.notFound(id)
+            }
+        } catch StoreError.conflict {
+            throw QueueError.changedMeanwhile(id)
+        }
         await audit(change, action: "change.dismissed", detail: change.description, actor: caller.name)
         notifications.publish(.entity(.pendingChange, id: id, change: .deleted))
     }

@@ -13,6 +13,9 @@ enum PasswordHashing {
         Bcrypt.hash(password, cost: cost)
     }
 
+    /// A bcrypt hash no password is known to match, checked when a username is unknown.
+    static let decoy = hash(UUID().uuidString)
+
     /// Whether `password` matches `hash`, bcrypt or the original's.
     static func verify(_ password: String, username: String, hash: String) -> Bool {
         if isBcrypt(hash) { return Bcrypt.verify(password, hash: hash) }

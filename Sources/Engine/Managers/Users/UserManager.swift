@@ -24,9 +24,18 @@ public final class UserManager: Sendable {
 
     /// The user a reference names (username or id, or a unique id prefix), if `caller` may see them.
     public func user(_ reference: String, by caller: Caller) async throws -> User {
-        let user = try await resolve(reference)
-        guard caller.isAdmin || user.id == caller.userId else { throw LookupError.notFound(what: "user", reference: reference) }
-        return user.withoutPassword
+        try await visible(reference, to: caller).withoutPassword
+    }
+
+    /// The user a reference names among those `caller` may see: a user looks only among
+    /// themselves, so neither an error nor its message tells them who else exists.
+    private func visible(_ reference: String, to caller: Caller) async throws -> User {
+        if caller.isAdmin { return try await resolve(reference) }
+        guard let own = try await store.first(User.self, .where("id", is: caller.userId ?? "")),
+              own.id == reference || own.username == reference else {
+            throw LookupError.notFound(what: "user", reference: reference)
+        }
+        return own
     }
 
     /// The user a reference names, for managers that check the caller themselves.
@@ -62,8 +71,7 @@ public final class UserManager: Sendable {
     @discardableResult
     public func update(_ reference: String, email: String?? = nil, password: String? = nil, admin: Bool? = nil,
                        by caller: Caller) async throws -> User {
-        var user = try await resolve(reference)
-        guard caller.isAdmin || user.id == caller.userId else { throw LookupError.notFound(what: "user", reference: reference) }
+        var user = try await visible(reference, to: caller)
         if let admin, admin != user.admin {
             try caller.requireAdmin(to: "change roles")
             if !admin { try await requireAnotherAdmin(than: user, to: "take the admin role from") }
@@ -93,7 +101,9 @@ public final class UserManager: Sendable {
         guard processes.isEmpty && nodes.isEmpty else {
             throw UserError.stillOwns(user: user.username, processes: processes.map(\.name), nodes: nodes.map(\.name))
         }
-        _ = try await store.delete(User.self, id: user.id, revision: user.revision)
+        guard try await store.delete(User.self, id: user.id, revision: user.revision) else {
+            throw LookupError.notFound(what: "user", reference: reference)
+        }
         await record(caller, "user.deleted", user, detail: user.username)
         notifications.publish(.entity(.user, id: user.id, change: .deleted))
     }
@@ -101,9 +111,10 @@ public final class UserManager: Sendable {
     /// The user whose username and password these are; a hash in the original's format is
     /// upgraded to bcrypt on the way. Every failure is the same error, so it tells nothing.
     public func authenticate(username: String, password: String) async throws -> User {
-        guard var user = try await store.first(User.self, .where("username", is: username)),
-              let hash = user.passwordHash,
-              PasswordHashing.verify(password, username: username, hash: hash) else {
+        let found = try await store.first(User.self, .where("username", is: username))
+        // An unknown name costs a bcrypt check too, so the time taken tells nothing.
+        let hash = found?.passwordHash ?? PasswordHashing.decoy
+        guard PasswordHashing.verify(password, username: username, hash: hash), var user = found, user.passwordHash != nil else {
             throw UserError.signInRefused
         }
         if PasswordHashing.needsUpgrade(hash) {
