@@ -47,7 +47,8 @@ let benchmarks: @Sendable () -> Void = {
                 for _ in 0..<4 { group.addTask { while try! await queue.runNext() {} } }
             }
             benchmark.stopMeasurement()
-            precondition(try! await store.count(PendingChange.self, .where("state", is: "FINISHED")) == 1_000)
+            let finished = try! await store.count(PendingChange.self, .where("state", is: "FINISHED"))
+            precondition(finished == 1_000)
         }
     }
 }
