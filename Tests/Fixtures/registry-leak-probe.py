@@ -10,6 +10,18 @@ import base64, http.server, json, sys
 mode, port = sys.argv[1], int(sys.argv[2])
 
 
+def reply(handler, value, headers=()):
+    """Answers 200 with `value` as JSON, after `headers`."""
+    body = json.dumps(value).encode()
+    handler.send_response(200)
+    for name, text in headers:
+        handler.send_header(name, text)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
 class Registry(http.server.BaseHTTPRequestHandler):
     other, auth = sys.argv[3] if len(sys.argv) > 3 else "", sys.argv[4] if len(sys.argv) > 4 else "basic"
 
@@ -28,14 +40,11 @@ class Registry(http.server.BaseHTTPRequestHandler):
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
-        body = json.dumps({"repositories": ["services/a"]} if self.path.startswith("/v2/_catalog") else {}).encode()
-        self.send_response(200)
         if self.path.startswith("/v2/_catalog"):
-            self.send_header("Link", f'<{self.other}/v2/_catalog?last=services/a>; rel="next"')
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+            reply(self, {"repositories": ["services/a"]},
+                  [("Link", f'<{self.other}/v2/_catalog?last=services/a>; rel="next"')])
+        else:
+            reply(self, {})
 
     def log_message(self, *args):
         pass
@@ -44,12 +53,7 @@ class Registry(http.server.BaseHTTPRequestHandler):
 class Other(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         print(self.path.split("?")[0], self.headers.get("Authorization", "none"), flush=True)
-        body = json.dumps({"token": "tok"} if self.path.startswith("/token") else {"repositories": ["services/b"]}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        reply(self, {"token": "tok"} if self.path.startswith("/token") else {"repositories": ["services/b"]})
 
     def log_message(self, *args):
         pass
