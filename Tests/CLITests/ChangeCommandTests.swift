@@ -9,7 +9,7 @@ struct ChangeCommandTests {
     let location = StoreBackend.sqlite.freshLocation()
 
     func defpi(_ arguments: String...) async throws -> DefpiCommand.Result {
-        try await DefpiCommand.runAsync(arguments, environment: ["DEFPI_STORE": location, "DOCKER_HOST": "unix:///nonexistent"])
+        try await DefpiCommand.run(arguments, environment: ["DEFPI_STORE": location, "DOCKER_HOST": "unix:///nonexistent"])
     }
 
     func ids(_ json: String) throws -> [String] {

@@ -8,7 +8,7 @@ struct UserCommandTests {
     let environment = ["DEFPI_STORE": StoreBackend.sqlite.freshLocation()]
 
     func defpi(_ arguments: String..., input: String? = nil) async throws -> DefpiCommand.Result {
-        try await DefpiCommand.runAsync(arguments, environment: environment, input: input)
+        try await DefpiCommand.run(arguments, environment: environment, input: input)
     }
 
     @Test("add (password from stdin), ls, show, update, passwd, rm; JSON without hashes; refusals are one line")

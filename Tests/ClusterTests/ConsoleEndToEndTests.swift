@@ -51,18 +51,18 @@ struct ConsoleEndToEndTests {
 
         let down = TestBed.nodeNames[2]
         let bedName = String(down.split(separator: "-").last!)
-        #expect(try await TestBed.scriptAsync("stop-node", bedName, "--kill") == 0)
+        #expect(try await TestBed.script("stop-node", bedName, "--kill") == 0)
         var restarted = false
-        defer { if !restarted { _ = try? TestBed.script("start-node", bedName) } }
+        defer { if !restarted { TestBed.restartNodeBlocking(bedName) } }
         #expect(await eventually(timeout: .seconds(40)) {
             console.capture().split(separator: "\n").contains { $0.contains(down) && $0.contains(" down ") }
         }, "\(console.capture())")
-        #expect(try await TestBed.scriptAsync("start-node", bedName) == 0)
+        #expect(try await TestBed.script("start-node", bedName) == 0)
         restarted = true
         #expect(await eventually(timeout: .seconds(40)) {
             console.capture().split(separator: "\n").contains { $0.contains(down) && $0.contains(" ready ") }
         }, "\(console.capture())")
-        _ = try await DefpiCommand.runAsync(["node", "declassify", worker], environment: environment)
+        _ = try await DefpiCommand.run(["node", "declassify", worker], environment: environment)
 
         console.send("q")
         #expect(await eventually(timeout: .seconds(5)) { !console.isRunning })

@@ -16,7 +16,7 @@ struct ConsoleServicesTests {
         let aggregator = try SampleService(name: "aggregator", displayName: "Aggregator", interface: "Readings in",
                                            sends: ["Setpoint"], receives: ["Reading"], allowMultiple: true)
         for (sample, id, version) in [(meter, "meter", "1.0.0"), (meter, "meter", "1.1.0"), (aggregator, "aggregator", "0.1")] {
-            let published = try await DefpiCommand.runAsync(["service", "publish", sample.executable, "--id", id, "--version", version],
+            let published = try await DefpiCommand.run(["service", "publish", sample.executable, "--id", id, "--version", version],
                                                  environment: registry)
             #expect(published.status == 0, "\(published.stderr)")
         }

@@ -15,7 +15,7 @@ struct NodeCommandTests {
     }
 
     func defpi(_ arguments: String..., environment extra: [String: String] = [:]) async throws -> DefpiCommand.Result {
-        try await DefpiCommand.runAsync(arguments, environment: environment.merging(extra) { $1 })
+        try await DefpiCommand.run(arguments, environment: environment.merging(extra) { $1 })
     }
 
     @Test("node ls shows the swarm as a table and as JSON with stable field names")
@@ -92,7 +92,7 @@ struct NodeCommandTests {
     func permissionDenied() async throws {
         let directory = TemporaryDirectory.make().path
         chmod(directory, 0o777)
-        let result = try DefpiCommand.run(
+        let result = try await DefpiCommand.run(
             ["node", "ls"], environment: ["DOCKER_HOST": environment["DOCKER_HOST"]!, "DEFPI_STORE": directory + "/s.sqlite"],
             launcher: ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"])
         #expect(result.status == 0, "\(result.stderr)")

@@ -165,13 +165,13 @@ struct NodeManagerTests {
         defer { running.cancel() }
         let hostname = workers[1]
         let bedName = String(hostname.split(separator: "-").last!)
-        #expect(try await TestBed.scriptAsync("stop-node", bedName, "--kill") == 0)
+        #expect(try await TestBed.script("stop-node", bedName, "--kill") == 0)
         var restarted = false
-        defer { if !restarted { _ = try? TestBed.script("start-node", bedName) } }
+        defer { if !restarted { TestBed.restartNodeBlocking(bedName) } }
         #expect(try await eventually(timeout: .seconds(40)) {
             try await engine.nodes.node(hostname, by: .localOperator()).status == .down
         })
-        #expect(try await TestBed.scriptAsync("start-node", bedName) == 0)
+        #expect(try await TestBed.script("start-node", bedName) == 0)
         restarted = true
         #expect(try await eventually(timeout: .seconds(40)) {
             try await engine.nodes.node(hostname, by: .localOperator()).status == .ready

@@ -20,7 +20,7 @@ struct QueueCrashTests {
         try "queue:\n  leaseSeconds: 3\n  clockSkewSeconds: 1\n".write(toFile: config, atomically: true, encoding: .utf8)
         let environment = ["DOCKER_HOST": "unix://\(socket)", "DEFPI_STORE": location, "DEFPI_CONFIG": config]
         for pool in ["east", "west"] {
-            let created = try await DefpiCommand.runAsync(["pool", "create", pool], environment: environment)
+            let created = try await DefpiCommand.run(["pool", "create", pool], environment: environment)
             #expect(created.status == 0, "\(created.stderr)")
         }
         var generator = SystemRandomNumberGenerator()

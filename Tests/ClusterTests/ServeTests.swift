@@ -19,7 +19,7 @@ struct ServeTests {
     }
 
     func defpi(_ arguments: String...) async throws -> DefpiCommand.Result {
-        try await DefpiCommand.runAsync(arguments, environment: environment)
+        try await DefpiCommand.run(arguments, environment: environment)
     }
 
     func orgLabels(_ hostname: String) async throws -> [String: String] {
@@ -30,7 +30,7 @@ struct ServeTests {
 
     /// What the API socket answers to a trigger of an unknown process ("" when nothing answers).
     func apiAnswer() async throws -> String {
-        try await ChildProcess.runAsync("/usr/bin/curl", [
+        try await ChildProcess.run("/usr/bin/curl", [
             "-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "PUT", "-H", "X-Auth-Token: x",
             "--unix-socket", gatewayDirectory + "/engine.sock", "http://defpi/process/trigger/\(ObjectID.generate())",
         ]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -79,7 +79,7 @@ struct ServeTests {
 
         // The verb settles its own change when nothing else works the queue; then a signal quits.
         #expect(try await defpi("node", "declassify", worker).status == 0)
-        let pane = try ChildProcess.run("/usr/bin/tmux", ["list-panes", "-t", console.name, "-F", "#{pane_pid}"])
+        let pane = try await ChildProcess.run("/usr/bin/tmux", ["list-panes", "-t", console.name, "-F", "#{pane_pid}"])
         let pid = try #require(pid_t(pane.stdout.trimmingCharacters(in: .whitespacesAndNewlines)))
         kill(pid, SIGTERM)
         #expect(await eventually(timeout: .seconds(10)) { !console.isRunning }, "\(console.capture())")

@@ -15,7 +15,7 @@ struct ServiceCatalogTests {
     }
 
     func publish(_ sample: SampleService, id: String, version: String) async throws -> DefpiCommand.Result {
-        try await DefpiCommand.runAsync(
+        try await DefpiCommand.run(
             ["service", "publish", sample.executable, "--id", id, "--version", version],
             environment: ["DEFPI_REGISTRY": registryURL, "DEFPI_REGISTRY_PREFIX": prefix])
     }
@@ -65,7 +65,7 @@ struct ServiceCatalogTests {
         }
         await #expect(throws: ServiceError.unknownService("nope")) { try await services.service("nope") }
 
-        let listed = try DefpiCommand.run(["service", "ls", "-o", "json"],
+        let listed = try await DefpiCommand.run(["service", "ls", "-o", "json"],
                                           environment: ["DEFPI_REGISTRY": registryURL, "DEFPI_REGISTRY_PREFIX": prefix])
         let json = try JSONSerialization.jsonObject(with: Data(listed.stdout.utf8)) as? [[String: Any]]
         #expect(json?.map { $0["id"] as? String } == ["aggregator", "meter"])
@@ -138,7 +138,7 @@ struct ServiceCatalogTests {
     func registryDown() async throws {
         let services = ServiceManager(registry: try RegistryClient(url: "http://127.0.0.1:\(freePort())"))
         await #expect(throws: RegistryError.self) { try await services.catalog() }
-        let result = try DefpiCommand.run(["service", "ls"], environment: ["DEFPI_REGISTRY": "http://127.0.0.1:1"])
+        let result = try await DefpiCommand.run(["service", "ls"], environment: ["DEFPI_REGISTRY": "http://127.0.0.1:1"])
         #expect(result.status == 1)
         #expect(result.stdout.isEmpty)
         #expect(result.stderr.hasPrefix("defpi: cannot reach the registry at http://127.0.0.1:1"))
@@ -151,10 +151,10 @@ struct ServiceCatalogTests {
                                        sends: ["Reading"], receives: [])
         let badVersion = try await publish(sample, id: "meter", version: "1 0")
         #expect(badVersion.status == 1 && badVersion.stderr.contains("\"1 0\" is not a valid version"))
-        let missing = try DefpiCommand.run(["service", "publish", "/nonexistent/meter", "--id", "m", "--version", "1"],
+        let missing = try await DefpiCommand.run(["service", "publish", "/nonexistent/meter", "--id", "m", "--version", "1"],
                                            environment: ["DEFPI_REGISTRY": registryURL])
         #expect(missing.status == 1 && missing.stderr.contains("/nonexistent/meter is not an executable file"))
-        let noDescription = try DefpiCommand.run(
+        let noDescription = try await DefpiCommand.run(
             ["service", "publish", sample.executable, "--id", "m", "--version", "1", "--description", "/nonexistent.yaml"],
             environment: ["DEFPI_REGISTRY": registryURL])
         #expect(noDescription.status == 1 && noDescription.stderr.contains("cannot read /nonexistent.yaml"))

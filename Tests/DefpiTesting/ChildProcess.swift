@@ -46,23 +46,23 @@ public final class ChildProcess: @unchecked Sendable {
         pid = child
     }
 
-    /// Runs a program to its end and returns its exit status and output.
+    /// Runs a program to its end and returns its exit status and output, without holding a thread
+    /// of the concurrency pool while it runs (tests run in parallel on few cores; a blocked pool
+    /// thread stalls every other test, and with it their timing).
     public static func run(_ executable: String, _ arguments: [String], environment: [String: String]? = nil)
-        throws -> (status: Int32, stdout: String, stderr: String)
-    {
-        let child = try ChildProcess(executable, arguments, environment: environment)
-        let status = child.wait()
-        return (status, child.output, child.errors)
-    }
-
-    /// Runs a program to its end without holding a thread of the concurrency pool while it runs
-    /// (tests run in parallel on few cores; a blocked pool thread stalls other tests).
-    public static func runAsync(_ executable: String, _ arguments: [String], environment: [String: String]? = nil)
         async throws -> (status: Int32, stdout: String, stderr: String)
     {
         let child = try ChildProcess(executable, arguments, environment: environment)
         let status = await child.exited()
         return (status, child.output, child.errors)
+    }
+
+    /// The same, holding the calling thread: only where nothing can be awaited (a `defer`, a
+    /// `deinit`) and the program is quick.
+    @discardableResult
+    public static func runBlocking(_ executable: String, _ arguments: [String]) throws -> (status: Int32, stdout: String) {
+        let child = try ChildProcess(executable, arguments)
+        return (child.wait(), child.output)
     }
 
     /// Waits for the program to end, polling, so no thread of the concurrency pool is held.
@@ -105,13 +105,13 @@ public final class ChildProcess: @unchecked Sendable {
     public var errors: String { (try? String(contentsOfFile: errorPath, encoding: .utf8)) ?? "" }
 
     /// Waits (up to `timeout`) for a first complete line on stdout.
-    public func firstLine(timeout: Duration = .seconds(10)) -> String {
+    public func firstLine(timeout: Duration = .seconds(10)) async -> String {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             if let line = output.split(separator: "\n", omittingEmptySubsequences: false).first, output.contains("\n") {
                 return String(line)
             }
-            usleep(10_000)
+            try? await Task.sleep(for: .milliseconds(10))
         }
         return ""
     }

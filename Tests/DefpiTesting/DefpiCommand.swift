@@ -20,22 +20,13 @@ public enum DefpiCommand {
     }
 
     /// Runs `defpi arguments...` with `environment` added to a minimal environment (PATH only,
-    /// so the caller's DEFPI_* settings do not leak in), and waits for it. `launcher` runs it
-    /// through another program first (`setpriv --reuid ...` to run as another user).
-    public static func run(_ arguments: [String], environment: [String: String] = [:], launcher: [String] = [])
-        throws -> Result
+    /// so the caller's DEFPI_* settings do not leak in), and waits for it without holding a
+    /// thread of the concurrency pool; `input` is its standard input; `launcher` runs it through
+    /// another program first (`setpriv --reuid ...` to run as another user).
+    public static func run(_ arguments: [String], environment: [String: String] = [:], input: String? = nil,
+                           launcher: [String] = []) async throws -> Result
     {
-        let child = try start(arguments, environment: environment, launcher: launcher)
-        let status = child.wait()
-        return Result(status: status, stdout: child.output, stderr: child.errors)
-    }
-
-    /// The same, without holding a thread of the concurrency pool while defpi runs; `input` is
-    /// its standard input.
-    public static func runAsync(_ arguments: [String], environment: [String: String] = [:], input: String? = nil)
-        async throws -> Result
-    {
-        let child = try start(arguments, environment: environment, launcher: [], input: input)
+        let child = try start(arguments, environment: environment, launcher: launcher, input: input)
         let status = await child.exited()
         return Result(status: status, stdout: child.output, stderr: child.errors)
     }

@@ -60,7 +60,7 @@ public final class PrivateRegistry: @unchecked Sendable {
         var auth: String
         switch authentication {
         case .basic:
-            let hash = try Self.bcrypt(password)
+            let hash = try await Self.bcrypt(password)
             try "\(username):\(hash)\n".write(toFile: directory + "/htpasswd", atomically: true, encoding: .utf8)
             auth = "  htpasswd:\n    realm: defpi-test\n    path: \(directory)/htpasswd\n"
         case .token:
@@ -69,7 +69,7 @@ public final class PrivateRegistry: @unchecked Sendable {
                 password,
             ])
             processes.append(tokens)
-            let tokenPort = tokens.firstLine()
+            let tokenPort = await tokens.firstLine()
             auth = """
                   token:
                     realm: http://127.0.0.1:\(tokenPort)/token
@@ -102,8 +102,8 @@ public final class PrivateRegistry: @unchecked Sendable {
     deinit { stop() }
 
     /// A bcrypt hash (as htpasswd writes) from the C library's crypt, through Python.
-    private static func bcrypt(_ password: String) throws -> String {
-        try ChildProcess.run("/usr/bin/env", [
+    private static func bcrypt(_ password: String) async throws -> String {
+        try await ChildProcess.run("/usr/bin/env", [
             "python3", "-W", "ignore", "-c",
             "import crypt,sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH)))", password,
         ]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)

@@ -105,6 +105,6 @@ public func exchange(with address: String, sending bytes: String, wait: Duration
             pass
         sys.stdout.write(received.decode(errors="replace"))
         """
-    return try await ChildProcess.runAsync("/usr/bin/env", ["python3", "-c", script, address, bytes,
+    return try await ChildProcess.run("/usr/bin/env", ["python3", "-c", script, address, bytes,
                                                             "\(Double(wait.components.seconds) + Double(wait.components.attoseconds) / 1e18)"]).stdout
 }

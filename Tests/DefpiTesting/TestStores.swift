@@ -93,17 +93,16 @@ extension TestBed {
         (environment["TESTBED_NODES"] ?? "").split(separator: " ").map(String.init)
     }
 
-    /// Runs `scripts/testbed.sh arguments...` and returns its exit status.
+    /// Runs `scripts/testbed.sh arguments...` and returns its exit status, without holding a
+    /// thread of the concurrency pool while it runs (starting a node takes seconds).
     @discardableResult
-    public static func script(_ arguments: String...) throws -> Int32 {
-        try ChildProcess.run("/bin/bash", [repositoryRoot + "/scripts/testbed.sh"] + arguments).status
+    public static func script(_ arguments: String...) async throws -> Int32 {
+        try await ChildProcess.run("/bin/bash", [repositoryRoot + "/scripts/testbed.sh"] + arguments).status
     }
 
-    /// The same, without holding a thread of the concurrency pool while it runs (starting a
-    /// node takes seconds).
-    @discardableResult
-    public static func scriptAsync(_ arguments: String...) async throws -> Int32 {
-        try await ChildProcess.runAsync("/bin/bash", [repositoryRoot + "/scripts/testbed.sh"] + arguments).status
+    /// Starts a node again where nothing can be awaited: the `defer` of a test that stopped it.
+    public static func restartNodeBlocking(_ name: String) {
+        _ = try? ChildProcess.runBlocking("/bin/bash", [repositoryRoot + "/scripts/testbed.sh", "start-node", name])
     }
 
     /// The checkout this test target was built from.

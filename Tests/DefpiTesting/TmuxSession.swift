@@ -28,9 +28,10 @@ public final class TmuxSession: @unchecked Sendable {
 
     deinit { kill() }
 
+    /// tmux answers in milliseconds: holding the thread is cheaper than a poll.
     @discardableResult
     private static func tmux(_ arguments: [String]) throws -> String {
-        let result = try ChildProcess.run("/usr/bin/tmux", arguments)
+        let result = try ChildProcess.runBlocking("/usr/bin/tmux", arguments)
         guard result.status == 0 else { throw POSIXError(.EIO) }
         return result.stdout
     }

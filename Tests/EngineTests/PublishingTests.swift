@@ -76,7 +76,7 @@ struct PublishingTests {
     }
 
     @Test("the layer is a tar archive GNU tar reads back, byte-identical for the same inputs")
-    func layer() throws {
+    func layer() async throws {
         let root = try ImageRoot.collect(executable: "/usr/bin/curl")
         #expect(root.entrypoint == "/app/curl")
         #expect(root.architecture == "amd64" || root.architecture == "arm64")
@@ -85,11 +85,11 @@ struct PublishingTests {
         #expect(try root.layer() == layer)
         let path = TemporaryDirectory.make().path + "/layer.tar"
         try layer.write(to: URL(fileURLWithPath: path))
-        let listing = try run("/usr/bin/tar", "-tvf", path)
+        let listing = try await run("/usr/bin/tar", "-tvf", path)
         #expect(listing.contains("drwxrwxrwt root/root") && listing.contains(" tmp/"))
         #expect(listing.contains(" app/curl"))
         let extracted = TemporaryDirectory.make().path
-        _ = try run("/usr/bin/tar", "-xf", path, "-C", extracted)
+        _ = try await run("/usr/bin/tar", "-xf", path, "-C", extracted)
         #expect(FileManager.default.contents(atPath: extracted + "/app/curl") == FileManager.default.contents(atPath: "/usr/bin/curl"))
     }
 
@@ -112,7 +112,7 @@ struct PublishingTests {
         }
     }
 
-    private func run(_ arguments: String...) throws -> String {
-        try ChildProcess.run(arguments[0], Array(arguments.dropFirst())).stdout
+    private func run(_ arguments: String...) async throws -> String {
+        try await ChildProcess.run(arguments[0], Array(arguments.dropFirst())).stdout
     }
 }

@@ -86,7 +86,7 @@ struct GatewayChainTests {
             for _ in 0..<100 where !FileManager.default.fileExists(atPath: engine.settings.gateway.engineSocket) {
                 try await Task.sleep(for: .milliseconds(20))
             }
-            let result = try await ChildProcess.runAsync("/usr/bin/curl", [
+            let result = try await ChildProcess.run("/usr/bin/curl", [
                 "-s", "-X", "PUT", "-H", "X-Auth-Token: \(token)", "--unix-socket", engine.settings.gateway.engineSocket,
                 "-w", "\n%{http_code}", "http://engine/process/trigger/\(id)",
             ])
@@ -121,7 +121,7 @@ extension GatewayChainTests {
             name: "echo-1", userId: user.id, serviceId: "echo", serviceVersion: "1", placement: .pool("p")))
         let socket = first.settings.gateway.engineSocket
         func status() async throws -> String {
-            try await ChildProcess.runAsync("/usr/bin/curl", [
+            try await ChildProcess.run("/usr/bin/curl", [
                 "-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "PUT", "-H", "X-Auth-Token: \(process.token)",
                 "--unix-socket", socket, "http://engine/process/trigger/\(process.id)",
             ]).stdout

@@ -26,7 +26,7 @@ struct SamplePublishingTests {
         for sample in [BuiltSample.meter, .aggregator, .echo] {
             for (version, description) in [("1.0.0", try Self.firstVersionDescription(of: sample)),
                                            ("1.1.0", sample.descriptionPath)] {
-                let result = try await DefpiCommand.runAsync(
+                let result = try await DefpiCommand.run(
                     ["service", "publish", sample.executable, "--id", sample.rawValue.lowercased(), "--version", version,
                      "--description", description], environment: environment)
                 #expect(result.status == 0, "\(result.stderr)")

@@ -15,7 +15,7 @@ struct SwarmProcessTests {
         let registryURL = try #require(TestBed.registryURL)
         let worker = TestBed.nodeNames[1]
         let prefix = "p\(ObjectID.generate().suffix(8))"
-        let published = try await DefpiCommand.runAsync(
+        let published = try await DefpiCommand.run(
             ["service", "publish", BuiltSample.meter.executable, "--id", "meter", "--version", "1.0.0",
              "--description", BuiltSample.meter.descriptionPath],
             environment: ["DEFPI_REGISTRY": registryURL, "DEFPI_REGISTRY_PREFIX": prefix])
@@ -69,7 +69,7 @@ struct SwarmProcessTests {
             (try? await engine.store.fetch(ServiceProcess.self, id: process.id))?.state == .running
         }
         func logs() async throws -> String {
-            try await ChildProcess.runAsync("/usr/bin/docker", ["-H", "unix://\(endpoint.unixSocketPath!)", "service", "logs", "--raw",
+            try await ChildProcess.run("/usr/bin/docker", ["-H", "unix://\(endpoint.unixSocketPath!)", "service", "logs", "--raw",
                                                      process.id]).stdout
         }
         /// Waits for `condition`; when it never holds, records `what` with the process's log.
