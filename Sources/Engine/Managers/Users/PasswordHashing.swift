@@ -1,23 +1,38 @@
 import Crypto
 import Foundation
 import HummingbirdBcrypt
+import NIOPosix
 
 /// How passwords are stored: bcrypt (cost 12) for every hash defpi writes. Hashes written by the
 /// original dEF-Pi orchestrator (one SHA-256 with a constant salt) are still accepted, so a
 /// migrated store keeps its users, and replaced by bcrypt on the next successful sign-in.
+///
+/// A bcrypt hash takes a quarter of a second of CPU by design, so it runs on NIO's thread pool
+/// for blocking work, never on a thread of the concurrency pool that other tasks are waiting for.
 enum PasswordHashing {
     static let cost: UInt8 = 12
 
     /// A new bcrypt hash of `password`.
-    static func hash(_ password: String) -> String {
-        Bcrypt.hash(password, cost: cost)
+    static func hash(_ password: String) async throws -> String {
+        try await NIOThreadPool.singleton.runIfActive { Bcrypt.hash(password, cost: cost) }
     }
 
     /// A bcrypt hash no password is known to match, checked when a username is unknown.
-    static let decoy = hash(UUID().uuidString)
+    private static let decoy = Bcrypt.hash(UUID().uuidString, cost: cost)
 
-    /// Whether `password` matches `hash`, bcrypt or the original's.
-    static func verify(_ password: String, username: String, hash: String) -> Bool {
+    /// Whether `password` matches `hash`, bcrypt or the original's; with no hash (an unknown
+    /// user) a decoy is checked, so the answer takes as long and is no.
+    static func verify(_ password: String, username: String, hash: String?) async throws -> Bool {
+        try await NIOThreadPool.singleton.runIfActive {
+            guard let hash else {
+                _ = Bcrypt.verify(password, hash: decoy)
+                return false
+            }
+            return matches(password, username: username, hash: hash)
+        }
+    }
+
+    private static func matches(_ password: String, username: String, hash: String) -> Bool {
         if isBcrypt(hash) { return Bcrypt.verify(password, hash: hash) }
         let legacy = originalHash(password, username: username)
         return legacy.utf8.count == hash.utf8.count && zip(legacy.utf8, hash.utf8).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0

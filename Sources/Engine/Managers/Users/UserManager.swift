@@ -56,7 +56,7 @@ public final class UserManager: Sendable {
         let email = try Self.checked(email: email)
         let user: User
         do {
-            user = try await store.insert(User(username: username, passwordHash: PasswordHashing.hash(password),
+            user = try await store.insert(User(username: username, passwordHash: try await PasswordHashing.hash(password),
                                                email: email, admin: admin))
         } catch StoreError.duplicate(_, field: "username", _) {
             throw UserError.usernameTaken(username)
@@ -80,7 +80,7 @@ public final class UserManager: Sendable {
         if let email { user.email = try Self.checked(email: email) }
         if let password {
             try Self.check(password: password)
-            user.passwordHash = PasswordHashing.hash(password)
+            user.passwordHash = try await PasswordHashing.hash(password)
         }
         let stored = try await store.update(user)
         await record(caller, "user.updated", user, detail: [email != nil ? "email" : nil, password != nil ? "password" : nil,
@@ -113,12 +113,12 @@ public final class UserManager: Sendable {
     public func authenticate(username: String, password: String) async throws -> User {
         let found = try await store.first(User.self, .where("username", is: username))
         // An unknown name costs a bcrypt check too, so the time taken tells nothing.
-        let hash = found?.passwordHash ?? PasswordHashing.decoy
-        guard PasswordHashing.verify(password, username: username, hash: hash), var user = found, user.passwordHash != nil else {
+        guard try await PasswordHashing.verify(password, username: username, hash: found?.passwordHash),
+              var user = found, let hash = user.passwordHash else {
             throw UserError.signInRefused
         }
         if PasswordHashing.needsUpgrade(hash) {
-            user.passwordHash = PasswordHashing.hash(password)
+            user.passwordHash = try await PasswordHashing.hash(password)
             do {
                 user = try await store.update(user)
                 logger.info("the password hash of \(username) was upgraded to bcrypt")
