@@ -17,24 +17,38 @@ import Synchronization
 /// connections at once and closes a connection idle for `idleTimeout`.
 @main
 enum Gateway {
-    static func main() async throws {
+    /// Runs the gateway; a listener that cannot start (its port taken) ends it with one line and
+    /// status 1, so swarm starts it again, never with a trap.
+    static func main() async {
+        do {
+            try await run()
+        } catch {
+            log("stopped: \(error)")
+            exit(1)
+        }
+    }
+
+    static func run() async throws {
         let environment = ProcessInfo.processInfo.environment
         let directory = environment["DEFPI_GATEWAY_DIRECTORY"] ?? "/run/defpi"
         let port = environment["DEFPI_GATEWAY_PORT"].flatMap(Int.init) ?? 8080
-        let limits = Limits(maximumConnections: environment["DEFPI_GATEWAY_MAX_CONNECTIONS"].flatMap(Int.init) ?? 512,
-                            idleTimeout: .seconds(Int64(environment["DEFPI_GATEWAY_IDLE_SECONDS"].flatMap(Int.init) ?? 300)))
+        let maximumConnections = environment["DEFPI_GATEWAY_MAX_CONNECTIONS"].flatMap(Int.init) ?? 512
+        let idleTimeout = TimeAmount.seconds(Int64(environment["DEFPI_GATEWAY_IDLE_SECONDS"].flatMap(Int.init) ?? 300))
         let group = MultiThreadedEventLoopGroup.singleton
         let dialSocket = directory + "/gateway.sock"
         let engineSocket = directory + "/engine.sock"
 
+        // Each listener counts its own connections.
+        let dialLimits = Limits(maximumConnections: maximumConnections, idleTimeout: idleTimeout)
+        let inboundLimits = Limits(maximumConnections: maximumConnections, idleTimeout: idleTimeout)
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         chmod(directory, 0o750)
         let dialer = try await ServerBootstrap(group: group)
-            .bind(unixDomainSocketPath: dialSocket, cleanupExistingSocketFile: true) { limits.accept($0) }
+            .bind(unixDomainSocketPath: dialSocket, cleanupExistingSocketFile: true) { dialLimits.accept($0) }
         chmod(dialSocket, 0o660)
         let inbound = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .bind(host: "0.0.0.0", port: port) { limits.accept($0) }
+            .bind(host: "0.0.0.0", port: port) { inboundLimits.accept($0) }
         log("relaying \(dialSocket) (DIAL <process id> 4999) and port \(port) (the trigger call, to \(engineSocket))")
 
         // Either listener failing ends the gateway, so swarm starts a whole one again.
