@@ -210,9 +210,10 @@ public final class ConsoleApp: Sendable {
         var flashShown: Date?
         while true {
             if let key = terminal.readKey(timeout: Self.keyWait) {
-                if let effect = view.handle(key) {
-                    if effect == .quit { return }
-                    perform(effect)
+                switch view.handle(key) {
+                case .quit?: return
+                case .run(let action)?: perform(action)
+                case nil: break
                 }
                 needsDraw = true
             }
@@ -265,42 +266,14 @@ public final class ConsoleApp: Sendable {
         }
     }
 
-    /// Queues one change per node; says what was queued.
-    private static func each(_ nodes: [String], _ queue: (String) async throws -> PendingChange) async throws -> String {
-        var queued: [PendingChange] = []
-        for node in nodes { queued.append(try await queue(node)) }
-        return queued.count == 1 ? "queued: \(queued[0].description)" : "queued \(queued.count) changes"
-    }
-
     /// Carries out an operator's action on the Engine; the outcome shows in the status line.
-    private func perform(_ effect: ConsoleEffect) {
-        let engine = engine
-        let caller = Caller.localOperator(name: header.user)
+    private func perform(_ action: any OperatorAction) {
+        let context = ActionContext(engine: engine, caller: .localOperator(name: header.user),
+                                    themeDirectory: settings.themeDirectory,
+                                    useTheme: { [self] theme in inbox.withLock { $0.theme = theme } })
         Task {
             do {
-                let outcome: String
-                switch effect {
-                case .quit: return
-                case .classifyPublic(let nodes, let pool):
-                    outcome = try await Self.each(nodes) { try await engine.nodes.classifyPublic($0, pool: pool, by: caller) }
-                case .classifyPrivate(let nodes, let owner):
-                    outcome = try await Self.each(nodes) { try await engine.nodes.classifyPrivate($0, owner: owner, by: caller) }
-                case .rename(let node, let name):
-                    outcome = "queued: " + (try await engine.nodes.rename(node, to: name, by: caller)).description
-                case .declassify(let nodes):
-                    outcome = try await Self.each(nodes) { try await engine.nodes.declassify($0, by: caller) }
-                case .createPool(let name):
-                    outcome = "created pool " + (try await engine.pools.create(named: name, by: caller)).name
-                case .renamePool(let pool, let name):
-                    outcome = "renamed pool to " + (try await engine.pools.rename(pool, to: name, by: caller)).name
-                case .deletePool(let pool):
-                    try await engine.pools.delete(pool, by: caller)
-                    outcome = "deleted the pool"
-                case .theme(let name):
-                    let chosen = try Theme.named(name, in: settings.themeDirectory)
-                    inbox.withLock { $0.theme = chosen }
-                    outcome = "theme \(chosen.name)"
-                }
+                let outcome = try await action.perform(in: context)
                 inbox.withLock { $0.flash = ConsoleView.Flash(outcome) }
             } catch {
                 let message = (error as? UserFacingError)?.userMessage ?? "\(error)"

@@ -21,11 +21,11 @@ struct ConsoleKeysTests {
         _ = view.handle(.character("c"))
         #expect(view.prompt?.label == "classify edge-1 as (pool NAME | @USER): ")
         _ = type("edge", into: &view)
-        #expect(view.handle(.enter) == .classifyPublic(nodeIds: ["n2"], pool: "edge"))
+        #expect(view.handle(.enter) == .run(ClassifyNodes(nodeIds: ["n2"], as: .pool("edge"))))
         #expect(view.prompt == nil)
         _ = view.handle(.character("c"))
         _ = type("@alice", into: &view)
-        #expect(view.handle(.enter) == .classifyPrivate(nodeIds: ["n2"], owner: "alice"))
+        #expect(view.handle(.enter) == .run(ClassifyNodes(nodeIds: ["n2"], as: .owner("alice"))))
     }
 
     @Test("rename starts from the current name; declassify asks y/n; n creates a pool; esc cancels")
@@ -35,14 +35,14 @@ struct ConsoleKeysTests {
         #expect(view.prompt?.text == "tb-mgr")
         for _ in 0..<6 { _ = view.handle(.backspace) }
         _ = type("manager", into: &view)
-        #expect(view.handle(.enter) == .rename(nodeId: "n1", name: "manager"))
+        #expect(view.handle(.enter) == .run(RenameNode(nodeId: "n1", name: "manager")))
         _ = view.handle(.character("d"))
         #expect(view.handle(.character("n")) == nil)
         _ = view.handle(.character("d"))
-        #expect(view.handle(.character("y")) == .declassify(nodeIds: ["n1"]))
+        #expect(view.handle(.character("y")) == .run(DeclassifyNodes(nodeIds: ["n1"])))
         _ = view.handle(.character("n"))
         _ = type("lab", into: &view)
-        #expect(view.handle(.enter) == .createPool("lab"))
+        #expect(view.handle(.enter) == .run(CreatePool(name: "lab")))
         _ = view.handle(.character("c"))
         _ = view.handle(.escape)
         #expect(view.prompt == nil)
@@ -75,7 +75,7 @@ struct ConsoleKeysTests {
         #expect(view.focusedPane == .nodes && view.panes[0].table.rows.count == 1)
         _ = view.handle(.character(":"))
         _ = type("theme light", into: &view)
-        #expect(view.handle(.enter) == .theme("light"))
+        #expect(view.handle(.enter) == .run(ChangeTheme(name: "light")))
         _ = view.handle(.character(":"))
         _ = type("bogus", into: &view)
         _ = view.handle(.enter)
@@ -97,12 +97,12 @@ struct ConsoleKeysTests {
         _ = view.handle(.character("r"))
         for _ in 0..<4 { _ = view.handle(.backspace) }
         _ = type("core", into: &view)
-        #expect(view.handle(.enter) == .renamePool(poolId: "p1", name: "core"))
+        #expect(view.handle(.enter) == .run(RenamePool(poolId: "p1", name: "core")))
         _ = view.handle(.character("d"))
-        #expect(view.handle(.character("y")) == .deletePool(poolId: "p1"))
+        #expect(view.handle(.character("y")) == .run(DeletePool(poolId: "p1")))
         _ = view.handle(.character("n"))
         _ = type("spare", into: &view)
-        #expect(view.handle(.enter) == .createPool("spare"))
+        #expect(view.handle(.enter) == .run(CreatePool(name: "spare")))
     }
 
     @Test("marks collect rows for a bulk action; s sorts by the next column, S reverses")
@@ -114,7 +114,7 @@ struct ConsoleKeysTests {
         #expect(view.render(width: 80, height: 24).text().contains("Nodes [3, 2 marked]"))
         _ = view.handle(.character("d"))
         #expect(view.prompt?.label == "declassify 2 marked nodes? (y/n) ")
-        #expect(view.handle(.character("y")) == .declassify(nodeIds: ["n1", "n2"]))
+        #expect(view.handle(.character("y")) == .run(DeclassifyNodes(nodeIds: ["n1", "n2"])))
         #expect(view.panes[0].marked.isEmpty)
 
         _ = view.handle(.character("s"))
@@ -138,23 +138,43 @@ struct ConsoleKeysTests {
         #expect(help.contains(KeyBinding(key: "x", help: "quit", pane: nil)))
         #expect(help.contains(KeyBinding(key: "q", help: "classify", pane: .nodes)))
         #expect(!help.contains { $0.help == "new pool" })  // n now moves down
-        #expect(throws: KeyMapError.unknownAction("explode", known: ConsoleAction.allCases.map(\.rawValue))) {
+        #expect(throws: KeyMapError.unknownAction("explode", known: KeyMap.entries)) {
             try KeyMap(overrides: ["explode": "e"])
         }
         #expect(throws: KeyMapError.unknownKey("ctrl-q")) { try KeyMap(overrides: ["quit": "ctrl-q"]) }
     }
 
-    @Test("a read-only console refuses every action and says why")
+    @Test("a read-only console refuses every action that changes something, by key and by command, and says why")
     func readOnly() {
+        var tried = 0
+        for action in OperatorActions.all where action.isChange {
+            for pane in action.panes {
+                var view = ConsoleViewTests.sampleView()
+                view.readOnly = true
+                view.focus = view.panes.firstIndex { $0.kind == pane }!
+                let key = view.keyMap.keys[action.binding!.name]!.first!
+                #expect(view.handle(key) == nil, "\(action) on \(pane)")
+                #expect(view.prompt == nil && view.flash?.text.contains("read-only") == true, "\(action) on \(pane)")
+                tried += 1
+            }
+            if let command = action.command {
+                var view = ConsoleViewTests.sampleView()
+                view.readOnly = true
+                _ = view.handle(.character(":"))
+                _ = type("\(command.name) x", into: &view)
+                #expect(view.handle(.enter) == nil, "\(command.usage)")
+                #expect(view.flash?.text.contains("read-only") == true, "\(command.usage)")
+                tried += 1
+            }
+        }
+        // Classify, rename and declassify a node; create, rename and delete a pool; :pool.
+        #expect(tried == 8)
         var view = ConsoleViewTests.sampleView()
         view.readOnly = true
-        #expect(view.handle(.character("c")) == nil)
-        #expect(view.prompt == nil)
-        #expect(view.flash?.text.contains("read-only") == true)
-        _ = view.handle(.character(":"))
-        _ = type("pool x", into: &view)
-        #expect(view.handle(.enter) == nil)
         #expect(view.render(width: 80, height: 24).text().contains("‹read-only›"))
+        _ = view.handle(.character(":"))
+        _ = type("theme light", into: &view)
+        #expect(view.handle(.enter) == .run(ChangeTheme(name: "light")), "looking is not changing")
     }
 
     @Test("help lists the live key map of the focused pane; the prompt shows in the status line")

@@ -1,36 +1,17 @@
 import Engine
 
-/// What the operator asked the console to do, carried out by the app against the Engine.
-public enum ConsoleEffect: Equatable, Sendable {
+/// What a key or a command asks of the app: to quit, or to carry out an operator's action.
+public enum ConsoleEffect: Sendable, Equatable {
     case quit
-    case classifyPublic(nodeIds: [String], pool: String)
-    case classifyPrivate(nodeIds: [String], owner: String)
-    case rename(nodeId: String, name: String)
-    case declassify(nodeIds: [String])
-    case createPool(String)
-    case renamePool(poolId: String, name: String)
-    case deletePool(poolId: String)
-    case theme(String)
-}
+    case run(any OperatorAction)
 
-/// A line the operator is typing at the bottom of the screen.
-public struct Prompt: Equatable, Sendable {
-    public enum Purpose: Equatable, Sendable {
-        /// `:nodes`, `:queue`, `:theme light` ...
-        case command
-        /// `/text`, `/regex`, `/!text`: filters the focused pane as it is typed.
-        case filter
-        case classify(nodeIds: [String])
-        case rename(nodeId: String)
-        case declassify(nodeIds: [String])
-        case createPool
-        case renamePool(poolId: String)
-        case deletePool(poolId: String)
+    public static func == (left: ConsoleEffect, right: ConsoleEffect) -> Bool {
+        switch (left, right) {
+        case (.quit, .quit): return true
+        case (.run(let one), .run(let other)): return one.isEqual(to: other)
+        default: return false
+        }
     }
-
-    public var purpose: Purpose
-    public var label: String
-    public var text: String
 }
 
 /// One key binding as help shows it: the keys, what they do, and in which pane (nil: everywhere).
@@ -40,29 +21,18 @@ public struct KeyBinding: Equatable, Sendable {
     public var pane: Pane.Kind?
 }
 
-/// What a key can do in the console; the key map binds keys to these.
+/// What a key does to the view itself: move, sort, filter, open, quit ... (the operator's
+/// actions on the Engine are `OperatorAction`s).
 public enum ConsoleAction: String, CaseIterable, Sendable {
-    case help, open, classify, rename, remove, create, mark, sort, reverseSort, command, filter
+    case help, open, mark, sort, reverseSort, command, filter
     case nextPane, previousPane, down, up, pageDown, pageUp, first, last, zoom, back, quit
 
     /// The panes the action applies to; nil: every pane.
-    var panes: [Pane.Kind]? {
-        switch self {
-        case .classify: return [.nodes]
-        case .rename, .remove, .create: return [.nodes, .pools]
-        case .open: return [.services, .processes, .graph]
-        default: return nil
-        }
-    }
-
-    /// Whether it changes something (refused by a read-only console).
-    var isChange: Bool { self == .classify || self == .rename || self == .remove || self == .create }
+    var panes: [Pane.Kind]? { self == .open ? [.services, .processes, .graph] : nil }
 
     func help(in pane: Pane.Kind) -> String {
         switch self {
-        case .remove: return pane == .pools ? "delete" : "declassify"
         case .open: return pane == .services ? "versions & interfaces" : "neighbourhood"
-        case .create: return "new pool"
         case .reverseSort: return "reverse sort"
         case .nextPane: return "next pane"
         case .previousPane: return "previous pane"
@@ -73,53 +43,66 @@ public enum ConsoleAction: String, CaseIterable, Sendable {
     }
 }
 
-/// The console's key map: keys per action, remappable from the config file (`console.keys`).
-/// The status line and the `?` help are generated from it.
+/// The console's key map: keys per entry (a view action's name, or an operator action's
+/// binding), remappable from the config file (`console.keys`). The status line and the `?` help
+/// are generated from it.
 public struct KeyMap: Sendable, Equatable {
-    public private(set) var keys: [ConsoleAction: [Key]]
+    public private(set) var keys: [String: [Key]]
 
-    /// The bindings of a stock console, k9s-like. Most useful first: the status line shows as
-    /// many as fit.
-    public static let standard = KeyMap(keys: [
-        .help: [.character("?")], .classify: [.character("c")], .rename: [.character("r")],
-        .remove: [.character("d")], .create: [.character("n")], .mark: [.character(" ")],
-        .sort: [.character("s")], .reverseSort: [.character("S")], .command: [.character(":")],
-        .filter: [.character("/")], .nextPane: [.tab, .right], .previousPane: [.backTab, .left],
-        .down: [.down, .character("j")], .up: [.up, .character("k")], .pageDown: [.pageDown], .pageUp: [.pageUp],
-        .first: [.home, .character("g")], .last: [.end, .character("G")], .zoom: [.character("z")], .open: [.enter],
-        .back: [.escape], .quit: [.character("q")],
-    ])
+    /// Every entry, most useful first (the status line shows as many as fit): help and open,
+    /// the operator's actions, then the rest of the view's.
+    public static let entries: [String] = [ConsoleAction.help.rawValue, ConsoleAction.open.rawValue]
+        + OperatorActions.bindings.map(\.name)
+        + ConsoleAction.allCases.filter { $0 != .help && $0 != .open }.map(\.rawValue)
 
-    /// The standard map with `overrides` (action name → keys, comma-separated: `quit: "x,ctrl-q"`
-    /// is not a thing; `quit: "x"` or `down: "j,down"`). A key taken from another action leaves it.
+    /// The bindings of a stock console, k9s-like.
+    public static let standard: KeyMap = {
+        var keys: [String: [Key]] = [:]
+        let view: [ConsoleAction: [Key]] = [
+            .help: [.character("?")], .mark: [.character(" ")], .sort: [.character("s")], .reverseSort: [.character("S")],
+            .command: [.character(":")], .filter: [.character("/")], .nextPane: [.tab, .right],
+            .previousPane: [.backTab, .left], .down: [.down, .character("j")], .up: [.up, .character("k")],
+            .pageDown: [.pageDown], .pageUp: [.pageUp], .first: [.home, .character("g")], .last: [.end, .character("G")],
+            .zoom: [.character("z")], .open: [.enter], .back: [.escape], .quit: [.character("q")],
+        ]
+        for (action, bound) in view { keys[action.rawValue] = bound }
+        for binding in OperatorActions.bindings { keys[binding.name] = binding.keys }
+        return KeyMap(keys: keys)
+    }()
+
+    /// The standard map with `overrides` (entry name → keys, comma-separated: `quit: "x"` or
+    /// `down: "j,down"`). A key taken from another entry leaves it.
     public init(overrides: [String: String]) throws {
         self = .standard
         for (name, text) in overrides.sorted(by: { $0.key < $1.key }) {
-            guard let action = ConsoleAction(rawValue: name) else {
-                throw KeyMapError.unknownAction(name, known: ConsoleAction.allCases.map(\.rawValue))
-            }
+            guard Self.entries.contains(name) else { throw KeyMapError.unknownAction(name, known: Self.entries) }
             let parsed = try text.split(separator: ",").map { try Key(name: String($0)) }
             guard !parsed.isEmpty else { throw KeyMapError.unknownKey(text) }
             for other in keys.keys { keys[other]?.removeAll { parsed.contains($0) } }
-            keys[action] = parsed
+            keys[name] = parsed
         }
     }
 
-    private init(keys: [ConsoleAction: [Key]]) { self.keys = keys }
+    private init(keys: [String: [Key]]) { self.keys = keys }
 
-    /// The action `key` is bound to.
-    public func action(for key: Key) -> ConsoleAction? {
+    /// The entry `key` is bound to.
+    public func entry(for key: Key) -> String? {
         keys.first { $0.value.contains(key) }?.key
     }
 
-    /// The bindings that apply in `pane`, in the order of `ConsoleAction`.
+    /// The bindings that apply in `pane`, in the order of `entries`.
     public func bindings(for pane: Pane.Kind) -> [KeyBinding] {
         var bindings: [KeyBinding] = []
-        for action in ConsoleAction.allCases where action.panes?.contains(pane) ?? true {
-            guard let bound = keys[action], !bound.isEmpty else { continue }
-            bindings.append(KeyBinding(key: bound.map(\.label).joined(separator: " "), help: action.help(in: pane),
-                                       pane: action.panes == nil ? nil : pane))
-            if action == .filter { bindings.append(KeyBinding(key: "1-6", help: "pane", pane: nil)) }
+        for name in Self.entries {
+            guard let bound = keys[name], !bound.isEmpty else { continue }
+            let label = bound.map(\.label).joined(separator: " ")
+            if let action = ConsoleAction(rawValue: name) {
+                guard action.panes?.contains(pane) ?? true else { continue }
+                bindings.append(KeyBinding(key: label, help: action.help(in: pane), pane: action.panes == nil ? nil : pane))
+                if action == .filter { bindings.append(KeyBinding(key: "1-6", help: "pane", pane: nil)) }
+            } else if let operatorAction = OperatorActions.started(by: name, in: pane) {
+                bindings.append(KeyBinding(key: label, help: operatorAction.help, pane: pane))
+            }
         }
         return bindings
     }
