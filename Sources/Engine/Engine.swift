@@ -61,9 +61,13 @@ public final class Engine: Sendable {
         let queue = PendingChangeManager(store: store, notifications: notifications, settings: settings.queue)
         let users = UserManager(store: store, notifications: notifications)
         let nodes = NodeManager(store: store, docker: docker, queue: queue, users: users, notifications: notifications)
-        self.processes = ProcessManager(store: store, queue: queue, connector: ProcessConnector(route: settings.processRoute),
-                                        notifications: notifications)
-        gateway = GatewayManager(settings: settings.gateway, docker: docker, registry: registry)
+        let services = ServiceManager(registry: registry, prefix: settings.registry.prefix)
+        let gateway = GatewayManager(settings: settings.gateway, docker: docker, registry: registry)
+        processes = ProcessManager(store: store, docker: docker, queue: queue, users: users, services: services,
+                                   gateway: gateway, connector: ProcessConnector(route: settings.processRoute),
+                                   notifications: notifications)
+        self.gateway = gateway
+        self.services = services
         self.store = store
         self.docker = docker
         self.registry = registry
@@ -72,7 +76,6 @@ public final class Engine: Sendable {
         self.users = users
         self.nodes = nodes
         pools = PoolManager(store: store, nodes: nodes, notifications: notifications)
-        self.services = ServiceManager(registry: registry, prefix: settings.registry.prefix)
     }
 
     /// Where the store lives, safe to print.

@@ -144,22 +144,29 @@ struct ChangeReference: ParsableArguments {
 
 /// How a verb that queues a change waits for it.
 struct ChangeOptions: ParsableArguments {
+    @Flag(help: "Return when the change has taken effect or failed, with its error (the default).")
+    var wait = false
     @Flag(help: "Return once the change is queued; a running console or server carries it out.")
     var detach = false
-    @Option(help: "Seconds to wait for the change to take effect.")
-    var wait: Int = 30
+    @Option(help: "Seconds to wait for the change to take effect (default: 30; 180 for processes).")
+    var timeout: Int?
+
+    func validate() throws {
+        guard !(wait && detach) else { throw ValidationError("give --wait or --detach, not both") }
+        guard (timeout ?? 1) > 0 else { throw ValidationError("--timeout takes a number of seconds above 0") }
+    }
 
     /// Works the queue until the change is done; a change still pending after the wait is an
-    /// error that says it stays queued (nothing is lost).
-    func settle(_ change: PendingChange, in engine: Engine) async throws {
+    /// error that says it stays queued (nothing is lost). `quiet`: the caller says what came of it.
+    func settle(_ change: PendingChange, in engine: Engine, quiet: Bool = false) async throws {
         if detach {
             print("queued: \(change.description) (change \(change.id))")
             return
         }
-        let settled = try await engine.queue.settle(change.id, timeout: .seconds(wait))
+        let settled = try await engine.queue.settle(change.id, timeout: .seconds(timeout ?? 30))
         switch settled.state {
         case .finished:
-            print("done: \(change.description)")
+            if !quiet { print("done: \(change.description)") }
         case .failedPermanently:
             throw ChangeOutcomeError(message: "\(change.description) failed: \(settled.lastError ?? "no reason recorded")")
         case .cancelled:

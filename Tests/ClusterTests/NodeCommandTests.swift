@@ -78,12 +78,12 @@ struct NodeCommandTests {
         #expect(listed.stderr.hasPrefix("defpi: warning: showing the stored state: cannot reach Docker at unix:///nonexistent/docker.sock"))
         #expect(listed.stdout.split(separator: "\n").count == TestBed.nodeNames.count + 1)
 
-        let queued = try await defpi("node", "classify", workers[1], "--pool", "offline", "--wait", "2", environment: down)
+        let queued = try await defpi("node", "classify", workers[1], "--pool", "offline", "--timeout", "2", environment: down)
         #expect(queued.status == 1)
         #expect(queued.stderr.contains("has not taken effect yet (cannot reach Docker"))
         #expect(queued.stderr.contains("it stays queued"))
         // Docker is back: the next verb's queue work carries the change out.
-        let retried = try await defpi("node", "declassify", workers[1], "--wait", "20")
+        let retried = try await defpi("node", "declassify", workers[1], "--timeout", "20")
         #expect(retried.status == 0, "\(retried.stderr)")
         #expect(try await defpi("pool", "rm", "offline").status == 0)
     }

@@ -49,7 +49,7 @@ struct GatewayChainTests {
         }, "\(first.output)\(first.errors)")
         #expect(first.output.contains("meter \(process.id) runs from reading 0: interval=0.05 watts=25.0"))
 
-        let state = try await engine.processes.suspend(process.id)
+        let state = try await engine.processes.control.suspend(process.id)
         let carried = try JSONSerialization.jsonObject(with: state) as? [String: Any]
         #expect(await first.exited() == 0)
         let stored = try #require(try await engine.store.fetch(ServiceProcess.self, id: process.id))
@@ -65,7 +65,7 @@ struct GatewayChainTests {
         #expect(second.output.contains("meter \(process.id) runs from reading \(counter): interval=0.05 watts=25.0"))
         #expect(try await engine.store.fetch(ServiceProcess.self, id: process.id)?.suspendedState == nil)
 
-        try await engine.processes.terminate(process.id)
+        try await engine.processes.control.terminate(process.id)
         #expect(await second.exited() == 0)
         #expect(try await engine.store.fetch(ServiceProcess.self, id: process.id)?.state == .terminated)
     }

@@ -11,6 +11,10 @@ import Testing
 struct SwarmProcessTests {
     @Test("a meter on a worker: trigger through the gateway, RUNNING, suspend with state, resume from it, terminate")
     func meterOnAWorker() async throws {
+        try await SwarmGateway.turn { try await meterOnAWorkerInTurn() }
+    }
+
+    private func meterOnAWorkerInTurn() async throws {
         let endpoint = try #require(TestBed.dockerEndpoint)
         let registryURL = try #require(TestBed.registryURL)
         let worker = TestBed.nodeNames[1]
@@ -25,7 +29,7 @@ struct SwarmProcessTests {
         let directory = TemporaryDirectory.make().path
         let engine = try await Engine(settings: EngineSettings(
             store: try StoreLocation(parsing: directory + "/defpi.sqlite"), docker: endpoint,
-            registry: RegistrySettings(url: registryURL), gateway: GatewaySettings(directory: directory + "/gateway")))
+            registry: RegistrySettings(url: registryURL), gateway: GatewaySettings(directory: SwarmGateway.directory)))
         let api = Task { try await EngineAPI(engine: engine).serve(unixSocket: engine.settings.gateway.engineSocket) }
         let queue = Task { await engine.queue.run() }
         let user = try await engine.store.insert(User(username: "alice"))
@@ -92,7 +96,7 @@ struct SwarmProcessTests {
         }
 
         try await Task.sleep(for: .seconds(1))
-        let state = try await engine.processes.suspend(process.id)
+        let state = try await engine.processes.control.suspend(process.id)
         let carried = try JSONSerialization.jsonObject(with: state) as? [String: Any]
         let counter = try #require(carried?["counter"] as? Int)
         #expect(counter > 0)
@@ -110,7 +114,7 @@ struct SwarmProcessTests {
             ((try? await logs()) ?? "").contains("meter \(process.id) runs from reading \(counter): interval=0.2 watts=75.0")
         }
 
-        try await engine.processes.terminate(process.id)
+        try await engine.processes.control.terminate(process.id)
         #expect(await eventually(timeout: .seconds(30)) {
             (try? await docker.tasks(service: process.id, desiredState: "running"))?.allSatisfy { $0.status.state == "complete" } == true
         })

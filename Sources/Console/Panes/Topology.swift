@@ -68,9 +68,9 @@ extension RowRenderer {
         topology.processes.map { process in
             let placement: String
             switch process.placement {
-            case .pool(let pool)?: placement = "pool \(pool)"
-            case .privateNode(let node)?: placement = topology.nodeName(node) ?? node
-            case nil: placement = "-"
+            case .pool(let pool): placement = "pool \(pool)"
+            case .privateNode(let node), .publicNode(let node): placement = topology.nodeName(node) ?? node
+            case .automatic: placement = "any node"
             }
             return TableRow(
                 id: process.id,
@@ -115,7 +115,7 @@ extension ProcessState {
         case .running: return .ok
         case .starting, .initializing: return .warning
         case .suspended: return .dim
-        case .terminated: return .error
+        case .terminated, .failing, .nodeDown: return .error
         }
     }
 }

@@ -6,8 +6,20 @@ import Logging
 public struct GatewaySettings: Sendable, Equatable {
     /// The host directory (the Docker daemon of the Engine's node must see the same path).
     public var directory: String
+    /// The `defpi-gateway` program the gateway's image is built from.
+    public var executable: String
 
-    public init(directory: String) { self.directory = directory }
+    public init(directory: String, executable: String = GatewaySettings.installedExecutable) {
+        self.directory = directory
+        self.executable = executable
+    }
+
+    /// `$DEFPI_GATEWAY_EXECUTABLE`, else `defpi-gateway` beside the running program.
+    public static var installedExecutable: String {
+        if let path = ProcessInfo.processInfo.environment["DEFPI_GATEWAY_EXECUTABLE"], !path.isEmpty { return path }
+        let program = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        return program.deletingLastPathComponent().appendingPathComponent("defpi-gateway").path
+    }
 
     /// Where the Engine asks the gateway to dial a process.
     public var dialSocket: String { directory + "/gateway.sock" }
@@ -57,6 +69,21 @@ public final class GatewayManager: Sendable {
         return "\(registryHost)/defpi/gateway:\(tag)"
     }
 
+    /// Makes sure the gateway runs and is attached to `network` (keeping the networks it has),
+    /// building and pushing its image from `settings.executable` when it does not run yet.
+    public func attach(to network: String) async throws {
+        if let existing = try await docker.service(Self.serviceName) {
+            let networks = try await networkNames(existing.spec.taskTemplate.networks ?? [])
+            let mounted = existing.spec.taskTemplate.containerSpec.mounts?.first?.source
+            if networks.contains(network) && mounted == settings.directory { return }
+            try await ensure(image: existing.spec.taskTemplate.containerSpec.image, networks: Array(Set(networks + [network])))
+        } else {
+            let userNetworks = try await docker.networks().map(\.name).filter { $0.hasPrefix("usernet-") }
+            try await ensure(image: try await publishImage(executable: settings.executable),
+                             networks: Array(Set(userNetworks + [network])))
+        }
+    }
+
     /// Makes the gateway service run `image`, pinned to the node of the Engine's daemon and
     /// attached to `networks`; creates it, or updates it when it differs. Idempotent.
     public func ensure(image: String, networks: [String]) async throws {
@@ -80,6 +107,7 @@ public final class GatewayManager: Sendable {
         // Docker pins the image to a digest (`image@sha256:...`) and stores networks by id.
         let current = existing.spec.taskTemplate
         if current.containerSpec.image.hasPrefix(image), current.placement == spec.taskTemplate.placement,
+           current.containerSpec.mounts == spec.taskTemplate.containerSpec.mounts,
            Set(try await networkNames(current.networks ?? [])) == Set(networks) {
             return
         }

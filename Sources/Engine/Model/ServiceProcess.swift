@@ -14,11 +14,16 @@ public struct ServiceProcess: Entity {
     public var serviceVersion: String
     /// Placement target: a pool of public nodes ...
     public var nodePoolId: String?
-    /// ... or one private node of the owner. Exactly one of the two is set.
+    /// ... or one private node of the owner ...
     public var privateNodeId: String?
+    /// ... or one public node; none of the three: any node the owner may use.
+    public var publicNodeId: String?
     /// Secret the process presents (`X-Auth-Token`) when it calls back.
     public var token: String
     public var state: ProcessState
+    /// What Docker reports wrong with the process's task (an image that cannot be pulled, a
+    /// container that keeps failing, its node down); nil while all is well.
+    public var problem: String?
     /// The swarm service id.
     public var dockerId: String?
     /// The defpi node the process was placed on.
@@ -66,20 +71,21 @@ public struct ServiceProcess: Entity {
         self.placement = placement
     }
 
-    /// Where the process may run, derived from `nodePoolId` / `privateNodeId`.
-    public var placement: PlacementTarget? {
+    /// Where the process may run, derived from `nodePoolId`, `privateNodeId` and `publicNodeId`.
+    public var placement: PlacementTarget {
         get {
-            switch (nodePoolId, privateNodeId) {
-            case (let pool?, nil): return .pool(pool)
-            case (nil, let node?): return .privateNode(node)
-            default: return nil
-            }
+            if let pool = nodePoolId { return .pool(pool) }
+            if let node = privateNodeId { return .privateNode(node) }
+            if let node = publicNodeId { return .publicNode(node) }
+            return .automatic
         }
         set {
+            (nodePoolId, privateNodeId, publicNodeId) = (nil, nil, nil)
             switch newValue {
-            case .pool(let pool)?: (nodePoolId, privateNodeId) = (pool, nil)
-            case .privateNode(let node)?: (nodePoolId, privateNodeId) = (nil, node)
-            case nil: (nodePoolId, privateNodeId) = (nil, nil)
+            case .pool(let pool): nodePoolId = pool
+            case .privateNode(let node): privateNodeId = node
+            case .publicNode(let node): publicNodeId = node
+            case .automatic: break
             }
         }
     }
@@ -89,17 +95,26 @@ public struct ServiceProcess: Entity {
 public enum PlacementTarget: Sendable, Hashable {
     /// Any ready node of this pool of public nodes.
     case pool(String)
-    /// This private node.
+    /// This private node of the owner.
     case privateNode(String)
+    /// This public node.
+    case publicNode(String)
+    /// Any node the owner may use: their private nodes and every public node.
+    case automatic
 }
 
 /// The lifecycle states of a process, with the original's names.
+///
+/// The original's five, plus what Docker tells: `FAILING` while the task cannot start or keeps
+/// failing (`problem` says why), `NODE_DOWN` while the node it runs on is down.
 public enum ProcessState: String, FallbackDecodable, Sendable, CaseIterable {
     case starting = "STARTING"
     case initializing = "INITIALIZING"
     case running = "RUNNING"
     case suspended = "SUSPENDED"
     case terminated = "TERMINATED"
+    case failing = "FAILING"
+    case nodeDown = "NODE_DOWN"
     public static let fallback = ProcessState.starting
 }
 

@@ -2,52 +2,19 @@ import Foundation
 import Logging
 import Protocol
 
-/// The Engine's side of a running process: its start-up call (the trigger), sending it its
-/// configuration, or the state it was suspended with, through the queue, and asking it to
-/// suspend or terminate. Speaks the dEF-Pi management protocol through the `ProcessConnector`.
-public final class ProcessManager: Sendable {
-    public let connector: ProcessConnector
+/// Speaking to running processes through the dEF-Pi management protocol (`ProcessConnector`):
+/// sending a started process its configuration or the state it was suspended with, and asking it
+/// to suspend or terminate. What it answers is recorded on the latest stored process.
+final class ProcessControl: Sendable {
+    let connector: ProcessConnector
     private let store: any Store
-    private let queue: PendingChangeManager
     private let notifications: EngineNotifications
     private let logger = Logger(label: "defpi.processes")
 
-    public init(store: any Store, queue: PendingChangeManager, connector: ProcessConnector, notifications: EngineNotifications) {
+    init(store: any Store, connector: ProcessConnector, notifications: EngineNotifications) {
         self.store = store
-        self.queue = queue
         self.connector = connector
         self.notifications = notifications
-        queue.register(SendConfigurationStep(processes: self))
-    }
-
-    /// The processes `caller` may see: all for an admin, their own for a user.
-    public func processes(by caller: Caller) async throws -> [ServiceProcess] {
-        let filter: StoreFilter = caller.isAdmin ? .all : .where("userId", is: caller.userId ?? "")
-        return try await store.all(ServiceProcess.self, filter)
-    }
-
-    /// The connections between processes `caller` may see (both ends are one user's processes).
-    public func connections(by caller: Caller) async throws -> [Connection] {
-        guard !caller.isAdmin else { return try await store.all(Connection.self) }
-        let own = try await processes(by: caller).map { StoreValue.string($0.id) }
-        return try await store.all(Connection.self, .isIn("endpoint1.processId", own))
-    }
-
-    /// A process called `PUT /process/trigger/{id}` with its token: it has started and listens.
-    /// Queues sending it its configuration, unless that is already waiting to be sent; refuses
-    /// an unknown process or a wrong token.
-    @discardableResult
-    public func triggered(processId: String, token: String) async throws -> PendingChange {
-        guard let process = try await store.fetch(ServiceProcess.self, id: processId) else {
-            throw TriggerRefusal.unknownProcess(processId)
-        }
-        guard Self.constantTimeEqual(process.token, token) else { throw TriggerRefusal.wrongToken(processId) }
-        logger.info("process \(process.name) (\(processId)) started and called back")
-        if let waiting = try await queue.openChange(of: SendConfigurationStep.kind, on: processId) { return waiting }
-        return try await queue.enqueue(PendingChange(
-            SendConfigurationStep.self, .init(processId: processId),
-            description: "process \(process.name): send its \(process.suspendedState == nil ? "configuration" : "saved state")",
-            resources: [processId], userId: process.userId, createdBy: "process \(process.name)"))
     }
 
     /// `SetConfigMessage` (or `ResumeProcessMessage` when the process was suspended with state),
@@ -78,13 +45,14 @@ public final class ProcessManager: Sendable {
         }
         try await record(processId) {
             $0.state = .running
+            $0.problem = nil
             $0.suspendedState = nil
         }
     }
 
     /// Asks the process to suspend; stores the state it returns (the process then exits).
     @discardableResult
-    public func suspend(_ processId: String) async throws -> Data {
+    func suspend(_ processId: String) async throws -> Data {
         let process = try await existing(processId)
         let reply = try await connector.send(.goToProcessState(Self.goTo(processId, .suspended)), to: processId)
         guard try Self.state(in: reply, asked: "GoToProcessStateMessage", process: process) == .suspended,
@@ -101,7 +69,7 @@ public final class ProcessManager: Sendable {
     }
 
     /// Asks the process to end; it answers TERMINATED and exits.
-    public func terminate(_ processId: String) async throws {
+    func terminate(_ processId: String) async throws {
         let process = try await existing(processId)
         let reply = try await connector.send(.goToProcessState(Self.goTo(processId, .terminated)), to: processId)
         guard try Self.state(in: reply, asked: "GoToProcessStateMessage", process: process) == .terminated else {
@@ -118,20 +86,8 @@ public final class ProcessManager: Sendable {
         return process
     }
 
-    /// Applies what the process answered to its latest stored version, reading it again when
-    /// someone else wrote in between.
     private func record(_ processId: String, _ change: (inout ServiceProcess) -> Void) async throws {
-        for attempt in 1...5 {
-            var process = try await existing(processId)
-            change(&process)
-            do {
-                _ = try await store.update(process)
-                notifications.publish(.entity(.process, id: processId, change: .modified))
-                return
-            } catch StoreError.conflict where attempt < 5 {
-                logger.debug("process \(processId) changed while recording its answer; reading it again")
-            }
-        }
+        try await ProcessRecord(store: store, notifications: notifications).update(processId, change)
     }
 
     private static func goTo(_ processId: String, _ state: Process_ProcessState) -> Process_GoToProcessStateMessage {
@@ -168,10 +124,10 @@ struct SendConfigurationStep: ChangeStep {
 
     static let kind: PendingChangeKind = "SEND_CONFIGURATION"
 
-    let processes: ProcessManager
+    let control: ProcessControl
 
     func run(_ payload: Payload, change: PendingChange, lease: ChangeLease) async throws {
-        try await processes.sendConfiguration(payload.processId, lease: lease)
+        try await control.sendConfiguration(payload.processId, lease: lease)
     }
 }
 

@@ -1,0 +1,101 @@
+import Foundation
+import Logging
+
+/// Puts a process on the swarm: chooses its node (keeping the one it has while that node stays
+/// eligible), makes sure its owner's network exists and the gateway is on it, and creates or
+/// updates its swarm service. Every step re-reads the process and asks Docker what exists, so
+/// running it again, after a crash or on another engine, changes nothing that is already right.
+struct ProcessDeployment: Sendable {
+    let store: any Store
+    let docker: DockerClient
+    let services: ServiceManager
+    let gateway: GatewayManager
+    let record: ProcessRecord
+    private let logger = Logger(label: "defpi.processes")
+
+    init(store: any Store, docker: DockerClient, services: ServiceManager, gateway: GatewayManager, record: ProcessRecord) {
+        self.store = store
+        self.docker = docker
+        self.services = services
+        self.gateway = gateway
+        self.record = record
+    }
+
+    /// The placement of processes over `nodes` as the store has it now, for `owner`.
+    func placement(for ownerId: String, excluding processId: String? = nil) async throws -> Placement {
+        let processes = try await store.all(ServiceProcess.self).filter { $0.id != processId }
+        var load: [String: Int] = [:], ownerLoad: [String: Int] = [:]
+        for process in processes {
+            guard let node = process.runningNodeId else { continue }
+            load[node, default: 0] += 1
+            if process.userId == ownerId { ownerLoad[node, default: 0] += 1 }
+        }
+        return Placement(nodes: try await store.all(Node.self), load: load, ownerLoad: ownerLoad)
+    }
+
+    /// Deploys the process as it is stored now.
+    func deploy(_ processId: String, lease: ChangeLease) async throws {
+        guard let process = try await store.fetch(ServiceProcess.self, id: processId) else {
+            throw ChangeObsolete("the process no longer exists")
+        }
+        guard process.state != .terminated else { throw ChangeObsolete("process \(process.name) was terminated") }
+        guard let owner = try await store.fetch(User.self, id: process.userId) else {
+            throw ChangeObsolete("the owner of process \(process.name) no longer exists")
+        }
+        let service = try await services.service(process.serviceId, version: process.serviceVersion)
+        let node = try await chooseNode(for: process, owner: owner, service: service)
+        let spec = try ProcessServiceSpec.make(process, owner: owner, node: node, service: service)
+
+        try lease.check()
+        let network = ProcessServiceSpec.network(of: owner.id)
+        _ = try await docker.createOverlayNetwork(name: network, labels: [ProcessServiceSpec.userLabel: owner.id])
+        try await gateway.attach(to: network)
+        try lease.check()
+        let dockerId: String
+        if let existing = try await docker.service(process.id) {
+            dockerId = existing.id
+            if !ProcessServiceSpec.matches(existing.spec, spec) {
+                try await docker.updateService(existing.id, version: existing.version, spec: spec)
+                logger.info("process \(process.name): swarm service updated for node \(node.name)")
+            }
+        } else {
+            dockerId = try await docker.createService(spec)
+            logger.info("process \(process.name): swarm service created on node \(node.name)")
+        }
+        try await record.update(process.id) {
+            $0.dockerId = dockerId
+            $0.runningNodeId = node.id
+        }
+    }
+
+    /// The node the process runs on: the one it has while that stays eligible, else the best
+    /// eligible node of its target. None eligible fails this attempt with every node's reason
+    /// (nodes come back, so the change is retried).
+    private func chooseNode(for process: ServiceProcess, owner: User, service: Service) async throws -> Node {
+        let placement = try await placement(for: owner.id, excluding: process.id)
+        let decision = placement.decide(process.placement, owner: owner, service: service)
+        if let current = decision.eligible.first(where: { $0.id == process.runningNodeId }) { return current }
+        guard let best = decision.eligible.first else {
+            let pools = try await store.all(NodePool.self)
+            throw ProcessError.noEligibleNode(target: Placement.describe(process.placement, nodes: placement.nodes, pools: pools),
+                                              reasons: decision.reasons)
+        }
+        return best
+    }
+}
+
+/// Deploys a process on the swarm (see `ProcessDeployment`); the process then calls the
+/// Engine back and gets its configuration.
+struct DeployProcessStep: ChangeStep {
+    struct Payload: Codable, Sendable {
+        var processId: String
+    }
+
+    static let kind: PendingChangeKind = "DEPLOY_PROCESS"
+
+    let deployment: ProcessDeployment
+
+    func run(_ payload: Payload, change: PendingChange, lease: ChangeLease) async throws {
+        try await deployment.deploy(payload.processId, lease: lease)
+    }
+}

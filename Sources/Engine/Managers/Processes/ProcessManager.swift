@@ -1,0 +1,191 @@
+import Foundation
+import Logging
+
+/// Processes: deploying a service version as a process of a user, on a node defpi or the
+/// operator chooses, with its own configuration; terminating it; and what the process says when
+/// it starts. Every change goes through the queue; this manager checks who asks and what.
+public final class ProcessManager: Sendable {
+    private let store: any Store
+    private let queue: PendingChangeManager
+    private let users: UserManager
+    private let services: ServiceManager
+    private let notifications: EngineNotifications
+    let control: ProcessControl
+    let deployment: ProcessDeployment
+    private let logger = Logger(label: "defpi.processes")
+
+    init(store: any Store, docker: DockerClient, queue: PendingChangeManager, users: UserManager, services: ServiceManager,
+         gateway: GatewayManager, connector: ProcessConnector, notifications: EngineNotifications) {
+        self.store = store
+        self.queue = queue
+        self.users = users
+        self.services = services
+        self.notifications = notifications
+        let record = ProcessRecord(store: store, notifications: notifications)
+        control = ProcessControl(store: store, connector: connector, notifications: notifications)
+        deployment = ProcessDeployment(store: store, docker: docker, services: services, gateway: gateway, record: record)
+        queue.register(SendConfigurationStep(control: control))
+        queue.register(DeployProcessStep(deployment: deployment))
+        queue.register(TerminateProcessStep(termination: ProcessTermination(
+            store: store, docker: docker, control: control, notifications: notifications)))
+    }
+
+    // MARK: Reading
+
+    /// The processes `caller` may see, by name: all for an admin, their own for a user.
+    public func processes(by caller: Caller) async throws -> [ServiceProcess] {
+        let filter: StoreFilter = caller.isAdmin ? .all : .where("userId", is: caller.userId ?? "")
+        return try await store.all(ServiceProcess.self, filter).sorted { ($0.name, $0.id) < ($1.name, $1.id) }
+    }
+
+    /// The process a reference names among those `caller` may see: its id, its name, or a unique
+    /// id prefix. Another user's process is not found, never forbidden.
+    public func process(_ reference: String, by caller: Caller) async throws -> ServiceProcess {
+        let visible = try await processes(by: caller)
+        let owners = caller.isAdmin ? try await usernames() : [:]
+        return try References.resolve(reference, in: visible, what: "process", key: { [$0.id, $0.name] }, prefix: { $0.id },
+                                      label: { process in owners[process.userId].map { "\(process.name) of \($0)" } ?? process.name })
+    }
+
+    /// The connections between processes `caller` may see (both ends are one user's processes).
+    public func connections(by caller: Caller) async throws -> [Connection] {
+        guard !caller.isAdmin else { return try await store.all(Connection.self) }
+        let own = try await processes(by: caller).map { StoreValue.string($0.id) }
+        return try await store.all(Connection.self, .isIn("endpoint1.processId", own))
+    }
+
+    private func usernames() async throws -> [String: String] {
+        Dictionary(try await store.all(User.self).map { ($0.id, $0.username) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    // MARK: Creating and terminating
+
+    /// Checks `request` and stores the process (STARTING) together with the change that deploys
+    /// it; returns both. Nothing is written when anything is wrong.
+    public func create(_ request: ProcessRequest, by caller: Caller) async throws -> (process: ServiceProcess, change: PendingChange) {
+        let owner = try await owner(request.owner, for: caller)
+        let service = try await services.service(request.serviceId, version: request.version)
+        if let problem = service.problem {
+            throw ProcessError.unusableVersion(serviceId: service.id, version: service.version, problem: problem)
+        }
+        try ProcessRules.checkConfiguration(request.configuration)
+        try ProcessRules.checkResources(memoryBytes: request.memoryBytes, nanoCPUs: request.nanoCPUs, ports: request.ports,
+                                        mounts: request.mounts)
+        let mine = try await store.all(ServiceProcess.self, .where("userId", is: owner.id))
+        let name = try request.name ?? Self.freeName(for: service.id, among: mine)
+        try ProcessRules.checkName(name)
+        guard !mine.contains(where: { $0.name == name }) else { throw ProcessError.nameTaken(name: name, owner: owner.username) }
+        let target = try await placementTarget(request.target, owner: owner)
+        // Refused now, with every node's reason, rather than retried in the queue for ever.
+        let placement = try await deployment.placement(for: owner.id)
+        let decision = placement.decide(target, owner: owner, service: service)
+        guard !decision.eligible.isEmpty else {
+            throw ProcessError.noEligibleNode(
+                target: Placement.describe(target, nodes: placement.nodes, pools: try await store.all(NodePool.self)),
+                reasons: decision.reasons)
+        }
+
+        let process = ServiceProcess(
+            name: name, userId: owner.id, serviceId: service.id, serviceVersion: service.version, placement: target,
+            configuration: request.configuration, maxMemoryBytes: request.memoryBytes, maxNanoCPUs: request.nanoCPUs,
+            mountPoints: request.mounts, exposePorts: request.ports)
+        var intent = StoreBatch()
+        intent.insert(process)
+        let change = try await queue.enqueue(try PendingChange(
+            DeployProcessStep.self, .init(processId: process.id),
+            description: "process \(name): deploy \(service.id) \(service.version)", resources: [process.id],
+            userId: owner.id, createdBy: caller.name), with: intent)
+        notifications.publish(.entity(.process, id: process.id, change: .added))
+        await store.audit(AuditEvent(actor: caller.name, action: "process.created", target: process.id,
+                                     detail: "\(name): \(service.id) \(service.version) for \(owner.username)"), logger: logger)
+        return (process.atRevision(1), change)
+    }
+
+    /// Queues the end of a process: TERMINATE, its swarm service removed, its record deleted.
+    public func terminate(_ reference: String, by caller: Caller) async throws -> PendingChange {
+        let process = try await process(reference, by: caller)
+        if let waiting = try await queue.openChange(of: TerminateProcessStep.kind, on: process.id) { return waiting }
+        return try await queue.enqueue(try PendingChange(
+            TerminateProcessStep.self, .init(processId: process.id), description: "process \(process.name): terminate",
+            resources: [process.id], userId: process.userId, createdBy: caller.name))
+    }
+
+    /// The owner a request names, which the caller may act for: themselves, or anyone for an admin.
+    private func owner(_ reference: String?, for caller: Caller) async throws -> User {
+        if let reference {
+            let owner = try await users.user(reference, by: caller)
+            guard caller.isAdmin || owner.id == caller.userId else { throw ProcessError.notYours(action: "deploy for another user") }
+            return owner
+        }
+        guard let userId = caller.userId else {
+            throw ProcessError.notYours(action: "deploy without an owner; name one with --user")
+        }
+        return try await users.user(userId, by: caller)
+    }
+
+    /// The stored target for a requested one: a node must be public or the owner's private node.
+    private func placementTarget(_ request: PlacementRequest, owner: User) async throws -> PlacementTarget {
+        switch request {
+        case .automatic:
+            return .automatic
+        case .pool(let reference):
+            return .pool(try await PoolManager.find(reference, in: store).id)
+        case .node(let reference):
+            let caller = Caller(user: owner)
+            let node = try References.resolve(reference, in: try await store.all(Node.self).filter { caller.maySee($0) },
+                                              what: "node", key: { [$0.id, $0.dockerId, $0.name, $0.hostname] },
+                                              prefix: { $0.dockerId }, label: { $0.name })
+            return node.kind == .private ? .privateNode(node.id) : .publicNode(node.id)
+        }
+    }
+
+    /// `meter-1`, `meter-2` ...: the first not taken among `processes`.
+    static func freeName(for serviceId: String, among processes: [ServiceProcess]) throws -> String {
+        let base = String(serviceId.lowercased().map { $0.isLetter || $0.isNumber ? $0 : "-" }.prefix(40))
+        let taken = Set(processes.map(\.name))
+        return (1...).lazy.map { "\(base)-\($0)" }.first { !taken.contains($0) }!
+    }
+
+    /// Waits until the process runs, or `timeout` passes, carrying out the changes it queues
+    /// meanwhile (its configuration, once it has called back) when nobody else does; returns it
+    /// as it stands then. The trigger reaches this engine only while it serves the API socket.
+    public func waitUntilRunning(_ processId: String, timeout: Duration) async throws -> ServiceProcess {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            guard let process = try await store.fetch(ServiceProcess.self, id: processId) else {
+                throw LookupError.notFound(what: "process", reference: processId)
+            }
+            if process.state == .running || ContinuousClock.now >= deadline { return process }
+            if let sending = try await queue.openChange(of: SendConfigurationStep.kind, on: processId),
+               try await queue.runNext(only: sending.id) {
+                continue
+            }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+    }
+
+    // MARK: What processes say
+
+    /// A process called `PUT /process/trigger/{id}` with its token: it has started and listens.
+    /// Marks it INITIALIZING and queues sending it its configuration (or saved state), unless
+    /// that already waits; refuses an unknown process or a wrong token.
+    @discardableResult
+    public func triggered(processId: String, token: String) async throws -> PendingChange {
+        guard let process = try await store.fetch(ServiceProcess.self, id: processId) else {
+            throw TriggerRefusal.unknownProcess(processId)
+        }
+        guard ProcessControl.constantTimeEqual(process.token, token) else { throw TriggerRefusal.wrongToken(processId) }
+        logger.info("process \(process.name) (\(processId)) started and called back")
+        if process.state != .initializing && process.state != .terminated {
+            try await ProcessRecord(store: store, notifications: notifications).update(processId) {
+                $0.state = .initializing
+                $0.problem = nil
+            }
+        }
+        if let waiting = try await queue.openChange(of: SendConfigurationStep.kind, on: processId) { return waiting }
+        return try await queue.enqueue(PendingChange(
+            SendConfigurationStep.self, .init(processId: processId),
+            description: "process \(process.name): send its \(process.suspendedState == nil ? "configuration" : "saved state")",
+            resources: [processId], userId: process.userId, createdBy: "process \(process.name)"))
+    }
+}

@@ -1,0 +1,58 @@
+import Foundation
+import Logging
+
+/// Ends a process for good: TERMINATE to the process while its container runs, then its swarm
+/// service is removed, then its record. Each part is checked before it is done again, so an
+/// interrupted termination finishes where it stopped; a process whose node or container is gone
+/// has nothing to tell and is removed all the same. The audit trail stays.
+struct ProcessTermination: Sendable {
+    let store: any Store
+    let docker: DockerClient
+    let control: ProcessControl
+    let notifications: EngineNotifications
+    private let logger = Logger(label: "defpi.processes")
+
+    init(store: any Store, docker: DockerClient, control: ProcessControl, notifications: EngineNotifications) {
+        self.store = store
+        self.docker = docker
+        self.control = control
+        self.notifications = notifications
+    }
+
+    func terminate(_ processId: String, by actor: String, lease: ChangeLease) async throws {
+        guard let process = try await store.fetch(ServiceProcess.self, id: processId) else { return }
+        if process.state != .terminated, try await hasRunningContainer(process) {
+            try lease.check()
+            try await control.terminate(processId)
+        }
+        try lease.check()
+        try await docker.removeService(process.id)
+        guard try await store.delete(ServiceProcess.self, id: process.id, revision: nil) else { return }
+        notifications.publish(.entity(.process, id: process.id, change: .deleted))
+        await store.audit(AuditEvent(actor: actor, action: "process.terminated", target: process.id,
+                                     detail: "\(process.name) (\(process.serviceId) \(process.serviceVersion))"), logger: logger)
+    }
+
+    /// Whether a container of the process runs now, so there is someone to tell.
+    private func hasRunningContainer(_ process: ServiceProcess) async throws -> Bool {
+        guard try await docker.service(process.id) != nil else { return false }
+        return try await docker.tasks(service: process.id, desiredState: "running").contains { $0.status.state == "running" }
+    }
+}
+
+/// Terminates a process (see `ProcessTermination`).
+struct TerminateProcessStep: ChangeStep {
+    struct Payload: Codable, Sendable {
+        var processId: String
+    }
+
+    static let kind: PendingChangeKind = "TERMINATE_PROCESS"
+    /// A process that keeps refusing to end is left for an operator after this many tries.
+    static let maximumAttempts = 5
+
+    let termination: ProcessTermination
+
+    func run(_ payload: Payload, change: PendingChange, lease: ChangeLease) async throws {
+        try await termination.terminate(payload.processId, by: change.createdBy, lease: lease)
+    }
+}

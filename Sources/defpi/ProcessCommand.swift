@@ -1,0 +1,147 @@
+import ArgumentParser
+import Console
+import DefpiAPI
+import Engine
+import Foundation
+import Logging
+
+/// `defpi process ...`: deploying services as processes, and ending them.
+struct ProcessCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "process",
+        abstract: "Deploy, list, inspect and terminate processes.",
+        discussion: "A process is one service version running for one user, on a node chosen by the operator or by defpi, with its own configuration. Every change is queued and carried out until it has taken effect.",
+        subcommands: [Create.self, List.self, Show.self, Remove.self])
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Deploy a service version as a new process.",
+            discussion: "Without --node or --pool defpi places the process on any node the user may use: ready, active, with an image for its architecture, the least loaded first. With --wait (the default) the command returns once the process runs, or says why it does not.")
+        @Argument(help: "The service, and optionally its version: meter or meter:1.1.0 (default: the newest usable).")
+        var service: String
+        @Option(help: "The process's name: lower-case letters, digits and dashes, unique per user (default: SERVICE-N).")
+        var name: String?
+        @Option(help: "The owner (username or id); an admin may deploy for anyone.")
+        var user: String?
+        @Option(help: "Run on this node (name, hostname or id): a public node, or a private node of the owner.")
+        var node: String?
+        @Option(help: "Run on a node of this pool (name or id).")
+        var pool: String?
+        @Option(name: .short, help: "A configuration entry KEY=VALUE (repeatable).")
+        var e: [String] = []
+        @Option(help: "Memory limit: bytes, or with k, m, g (256m).")
+        var memory: String?
+        @Option(help: "CPU limit in CPUs (0.5).")
+        var cpus: Double?
+        @OptionGroup var change: ChangeOptions
+        @OptionGroup var engine: EngineOptions
+        @OptionGroup var format: OutputOptions
+
+        func validate() throws {
+            guard node == nil || pool == nil else { throw ValidationError("give --node or --pool, not both") }
+        }
+
+        func run() async throws {
+            try await reportingErrors {
+                let (serviceId, version) = ProcessArguments.serviceAndVersion(service)
+                let request = ProcessRequest(
+                    serviceId: serviceId, version: version, name: name, owner: user,
+                    target: node.map { .node($0) } ?? pool.map { .pool($0) } ?? .automatic,
+                    configuration: try ProcessArguments.parameters(e), memoryBytes: try ProcessArguments.bytes(memory),
+                    nanoCPUs: try ProcessArguments.nanoCPUs(cpus))
+                let engine = try await engine.makeSyncedEngine()
+                let (process, queued) = try await engine.processes.create(request, by: .localOperator())
+                guard !change.detach else {
+                    if format.output == .json { return try format.printJSON(process) }
+                    return print("queued: \(queued.description) (process \(process.id), change \(queued.id))")
+                }
+                try await change.settle(queued, in: engine, quiet: true)
+                let running = try await ProcessArguments.untilRunning(process, in: engine, timeout: change.timeout ?? 180)
+                if format.output == .json { return try format.printJSON(running) }
+                print("process \(running.name) (\(running.id)) is running")
+            }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "ls", abstract: "List processes.")
+        @Option(help: "Only this user's processes (username or id).")
+        var user: String?
+        @OptionGroup var engine: EngineOptions
+        @OptionGroup var format: OutputOptions
+
+        func run() async throws {
+            try await reportingErrors {
+                let engine = try await engine.makeEngine()
+                var processes = try await engine.processes.processes(by: .localOperator())
+                if let user {
+                    let owner = try await engine.users.user(user, by: .localOperator())
+                    processes = processes.filter { $0.userId == owner.id }
+                }
+                if format.output == .json { return try format.printJSON(processes) }
+                let names = try await ProcessNames(engine)
+                var table = Table("ID", "NAME", "USER", "SERVICE", "VERSION", "STATE", "NODE", "AGE")
+                let now = Date()
+                for process in processes {
+                    table.add(process.id, process.name, names.user(process.userId), process.serviceId, process.serviceVersion,
+                              ProcessNames.state(of: process), names.node(process.runningNodeId),
+                              process.created.map { RowRenderer.age($0, now: now) } ?? "-")
+                }
+                table.print()
+            }
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show one process: its placement, configuration and limits.")
+        @OptionGroup var target: ProcessReference
+        @OptionGroup var engine: EngineOptions
+        @OptionGroup var format: OutputOptions
+
+        func run() async throws {
+            try await reportingErrors {
+                let engine = try await engine.makeEngine()
+                let process = try await engine.processes.process(target.process, by: .localOperator())
+                if format.output == .json { return try format.printJSON(process) }
+                let names = try await ProcessNames(engine)
+                var details = Details()
+                details.add("Name", process.name)
+                details.add("ID", process.id)
+                details.add("User", names.user(process.userId))
+                details.add("Service", "\(process.serviceId) \(process.serviceVersion)")
+                details.add("State", ProcessNames.state(of: process))
+                details.add("Placement", names.target(process.placement))
+                details.add("Node", names.node(process.runningNodeId))
+                details.add("Swarm service", process.dockerId)
+                details.add("Memory limit", process.maxMemoryBytes > 0 ? ProcessArguments.describe(bytes: process.maxMemoryBytes) : "none")
+                details.add("CPU limit", process.maxNanoCPUs > 0 ? String(format: "%g CPUs", Double(process.maxNanoCPUs) / 1e9) : "none")
+                details.add("Configuration", process.configuration.isEmpty ? "none"
+                    : process.configuration.map { "\($0.key)=\($0.value)" }.joined(separator: ", "))
+                details.add("Created", process.created.map { ISO8601DateFormatter().string(from: $0) })
+                details.print()
+            }
+        }
+    }
+
+    struct Remove: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "rm",
+            abstract: "Terminate a process: it is told to end, its swarm service is removed, then its record.")
+        @OptionGroup var target: ProcessReference
+        @OptionGroup var change: ChangeOptions
+        @OptionGroup var engine: EngineOptions
+
+        func run() async throws {
+            try await reportingErrors {
+                let engine = try await engine.makeSyncedEngine()
+                try await change.settle(try await engine.processes.terminate(target.process, by: .localOperator()), in: engine)
+            }
+        }
+    }
+}
+
+/// The process a verb acts on.
+struct ProcessReference: ParsableArguments {
+    @Argument(help: "The process: its name or id (or a unique id prefix).")
+    var process: String
+}

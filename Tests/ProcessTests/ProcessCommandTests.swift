@@ -1,0 +1,89 @@
+import DefpiTesting
+@testable import Engine
+import Foundation
+import Testing
+
+/// `defpi process` as an operator runs it against the test bed: a meter deployed on a worker
+/// with its own configuration, running there and called back through the gateway; listed and
+/// shown; refused with reasons when asked the impossible; terminated without a trace in Docker.
+@Suite("Process commands", .enabled(if: TestBed.hasSwarm && TestBed.hasRegistry), .timeLimit(.minutes(5)))
+struct ProcessCommandTests {
+    @Test("create runs a meter on the chosen worker with its configuration; ls and show; refusals say why; rm removes it")
+    func createListRemove() async throws {
+        let socket = try #require(TestBed.dockerEndpoint?.unixSocketPath)
+        let registryURL = try #require(TestBed.registryURL)
+        let worker = TestBed.nodeNames[1]
+        let prefix = "p\(ObjectID.generate().suffix(8))"
+        let environment = [
+            "DOCKER_HOST": "unix://\(socket)", "DEFPI_STORE": TemporaryDirectory.make().path + "/defpi.sqlite",
+            "DEFPI_REGISTRY": registryURL, "DEFPI_REGISTRY_PREFIX": prefix, "DEFPI_GATEWAY_DIRECTORY": SwarmGateway.directory,
+            "DEFPI_GATEWAY_EXECUTABLE": DefpiCommand.executable.deletingLastPathComponent().appendingPathComponent("defpi-gateway").path,
+        ]
+        func defpi(_ arguments: String..., input: String? = nil) async throws -> DefpiCommand.Result {
+            try await DefpiCommand.run(arguments, environment: environment, input: input)
+        }
+        let docker = DockerClient(endpoint: try #require(TestBed.dockerEndpoint))
+        let published = try await defpi("service", "publish", BuiltSample.meter.executable, "--id", "meter", "--version", "1.0.0",
+                                         "--description", BuiltSample.meter.descriptionPath)
+        #expect(published.status == 0, "\(published.stderr)")
+        #expect(try await defpi("user", "add", "alice", "--password-stdin", input: "a-long-password\n").status == 0)
+        let classified = try await defpi("node", "classify", worker, "--owner", "alice", "--detach")
+        #expect(classified.status == 0, "\(classified.stderr)")
+
+        // Refusals name what is wrong, and leave nothing behind.
+        let refusals: [([String], String)] = [
+            (["meter:9.9", "--user", "alice"], "service meter has no version 9.9; it has 1.0.0"),
+            (["meter", "--user", "alice", "-e", "1BAD=x"], "\"1BAD\" is not a key"),
+            (["meter", "--user", "alice", "--name", "Meter One"], "is not a process name"),
+            (["meter", "--user", "alice", "--node", TestBed.nodeNames[2]], "no node matches"),
+            (["meter", "--user", "alice", "--memory", "lots"], "--memory lots"),
+            (["meter"], "name one with --user"),
+        ]
+        for (arguments, message) in refusals {
+            let refused = try await DefpiCommand.run(["process", "create"] + arguments, environment: environment)
+            #expect(refused.status != 0 && refused.stderr.contains(message), "\(arguments): \(refused.stderr)")
+        }
+        func listed() async throws -> [[String: Any]] {
+            let json = try await defpi("process", "ls", "-o", "json").stdout
+            return try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [[String: Any]])
+        }
+        #expect(try await listed().isEmpty)
+
+        try await SwarmGateway.turn {
+            defer { Task { try? await docker.removeService(GatewayManager.serviceName) } }
+            let created = try await defpi("process", "create", "meter", "--user", "alice", "--node", worker, "--name", "meter-a",
+                                          "-e", "INTERVAL=0.2", "-e", "WATTS=75", "--memory", "64m")
+            #expect(created.status == 0, "\(created.stdout)\(created.stderr)")
+            #expect(created.stdout.contains("process meter-a (") && created.stdout.contains("is running"))
+
+            let processes = try await listed()
+            let process = try #require(processes.first)
+            let id = try #require(process["id"] as? String)
+            #expect(processes.count == 1 && process["state"] as? String == "RUNNING" && process["serviceVersion"] as? String == "1.0.0")
+            let shown = try await defpi("process", "show", "meter-a")
+            #expect(shown.stdout.contains("meter 1.0.0") && shown.stdout.contains("private node \(worker)")
+                    && shown.stdout.contains("INTERVAL=0.2, WATTS=75") && shown.stdout.contains("64 MiB"), "\(shown.stdout)")
+
+            // One swarm service, pinned to the worker, on alice's network under the process id.
+            let service = try #require(try await docker.service(id))
+            let workerId = try await docker.nodes().first { $0.description.hostname == worker }?.id
+            #expect(service.spec.taskTemplate.placement?.constraints == ["node.id == \(try #require(workerId))"])
+            #expect(service.spec.taskTemplate.networks?.first?.aliases == [id])
+            #expect(service.spec.taskTemplate.resources?.limits?.memoryBytes == 64 << 20)
+            let env = service.spec.taskTemplate.containerSpec.env ?? []
+            #expect(env.contains("PROCESS_ID=\(id)") && env.contains("USER_NAME=alice") && env.contains("ORCHESTRATOR_HOST=orchestrator"))
+            let logs = try await ChildProcess.run("/usr/bin/docker", ["-H", "unix://\(socket)", "service", "logs", "--raw", id]).stdout
+            #expect(logs.contains("runs from reading 0: interval=0.2 watts=75.0"), "\(logs)")
+
+            let removed = try await defpi("process", "rm", "meter-a")
+            #expect(removed.status == 0, "\(removed.stderr)")
+            #expect(try await docker.service(id) == nil)
+            #expect(try await listed().isEmpty)
+            let users = try await defpi("user", "ls", "-o", "json").stdout
+            if let alice = (try? JSONSerialization.jsonObject(with: Data(users.utf8)) as? [[String: Any]])?.first?["id"] as? String {
+                try? await Task.sleep(for: .seconds(2))
+                try? await docker.removeNetwork("usernet-\(alice)")
+            }
+        }
+    }
+}
