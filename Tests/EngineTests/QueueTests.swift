@@ -9,8 +9,8 @@ import Testing
 /// enough for a store answering slowly while the whole suite runs on two cores.
 @Suite("Queue", .serialized)
 struct QueueTests {
-    static func settings(workers: Int = 4, skew: TimeInterval = 0) -> QueueSettings {
-        QueueSettings(workers: workers, leaseDuration: .seconds(6), maximumClockSkew: .seconds(1),
+    static func settings(workers: Int = 4, skew: TimeInterval = 0, lease: Duration = .seconds(6)) -> QueueSettings {
+        QueueSettings(workers: workers, leaseDuration: lease, maximumClockSkew: .seconds(1),
                       maximumBackoff: .milliseconds(50), idlePoll: .milliseconds(20), clock: { Date() + skew })
     }
 
@@ -27,9 +27,13 @@ struct QueueTests {
         let location = backend.freshLocation()
         let faulty = FaultyStore(try await StoreLocation(parsing: location).open())
         faulty.inject(.fail(FaultyStore.transient), into: .renewLease, calls: 1...1)
-        let log = StepLog(["slow": .sleep(.seconds(8))])
-        let holder = Self.queue(faulty, log)
-        let rival = Self.queue(try await StoreLocation(parsing: location).open(), log, owner: "engine-b")
+        // A 12 s lease, renewed every 4 s, and a step of 14 s: it outlives the lease only if the
+        // renewal after the failed one works. The first renewal may come seconds late while the
+        // whole suite keeps both cores busy, and still be in time.
+        let log = StepLog(["slow": .sleep(.seconds(14))])
+        let holder = Self.queue(faulty, log, settings: Self.settings(lease: .seconds(12)))
+        let rival = Self.queue(try await StoreLocation(parsing: location).open(), log, owner: "engine-b",
+                               settings: Self.settings(lease: .seconds(12)))
         let change = try await holder.enqueue(try ScriptedStep.change("slow"))
 
         let holding = Task { try await holder.runNext(only: change.id) }

@@ -157,13 +157,17 @@ actor ManagementLink {
         // One request at a time, from connecting to its reply: concurrent callers queue here.
         await takeTurn()
         defer { endTurn() }
-        do {
-            return try await attempt(frame)
-        } catch let error as ChannelError where error == .ioOnClosedChannel || error == .alreadyClosed {
-            // The kept connection closed (idle) as this request went out: the write failed, so
-            // nothing reached the process, and the request goes once more on a fresh connection.
-            return try await attempt(frame)
+        // A connection that closed (idle) as the request went out failed the write, so nothing
+        // reached the process: the request goes again on a fresh connection, a few times at most
+        // (on a starved machine even a fresh connection can idle out before the write).
+        for _ in 1..<3 {
+            do {
+                return try await attempt(frame)
+            } catch let error as ChannelError where error == .ioOnClosedChannel || error == .alreadyClosed {
+                continue
+            }
         }
+        return try await attempt(frame)
     }
 
     private func attempt(_ frame: [UInt8]) async throws -> ProtocolMessage {
