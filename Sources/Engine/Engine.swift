@@ -14,10 +14,13 @@ public struct EngineSettings: Sendable {
     public var resyncInterval: Duration
     /// How this engine works the queue.
     public var queue: QueueSettings
+    /// How often the processes' tasks are read for failures and nodes down (Docker sends no task events).
+    public var processCheckInterval: Duration
 
     public init(store: StoreLocation, docker: DockerEndpoint, registry: RegistrySettings,
                 gateway: GatewaySettings = .standard, processRoute: ProcessRoute? = nil,
-                resyncInterval: Duration = .seconds(30), queue: QueueSettings = QueueSettings()) {
+                resyncInterval: Duration = .seconds(30), queue: QueueSettings = QueueSettings(),
+                processCheckInterval: Duration = .seconds(3)) {
         self.store = store
         self.docker = docker
         self.registry = registry
@@ -25,6 +28,7 @@ public struct EngineSettings: Sendable {
         self.processRoute = processRoute ?? .gateway(socketPath: gateway.dialSocket)
         self.resyncInterval = resyncInterval
         self.queue = queue
+        self.processCheckInterval = processCheckInterval
     }
 }
 

@@ -33,6 +33,25 @@ enum ProcessArguments {
         return Int64(number * Double(unit ?? 1))
     }
 
+    /// `HOST:CONTAINER`.
+    static func port(_ text: String) throws -> ExposePort {
+        let parts = text.split(separator: ":").compactMap { Int($0) }
+        guard parts.count == 2 else { throw ValidationError("--port \(text): give HOST-PORT:CONTAINER-PORT, such as 8080:80") }
+        return ExposePort(internal: parts[1], external: parts[0])
+    }
+
+    /// `SOURCE:TARGET[:bind|volume]`; without a type, a source starting with / is a bind mount.
+    static func mount(_ text: String) throws -> MountPoint {
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+        guard (2...3).contains(parts.count), !parts[0].isEmpty, !parts[1].isEmpty else {
+            throw ValidationError("--mount \(text): give SOURCE:TARGET or SOURCE:TARGET:bind|volume")
+        }
+        guard parts.count == 2 || MountType(rawValue: parts[2]) != nil else {
+            throw ValidationError("--mount \(text): the type is bind or volume, not \(parts[2])")
+        }
+        return MountPoint(source: parts[0], target: parts[1], type: parts.count == 3 ? MountType(rawValue: parts[2]) : nil)
+    }
+
     static func nanoCPUs(_ cpus: Double?) throws -> Int64 {
         guard let cpus else { return 0 }
         guard cpus > 0, cpus <= 1024 else { throw ValidationError("--cpus \(cpus): give a number of CPUs such as 0.5") }

@@ -11,7 +11,7 @@ struct ProcessCommand: AsyncParsableCommand {
         commandName: "process",
         abstract: "Deploy, list, inspect and terminate processes.",
         discussion: "A process is one service version running for one user, on a node chosen by the operator or by defpi, with its own configuration. Every change is queued and carried out until it has taken effect.",
-        subcommands: [Create.self, List.self, Show.self, Remove.self])
+        subcommands: [Create.self, List.self, Show.self, Logs.self, Remove.self])
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -33,6 +33,10 @@ struct ProcessCommand: AsyncParsableCommand {
         var memory: String?
         @Option(help: "CPU limit in CPUs (0.5).")
         var cpus: Double?
+        @Option(help: "Mount SOURCE:TARGET[:bind|volume] (repeatable): a host path (bind) or a named volume.")
+        var mount: [String] = []
+        @Option(help: "Publish HOST-PORT:CONTAINER-PORT on the node's own address (repeatable).")
+        var port: [String] = []
         @OptionGroup var change: ChangeOptions
         @OptionGroup var engine: EngineOptions
         @OptionGroup var format: OutputOptions
@@ -48,7 +52,8 @@ struct ProcessCommand: AsyncParsableCommand {
                     serviceId: serviceId, version: version, name: name, owner: user,
                     target: node.map { .node($0) } ?? pool.map { .pool($0) } ?? .automatic,
                     configuration: try ProcessArguments.parameters(e), memoryBytes: try ProcessArguments.bytes(memory),
-                    nanoCPUs: try ProcessArguments.nanoCPUs(cpus))
+                    nanoCPUs: try ProcessArguments.nanoCPUs(cpus), ports: try port.map(ProcessArguments.port),
+                    mounts: try mount.map(ProcessArguments.mount))
                 let engine = try await engine.makeSyncedEngine()
                 let (process, queued) = try await engine.processes.create(request, by: .localOperator())
                 guard !change.detach else {
@@ -119,6 +124,38 @@ struct ProcessCommand: AsyncParsableCommand {
                     : process.configuration.map { "\($0.key)=\($0.value)" }.joined(separator: ", "))
                 details.add("Created", process.created.map { ISO8601DateFormatter().string(from: $0) })
                 details.print()
+            }
+        }
+    }
+
+    struct Logs: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print a process's recent output, and follow it with --follow.")
+        @OptionGroup var target: ProcessReference
+        @Option(help: "How many of the last lines to print.")
+        var tail = 100
+        @Flag(name: [.short, .long], help: "Keep printing what the process writes, until interrupted.")
+        var follow = false
+        @Flag(help: "Prefix each line with Docker's timestamp.")
+        var timestamps = false
+        @OptionGroup var engine: EngineOptions
+
+        func validate() throws {
+            guard tail >= 0 else { throw ValidationError("--tail takes a number of lines, 0 or more") }
+        }
+
+        func run() async throws {
+            try await reportingErrors {
+                let engine = try await engine.makeEngine()
+                let stamped = timestamps
+                try await engine.processes.logs(target.process, tail: tail, follow: follow, by: .localOperator()) { line in
+                    let text = stamped ? "\(line.timestamp) \(line.text)" : line.text
+                    if line.stream == .stderr {
+                        FileHandle.standardError.write(Data((text + "\n").utf8))
+                    } else {
+                        print(text)
+                        fflush(nil)
+                    }
+                }
             }
         }
     }

@@ -52,14 +52,17 @@ struct ModelTests {
         #expect(Architecture(platformName: name) == expected)
     }
 
-    @Test("a process's placement is exactly one of pool and private node")
+    @Test("a process's placement is one of pool, private node, public node, or automatic (none of them)")
     func placement() {
         var process = Fixtures.process(user: "u", pool: "pool-1")
         #expect(process.placement == .pool("pool-1"))
         process.placement = .privateNode("node-9")
-        #expect(process.nodePoolId == nil && process.privateNodeId == "node-9")
-        process.nodePoolId = "pool-2"
-        #expect(process.placement == nil)
+        #expect(process.nodePoolId == nil && process.privateNodeId == "node-9" && process.publicNodeId == nil)
+        process.placement = .publicNode("node-3")
+        #expect(process.privateNodeId == nil && process.publicNodeId == "node-3")
+        process.placement = .automatic
+        #expect(process.nodePoolId == nil && process.privateNodeId == nil && process.publicNodeId == nil)
+        #expect(process.placement == .automatic)
     }
 
     @Test("interface versions are compatible when each sends what the other receives")

@@ -72,8 +72,15 @@ struct ProcessCommandTests {
             #expect(service.spec.taskTemplate.resources?.limits?.memoryBytes == 64 << 20)
             let env = service.spec.taskTemplate.containerSpec.env ?? []
             #expect(env.contains("PROCESS_ID=\(id)") && env.contains("USER_NAME=alice") && env.contains("ORCHESTRATOR_HOST=orchestrator"))
-            let logs = try await ChildProcess.run("/usr/bin/docker", ["-H", "unix://\(socket)", "service", "logs", "--raw", id]).stdout
-            #expect(logs.contains("runs from reading 0: interval=0.2 watts=75.0"), "\(logs)")
+            let logs = try await defpi("process", "logs", "meter-a", "--tail", "500").stdout
+            #expect(logs.contains("meter \(id) runs from reading 0: interval=0.2 watts=75.0"), "\(logs)")
+
+            // A task Docker cannot start shows as FAILING with Docker's reason, and create says so.
+            let broken = try await defpi("process", "create", "meter", "--user", "alice", "--node", worker, "--name", "broken",
+                                         "--mount", "/nonexistent/defpi-device:/dev/meter:bind", "--timeout", "30")
+            #expect(broken.status != 0 && broken.stderr.contains("is deployed but not running yet: it is FAILING")
+                    && broken.stderr.contains("bind source path does not exist"), "\(broken.stderr)")
+            #expect(try await defpi("process", "rm", "broken").status == 0)
 
             let removed = try await defpi("process", "rm", "meter-a")
             #expect(removed.status == 0, "\(removed.stderr)")

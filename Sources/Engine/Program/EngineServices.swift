@@ -5,11 +5,12 @@ import ServiceLifecycle
 extension Engine {
     /// The Engine's background work as services of one `ServiceGroup`, in start order: the Docker
     /// event follower, the periodic re-sync (and pruning), and, unless `workingQueue` is false (a
-    /// read-only console), the queue's workers. A group shuts services down in reverse order, so
-    /// running changes finish before the Engine stops watching Docker.
+    /// read-only console, which writes nothing), the process watch and the queue's workers. A
+    /// group shuts services down in reverse order, so running changes finish before the Engine
+    /// stops watching Docker.
     public func backgroundServices(workingQueue: Bool = true) -> [any ServiceLifecycle.Service] {
         var services: [any ServiceLifecycle.Service] = [DockerEventFollower(engine: self), PeriodicResync(engine: self)]
-        if workingQueue { services.append(QueueWorkers(queue: queue)) }
+        if workingQueue { services += [ProcessWatch(engine: self), QueueWorkers(queue: queue)] }
         return services
     }
 
@@ -38,6 +39,20 @@ struct PeriodicResync: ServiceLifecycle.Service {
 
     func run() async throws {
         await cancelWhenGracefulShutdown { await engine.resyncPeriodically() }
+    }
+}
+
+/// Reads the processes' tasks every `processCheckInterval` and records what Docker says of them.
+struct ProcessWatch: ServiceLifecycle.Service {
+    let engine: Engine
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                await engine.processes.checkHealth()
+                try? await Task.sleep(for: engine.settings.processCheckInterval)
+            }
+        }
     }
 }
 

@@ -135,6 +135,11 @@ public final class DockerClient: Sendable {
         return try await get("/tasks?filters=" + Self.filters(filters), operation: "list tasks of \(service)")
     }
 
+    /// Every task of the swarm, in one call (swarm keeps a few past tasks per service).
+    public func allTasks() async throws -> [DockerTask] {
+        try await get("/tasks", operation: "list tasks")
+    }
+
     // MARK: Networks
 
     public func networks(name: String? = nil) async throws -> [DockerNetwork] {
@@ -190,6 +195,26 @@ public final class DockerClient: Sendable {
             throw DockerError.unreachable(endpoint: endpoint.description, error)
         }
         guard response.isSuccess else { throw error(for: response, operation: operation) }
+    }
+
+    // MARK: Logs
+
+    /// Streams a service's output (`GET /services/{id}/logs`): the last `tail` lines, then, with
+    /// `follow`, whatever follows until the task is cancelled. Each line goes to `onLine`.
+    public func streamLogs(service: String, tail: Int, follow: Bool,
+                           onLine: @escaping @Sendable (DockerLogLine) -> Void) async throws {
+        let operation = "read the logs of \(service)"
+        let query = "stdout=1&stderr=1&timestamps=1&tail=\(tail)&follow=\(follow ? 1 : 0)"
+        let request = HTTPRequest(url: try await url("/services/\(service.percentEncoded)/logs?" + query))
+        let splitter = DockerLogSplitter(onLine: onLine)
+        let response: HTTPResponse
+        do {
+            response = try await http.stream(request) { chunk in splitter.feed(chunk) }
+        } catch let error as HTTPTransportError {
+            throw DockerError.unreachable(endpoint: endpoint.description, error)
+        }
+        guard response.isSuccess else { throw error(for: response, operation: operation) }
+        splitter.finish()
     }
 
     // MARK: Plumbing

@@ -114,6 +114,8 @@ public struct DockerTask: Decodable, Sendable {
     /// `running`, `shutdown` ...: what the orchestrator wants.
     public var desiredState: String
     public var status: Status
+    /// When the task last changed (RFC 3339, so later sorts higher).
+    public var updatedAt: String?
 
     public struct Status: Decodable, Sendable {
         /// `new`, `pending`, `assigned`, `preparing`, `starting`, `running`, `complete`, `failed`, `rejected` ...
@@ -138,7 +140,8 @@ public struct DockerTask: Decodable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case id = "ID", serviceID = "ServiceID", nodeID = "NodeID", desiredState = "DesiredState", status = "Status"
+        case id = "ID", serviceID = "ServiceID", nodeID = "NodeID", desiredState = "DesiredState", status = "Status",
+            updatedAt = "UpdatedAt"
     }
 }
 

@@ -118,9 +118,7 @@ final class ProcessControl: Sendable {
 
 /// Sends a started process its configuration (or its saved state) and records it RUNNING.
 struct SendConfigurationStep: ChangeStep {
-    struct Payload: Codable, Sendable {
-        var processId: String
-    }
+    typealias Payload = ProcessSubject
 
     static let kind: PendingChangeKind = "SEND_CONFIGURATION"
 

@@ -87,9 +87,7 @@ struct ProcessDeployment: Sendable {
 /// Deploys a process on the swarm (see `ProcessDeployment`); the process then calls the
 /// Engine back and gets its configuration.
 struct DeployProcessStep: ChangeStep {
-    struct Payload: Codable, Sendable {
-        var processId: String
-    }
+    typealias Payload = ProcessSubject
 
     static let kind: PendingChangeKind = "DEPLOY_PROCESS"
 

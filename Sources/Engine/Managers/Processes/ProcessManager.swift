@@ -6,17 +6,20 @@ import Logging
 /// it starts. Every change goes through the queue; this manager checks who asks and what.
 public final class ProcessManager: Sendable {
     private let store: any Store
+    private let docker: DockerClient
     private let queue: PendingChangeManager
     private let users: UserManager
     private let services: ServiceManager
     private let notifications: EngineNotifications
     let control: ProcessControl
     let deployment: ProcessDeployment
+    private let health: ProcessHealth
     private let logger = Logger(label: "defpi.processes")
 
     init(store: any Store, docker: DockerClient, queue: PendingChangeManager, users: UserManager, services: ServiceManager,
          gateway: GatewayManager, connector: ProcessConnector, notifications: EngineNotifications) {
         self.store = store
+        self.docker = docker
         self.queue = queue
         self.users = users
         self.services = services
@@ -24,6 +27,7 @@ public final class ProcessManager: Sendable {
         let record = ProcessRecord(store: store, notifications: notifications)
         control = ProcessControl(store: store, connector: connector, notifications: notifications)
         deployment = ProcessDeployment(store: store, docker: docker, services: services, gateway: gateway, record: record)
+        health = ProcessHealth(store: store, docker: docker, record: record)
         queue.register(SendConfigurationStep(control: control))
         queue.register(DeployProcessStep(deployment: deployment))
         queue.register(TerminateProcessStep(termination: ProcessTermination(
@@ -156,12 +160,28 @@ public final class ProcessManager: Sendable {
                 throw LookupError.notFound(what: "process", reference: processId)
             }
             if process.state == .running || ContinuousClock.now >= deadline { return process }
+            // No engine may be watching Docker for this one: look at its task too.
+            try await health.check(only: processId)
             if let sending = try await queue.openChange(of: SendConfigurationStep.kind, on: processId),
                try await queue.runNext(only: sending.id) {
                 continue
             }
             try await Task.sleep(for: .milliseconds(200))
         }
+    }
+
+    /// A process's recent output (the last `tail` lines), then, with `follow`, what it writes
+    /// until the task is cancelled; from Docker, wherever the process runs.
+    public func logs(_ reference: String, tail: Int, follow: Bool, by caller: Caller,
+                     onLine: @escaping @Sendable (DockerLogLine) -> Void) async throws {
+        let process = try await process(reference, by: caller)
+        guard let service = process.dockerId else { throw ProcessError.notDeployed(process.name) }
+        try await docker.streamLogs(service: service, tail: tail, follow: follow, onLine: onLine)
+    }
+
+    /// Folds what Docker tells about every process (failing tasks, nodes down) into its state.
+    func checkHealth() async {
+        do { try await health.check() } catch { logger.warning("cannot read the processes' tasks: \(error)") }
     }
 
     // MARK: What processes say

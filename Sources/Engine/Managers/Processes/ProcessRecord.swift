@@ -27,3 +27,8 @@ struct ProcessRecord: Sendable {
         }
     }
 }
+
+/// The payload of every process step: the process it acts on, re-read when the step runs.
+struct ProcessSubject: Codable, Sendable {
+    var processId: String
+}

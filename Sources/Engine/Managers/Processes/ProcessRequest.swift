@@ -114,6 +114,7 @@ public enum ProcessError: UserFacingError, Equatable {
     case noEligibleNode(target: String, reasons: [String])
     case notYours(action: String)
     case busy(process: String, change: String)
+    case notDeployed(String)
 
     public var userMessage: String {
         switch self {
@@ -132,6 +133,8 @@ public enum ProcessError: UserFacingError, Equatable {
             return "no node can take the process \(target): \(why)"
         case .notYours(let action):
             return "only an admin may \(action)"
+        case .notDeployed(let process):
+            return "process \(process) has no swarm service yet; `defpi change ls --resource` shows what it waits for"
         case .busy(let process, let change):
             return "process \(process) is busy with \(change); wait for it, or cancel it with `defpi change cancel`"
         }

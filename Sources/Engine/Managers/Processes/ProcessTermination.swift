@@ -42,9 +42,7 @@ struct ProcessTermination: Sendable {
 
 /// Terminates a process (see `ProcessTermination`).
 struct TerminateProcessStep: ChangeStep {
-    struct Payload: Codable, Sendable {
-        var processId: String
-    }
+    typealias Payload = ProcessSubject
 
     static let kind: PendingChangeKind = "TERMINATE_PROCESS"
     /// A process that keeps refusing to end is left for an operator after this many tries.
