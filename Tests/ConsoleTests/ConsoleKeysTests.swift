@@ -105,6 +105,28 @@ struct ConsoleKeysTests {
         #expect(view.handle(.enter) == .run(CreatePool(name: "spare")))
     }
 
+    @Test("processes: n deploys from a line (or :deploy), d terminates the selected or marked ones after a y")
+    func processes() {
+        var view = ConsoleViewTests.sampleView()
+        _ = view.handle(.character("2"))
+        _ = view.handle(.character("n"))
+        #expect(view.prompt?.label.hasPrefix("deploy SERVICE[:VERSION]") == true)
+        _ = type("meter:1.1.0 user=alice pool=edge name=m9 INTERVAL=2", into: &view)
+        #expect(view.handle(.enter) == .run(DeployProcess(request: ProcessRequest(
+            serviceId: "meter", version: "1.1.0", name: "m9", owner: "alice", target: .pool("edge"),
+            configuration: [ProcessParameter(key: "INTERVAL", value: "2")]))))
+        _ = view.handle(.character(":"))
+        _ = type("deploy echo node=tb-w1", into: &view)
+        #expect(view.handle(.enter) == .run(DeployProcess(request: ProcessRequest(serviceId: "echo", target: .node("tb-w1")))))
+        _ = view.handle(.character(":"))
+        _ = type("deploy user=alice", into: &view)
+        #expect(view.handle(.enter) == nil && view.flash?.isError == true, "no service named")
+        let selected = view.panes[view.focus].table.selectedRow!
+        _ = view.handle(.character("d"))
+        #expect(view.prompt?.label == "terminate \(selected.cells[0])? (y/n) ")
+        #expect(view.handle(.character("y")) == .run(TerminateProcesses(processIds: [selected.id])))
+    }
+
     @Test("marks collect rows for a bulk action; s sorts by the next column, S reverses")
     func marksAndSort() {
         var view = ConsoleViewTests.sampleView()
@@ -167,8 +189,9 @@ struct ConsoleKeysTests {
                 tried += 1
             }
         }
-        // Classify, rename and declassify a node; create, rename and delete a pool; :pool.
-        #expect(tried == 8)
+        // Classify, rename and declassify a node; create, rename and delete a pool; :pool;
+        // deploy (key and :deploy) and terminate a process.
+        #expect(tried == 11)
         var view = ConsoleViewTests.sampleView()
         view.readOnly = true
         #expect(view.render(width: 80, height: 24).text().contains("‹read-only›"))

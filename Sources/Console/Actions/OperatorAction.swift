@@ -37,8 +37,8 @@ extension OperatorAction {
 /// Every action the console offers, in the order help lists those sharing a pane.
 public enum OperatorActions {
     public static let all: [any OperatorAction.Type] = [
-        ClassifyNodes.self, RenameNode.self, RenamePool.self, DeclassifyNodes.self, DeletePool.self, CreatePool.self,
-        ChangeTheme.self,
+        ClassifyNodes.self, RenameNode.self, RenamePool.self, DeclassifyNodes.self, DeletePool.self,
+        TerminateProcesses.self, CreatePool.self, DeployProcess.self, ChangeTheme.self,
     ]
 
     /// The key-map entries the actions bring, each once, in the order of `all`.
