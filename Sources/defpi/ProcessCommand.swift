@@ -11,7 +11,7 @@ struct ProcessCommand: AsyncParsableCommand {
         commandName: "process",
         abstract: "Deploy, list, inspect and terminate processes.",
         discussion: "A process is one service version running for one user, on a node chosen by the operator or by defpi, with its own configuration. Every change is queued and carried out until it has taken effect.",
-        subcommands: [Create.self, List.self, Show.self, Logs.self, Remove.self])
+        subcommands: [Create.self, List.self, Show.self, Config.self, Logs.self, Remove.self])
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -124,6 +124,38 @@ struct ProcessCommand: AsyncParsableCommand {
                     : process.configuration.map { "\($0.key)=\($0.value)" }.joined(separator: ", "))
                 details.add("Created", process.created.map { ISO8601DateFormatter().string(from: $0) })
                 details.print()
+            }
+        }
+    }
+
+    struct Config: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Change a process's configuration, or print it.",
+            discussion: "The new configuration is pending until the running process acknowledges it; a process that refuses it keeps its old one, and the command prints the process's reason. Without -e or --unset the configuration is printed, with what is pending.")
+        @OptionGroup var target: ProcessReference
+        @Option(name: .short, help: "Set KEY=VALUE (repeatable).")
+        var e: [String] = []
+        @Option(help: "Remove KEY (repeatable).")
+        var unset: [String] = []
+        @OptionGroup var change: ChangeOptions
+        @OptionGroup var engine: EngineOptions
+        @OptionGroup var format: OutputOptions
+
+        func run() async throws {
+            try await reportingErrors {
+                let engine = try await engine.makeEngine()
+                guard !e.isEmpty || !unset.isEmpty else {
+                    let process = try await engine.processes.process(target.process, by: .localOperator())
+                    if format.output == .json { return try format.printJSON(process.configuration) }
+                    for parameter in process.configuration { print("\(parameter.key)=\(parameter.value)") }
+                    if let pending = process.pendingConfiguration {
+                        print("pending: " + pending.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
+                    }
+                    return
+                }
+                let queued = try await engine.processes.configure(
+                    target.process, set: try ProcessArguments.parameters(e), unset: unset, by: .localOperator())
+                try await change.settle(queued, in: engine)
             }
         }
     }

@@ -75,6 +75,15 @@ struct ProcessCommandTests {
             let logs = try await defpi("process", "logs", "meter-a", "--tail", "500").stdout
             #expect(logs.contains("meter \(id) runs from reading 0: interval=0.2 watts=75.0"), "\(logs)")
 
+            // A configuration change is applied once the process acknowledges it; one it refuses
+            // leaves the old one, and says the process's reason.
+            let configured = try await defpi("process", "config", "meter-a", "-e", "WATTS=80", "--unset", "INTERVAL")
+            #expect(configured.status == 0, "\(configured.stderr)")
+            #expect(try await defpi("process", "config", "meter-a").stdout == "WATTS=80\n")
+            let refused = try await defpi("process", "config", "meter-a", "-e", "WATTS=lots")
+            #expect(refused.status != 0 && refused.stderr.contains("refused the configuration update"), "\(refused.stderr)")
+            #expect(try await defpi("process", "config", "meter-a").stdout == "WATTS=80\n")
+
             // A task Docker cannot start shows as FAILING with Docker's reason, and create says so.
             let broken = try await defpi("process", "create", "meter", "--user", "alice", "--node", worker, "--name", "broken",
                                          "--mount", "/nonexistent/defpi-device:/dev/meter:bind", "--timeout", "30")

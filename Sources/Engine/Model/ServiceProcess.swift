@@ -28,8 +28,10 @@ public struct ServiceProcess: Entity {
     public var dockerId: String?
     /// The defpi node the process was placed on.
     public var runningNodeId: String?
-    /// Environment configuration of this process alone.
+    /// Configuration of this process alone, as the process has applied it.
     public var configuration: [ProcessParameter]
+    /// A configuration asked for and not yet acknowledged by the process; nil when none waits.
+    public var pendingConfiguration: [ProcessParameter]?
     /// 0 = unlimited.
     public var maxMemoryBytes: Int64
     /// 0 = unlimited.

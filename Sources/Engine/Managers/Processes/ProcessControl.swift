@@ -50,6 +50,20 @@ final class ProcessControl: Sendable {
         }
     }
 
+    /// Sends a running process a new configuration (`SetConfigMessage`, isUpdate); returns once
+    /// it answers RUNNING. An `ErrorMessage` fails for good with the process's reason.
+    func update(_ processId: String, configuration: [ProcessParameter]) async throws {
+        let process = try await existing(processId)
+        var setConfig = Process_SetConfigMessage()
+        setConfig.processID = processId
+        setConfig.isUpdate = true
+        setConfig.config = Dictionary(configuration.map { ($0.key, $0.value) }, uniquingKeysWith: { _, last in last })
+        let reply = try await connector.send(.setConfig(setConfig), to: processId)
+        guard try Self.state(in: reply, asked: "configuration update", process: process) == .running else {
+            throw ProcessReplyError.unexpected(process: process.name, asked: "configuration update", reply: reply.name)
+        }
+    }
+
     /// Asks the process to suspend; stores the state it returns (the process then exits).
     @discardableResult
     func suspend(_ processId: String) async throws -> Data {

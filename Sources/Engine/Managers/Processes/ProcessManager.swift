@@ -30,6 +30,7 @@ public final class ProcessManager: Sendable {
         health = ProcessHealth(store: store, docker: docker, record: record)
         queue.register(SendConfigurationStep(control: control))
         queue.register(DeployProcessStep(deployment: deployment))
+        queue.register(UpdateConfigurationStep(configuration: ProcessConfiguration(store: store, control: control, record: record)))
         queue.register(TerminateProcessStep(termination: ProcessTermination(
             store: store, docker: docker, control: control, notifications: notifications)))
     }
@@ -103,6 +104,34 @@ public final class ProcessManager: Sendable {
         await store.audit(AuditEvent(actor: caller.name, action: "process.created", target: process.id,
                                      detail: "\(name): \(service.id) \(service.version) for \(owner.username)"), logger: logger)
         return (process.atRevision(1), change)
+    }
+
+    /// Changes a process's configuration: `set` replaces or adds keys, `unset` removes them. The
+    /// result is checked, stored as pending with the change that sends it, and applied once the
+    /// process acknowledges it. A change already waiting picks up the newest pending configuration.
+    public func configure(_ reference: String, set: [ProcessParameter], unset: [String], by caller: Caller) async throws
+        -> PendingChange
+    {
+        guard !set.isEmpty || !unset.isEmpty else { throw ProcessError.nothingToChange }
+        var process = try await process(reference, by: caller)
+        try ProcessRules.checkConfiguration(set)
+        let wanted = ProcessConfiguration.merged(process.pendingConfiguration ?? process.configuration, set: set, unset: unset)
+        try ProcessRules.checkConfiguration(wanted)
+        process.pendingConfiguration = wanted
+        var intent = StoreBatch()
+        intent.update(process)
+        let change: PendingChange
+        if let waiting = try await queue.openChange(of: UpdateConfigurationStep.kind, on: process.id) {
+            try await store.write(intent)
+            change = waiting
+        } else {
+            change = try await queue.enqueue(try PendingChange(
+                UpdateConfigurationStep.self, .init(processId: process.id),
+                description: "process \(process.name): update its configuration", resources: [process.id],
+                userId: process.userId, createdBy: caller.name), with: intent)
+        }
+        notifications.publish(.entity(.process, id: process.id, change: .modified))
+        return change
     }
 
     /// Queues the end of a process: TERMINATE, its swarm service removed, its record deleted.

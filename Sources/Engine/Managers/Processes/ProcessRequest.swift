@@ -115,6 +115,8 @@ public enum ProcessError: UserFacingError, Equatable {
     case notYours(action: String)
     case busy(process: String, change: String)
     case notDeployed(String)
+    case notRunning(process: String, state: String)
+    case nothingToChange
 
     public var userMessage: String {
         switch self {
@@ -133,6 +135,10 @@ public enum ProcessError: UserFacingError, Equatable {
             return "no node can take the process \(target): \(why)"
         case .notYours(let action):
             return "only an admin may \(action)"
+        case .notRunning(let process, let state):
+            return "process \(process) is \(state), not RUNNING; the change waits for it to run"
+        case .nothingToChange:
+            return "give -e KEY=VALUE or --unset KEY to change the configuration"
         case .notDeployed(let process):
             return "process \(process) has no swarm service yet; `defpi change ls --resource` shows what it waits for"
         case .busy(let process, let change):
