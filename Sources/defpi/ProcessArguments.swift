@@ -66,6 +66,15 @@ enum ProcessArguments {
         return "\(bytes) bytes"
     }
 
+    /// Waits for a relocation `change` and then for the process to run again (unless --detach).
+    static func relocated(_ reference: String, by change: PendingChange, in engine: Engine, options: ChangeOptions) async throws {
+        guard !options.detach else { return print("queued: \(change.description) (change \(change.id))") }
+        try await options.settle(change, in: engine, quiet: true)
+        let process = try await engine.processes.process(reference, by: .localOperator())
+        let running = try await untilRunning(process, in: engine, timeout: options.timeout ?? 180)
+        print("done: \(change.description); \(running.name) runs \(running.serviceId) \(running.serviceVersion)")
+    }
+
     /// Waits for `process` to run, serving the Engine's API socket meanwhile unless a console or
     /// server does (the process calls back through it); an error says what it is doing instead.
     static func untilRunning(_ process: ServiceProcess, in engine: Engine, timeout: Int) async throws -> ServiceProcess {

@@ -11,7 +11,7 @@ struct ProcessCommand: AsyncParsableCommand {
         commandName: "process",
         abstract: "Deploy, list, inspect and terminate processes.",
         discussion: "A process is one service version running for one user, on a node chosen by the operator or by defpi, with its own configuration. Every change is queued and carried out until it has taken effect.",
-        subcommands: [Create.self, List.self, Show.self, Config.self, Logs.self, Remove.self])
+        subcommands: [Create.self, List.self, Show.self, Config.self, Upgrade.self, Move.self, Logs.self, Remove.self])
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -156,6 +156,51 @@ struct ProcessCommand: AsyncParsableCommand {
                 let queued = try await engine.processes.configure(
                     target.process, set: try ProcessArguments.parameters(e), unset: unset, by: .localOperator())
                 try await change.settle(queued, in: engine)
+            }
+        }
+    }
+
+    struct Upgrade: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run a process at another version of its service (a lower one downgrades), keeping its configuration and state.",
+            discussion: "The process is suspended and its state saved, its swarm service is replaced by one at the new version, and the new container resumes from the state.")
+        @OptionGroup var target: ProcessReference
+        @Option(help: "The version to run.")
+        var version: String
+        @OptionGroup var change: ChangeOptions
+        @OptionGroup var engine: EngineOptions
+
+        func run() async throws {
+            try await reportingErrors {
+                let engine = try await engine.makeSyncedEngine()
+                let queued = try await engine.processes.relocate(target.process, version: version, target: nil, by: .localOperator())
+                try await ProcessArguments.relocated(target.process, by: queued, in: engine, options: change)
+            }
+        }
+    }
+
+    struct Move: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Move a process to another node or pool, keeping its configuration and state.",
+            discussion: "The process is suspended and its state saved, its swarm service moves, and the new container resumes from the state.")
+        @OptionGroup var target: ProcessReference
+        @Option(help: "The node to run on: a public node, or a private node of the owner.")
+        var node: String?
+        @Option(help: "The pool to run in.")
+        var pool: String?
+        @OptionGroup var change: ChangeOptions
+        @OptionGroup var engine: EngineOptions
+
+        func validate() throws {
+            guard (node == nil) != (pool == nil) else { throw ValidationError("give exactly one of --node NODE or --pool POOL") }
+        }
+
+        func run() async throws {
+            try await reportingErrors {
+                let engine = try await engine.makeSyncedEngine()
+                let destination: PlacementRequest = node.map { .node($0) } ?? .pool(pool!)
+                let queued = try await engine.processes.relocate(target.process, version: nil, target: destination, by: .localOperator())
+                try await ProcessArguments.relocated(target.process, by: queued, in: engine, options: change)
             }
         }
     }

@@ -4,11 +4,12 @@ import Foundation
 import Testing
 
 /// `defpi process` as an operator runs it against the test bed: a meter deployed on a worker
-/// with its own configuration, running there and called back through the gateway; listed and
-/// shown; refused with reasons when asked the impossible; terminated without a trace in Docker.
+/// with its own configuration, running there and called back through the gateway; listed,
+/// shown, reconfigured, upgraded and moved with its state; refused with reasons when asked the
+/// impossible; a task Docker cannot start shown with Docker's reason; terminated without a trace.
 @Suite("Process commands", .enabled(if: TestBed.hasSwarm && TestBed.hasRegistry), .timeLimit(.minutes(5)))
 struct ProcessCommandTests {
-    @Test("create runs a meter on the chosen worker with its configuration; ls and show; refusals say why; rm removes it")
+    @Test("a meter deployed, listed, reconfigured, upgraded and moved with its counter, and removed; refusals say why")
     func createListRemove() async throws {
         let socket = try #require(TestBed.dockerEndpoint?.unixSocketPath)
         let registryURL = try #require(TestBed.registryURL)
@@ -26,13 +27,16 @@ struct ProcessCommandTests {
         let published = try await defpi("service", "publish", BuiltSample.meter.executable, "--id", "meter", "--version", "1.0.0",
                                          "--description", BuiltSample.meter.descriptionPath)
         #expect(published.status == 0, "\(published.stderr)")
+        let newer = try await defpi("service", "publish", BuiltSample.meter.executable, "--id", "meter", "--version", "1.1.0",
+                                    "--description", BuiltSample.meter.descriptionPath)
+        #expect(newer.status == 0, "\(newer.stderr)")
         #expect(try await defpi("user", "add", "alice", "--password-stdin", input: "a-long-password\n").status == 0)
         let classified = try await defpi("node", "classify", worker, "--owner", "alice", "--detach")
         #expect(classified.status == 0, "\(classified.stderr)")
 
         // Refusals name what is wrong, and leave nothing behind.
         let refusals: [([String], String)] = [
-            (["meter:9.9", "--user", "alice"], "service meter has no version 9.9; it has 1.0.0"),
+            (["meter:9.9", "--user", "alice"], "service meter has no version 9.9; it has 1.1.0, 1.0.0"),
             (["meter", "--user", "alice", "-e", "1BAD=x"], "\"1BAD\" is not a key"),
             (["meter", "--user", "alice", "--name", "Meter One"], "is not a process name"),
             (["meter", "--user", "alice", "--node", TestBed.nodeNames[2]], "no node matches"),
@@ -51,7 +55,7 @@ struct ProcessCommandTests {
 
         try await SwarmGateway.turn {
             defer { Task { try? await docker.removeService(GatewayManager.serviceName) } }
-            let created = try await defpi("process", "create", "meter", "--user", "alice", "--node", worker, "--name", "meter-a",
+            let created = try await defpi("process", "create", "meter:1.0.0", "--user", "alice", "--node", worker, "--name", "meter-a",
                                           "-e", "INTERVAL=0.2", "-e", "WATTS=75", "--memory", "64m")
             #expect(created.status == 0, "\(created.stdout)\(created.stderr)")
             #expect(created.stdout.contains("process meter-a (") && created.stdout.contains("is running"))
@@ -83,6 +87,29 @@ struct ProcessCommandTests {
             let refused = try await defpi("process", "config", "meter-a", "-e", "WATTS=lots")
             #expect(refused.status != 0 && refused.stderr.contains("refused the configuration update"), "\(refused.stderr)")
             #expect(try await defpi("process", "config", "meter-a").stdout == "WATTS=80\n")
+
+            // Upgraded, then moved: each time suspended with its state, resumed from it.
+            /// The highest reading a start of the meter resumed from, as its log says.
+            func resumedReading() async throws -> Int {
+                let output = try await defpi("process", "logs", "meter-a", "--tail", "2000").stdout
+                return output.split(separator: "\n").compactMap { line in
+                    line.split(separator: "runs from reading ").dropFirst().first.flatMap { Int($0.prefix { $0.isNumber }) }
+                }.max() ?? -1
+            }
+            try await Task.sleep(for: .seconds(1))
+            let upgraded = try await defpi("process", "upgrade", "meter-a", "--version", "1.1.0")
+            #expect(upgraded.status == 0 && upgraded.stdout.contains("runs meter 1.1.0"), "\(upgraded.stdout)\(upgraded.stderr)")
+            var resumedAt = 0
+            #expect(await eventually { resumedAt = (try? await resumedReading()) ?? 0; return resumedAt > 0 },
+                    "the upgraded meter did not resume from its counter")
+            let manager = TestBed.nodeNames[0]
+            #expect(try await defpi("node", "classify", manager, "--owner", "alice", "--detach").status == 0)
+            try await Task.sleep(for: .seconds(1))
+            let moved = try await defpi("process", "move", "meter-a", "--node", manager)
+            #expect(moved.status == 0, "\(moved.stdout)\(moved.stderr)")
+            let managerId = try await docker.nodes().first { $0.description.hostname == manager }?.id
+            #expect(try await docker.service(id)?.spec.taskTemplate.placement?.constraints == ["node.id == \(try #require(managerId))"])
+            #expect(await eventually { ((try? await resumedReading()) ?? 0) > resumedAt }, "the moved meter did not resume from its counter")
 
             // A task Docker cannot start shows as FAILING with Docker's reason, and create says so.
             let broken = try await defpi("process", "create", "meter", "--user", "alice", "--node", worker, "--name", "broken",

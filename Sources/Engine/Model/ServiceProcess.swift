@@ -41,6 +41,8 @@ public struct ServiceProcess: Entity {
     /// 0 = off.
     public var debuggingPort: Int
     public var suspendOnDebug: Bool
+    /// An upgrade, downgrade or move under way, with how far it has got; nil otherwise.
+    public var relocation: Relocation?
     /// What the process returned when it was last suspended: sent back (`ResumeProcessMessage`)
     /// when it starts again, instead of its configuration.
     public var suspendedState: Data?
@@ -94,7 +96,7 @@ public struct ServiceProcess: Entity {
 }
 
 /// Where a process may be placed.
-public enum PlacementTarget: Sendable, Hashable {
+public enum PlacementTarget: Codable, Sendable, Hashable {
     /// Any ready node of this pool of public nodes.
     case pool(String)
     /// This private node of the owner.

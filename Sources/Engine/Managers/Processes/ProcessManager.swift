@@ -30,6 +30,8 @@ public final class ProcessManager: Sendable {
         health = ProcessHealth(store: store, docker: docker, record: record)
         queue.register(SendConfigurationStep(control: control))
         queue.register(DeployProcessStep(deployment: deployment))
+        queue.register(RelocateProcessStep(relocation: ProcessRelocation(
+            store: store, control: control, deployment: deployment, record: record)))
         queue.register(UpdateConfigurationStep(configuration: ProcessConfiguration(store: store, control: control, record: record)))
         queue.register(TerminateProcessStep(termination: ProcessTermination(
             store: store, docker: docker, control: control, notifications: notifications)))
@@ -130,6 +132,46 @@ public final class ProcessManager: Sendable {
                 description: "process \(process.name): update its configuration", resources: [process.id],
                 userId: process.userId, createdBy: caller.name), with: intent)
         }
+        notifications.publish(.entity(.process, id: process.id, change: .modified))
+        return change
+    }
+
+    /// Upgrades or downgrades a process to `version`, or moves it to `target`, or both, keeping
+    /// its configuration and state: it is suspended, its state saved, its swarm service replaced,
+    /// and it resumes from the state. Refused when the version cannot be deployed or no node of
+    /// the target can run it.
+    public func relocate(_ reference: String, version: String?, target: PlacementRequest?, by caller: Caller) async throws
+        -> PendingChange
+    {
+        let process = try await process(reference, by: caller)
+        if let busy = process.relocation {
+            throw ProcessError.busy(process: process.name, change: "a relocation to \(busy.version)")
+        }
+        let service = try await services.service(process.serviceId, version: version ?? process.serviceVersion)
+        if let problem = service.problem {
+            throw ProcessError.unusableVersion(serviceId: service.id, version: service.version, problem: problem)
+        }
+        guard let owner = try await store.fetch(User.self, id: process.userId) else {
+            throw LookupError.notFound(what: "user", reference: process.userId)
+        }
+        var placement = process.placement
+        if let target { placement = try await placementTarget(target, owner: owner) }
+        let nodes = try await deployment.placement(for: owner.id, excluding: process.id)
+        let decision = nodes.decide(placement, owner: owner, service: service)
+        guard !decision.eligible.isEmpty else {
+            throw ProcessError.noEligibleNode(
+                target: Placement.describe(placement, nodes: nodes.nodes, pools: try await store.all(NodePool.self)),
+                reasons: decision.reasons)
+        }
+        var relocating = process
+        relocating.relocation = Relocation(version: service.version, placement: placement)
+        var intent = StoreBatch()
+        intent.update(relocating)
+        let what = version == nil ? "move to \(Placement.describe(placement, nodes: nodes.nodes, pools: try await store.all(NodePool.self)))"
+            : "\(VersionOrder.newestFirst(service.version, process.serviceVersion) ? "upgrade" : "downgrade") to \(service.version)"
+        let change = try await queue.enqueue(try PendingChange(
+            RelocateProcessStep.self, .init(processId: process.id), description: "process \(process.name): \(what)",
+            resources: [process.id], userId: process.userId, createdBy: caller.name), with: intent)
         notifications.publish(.entity(.process, id: process.id, change: .modified))
         return change
     }

@@ -1,0 +1,88 @@
+import Foundation
+import Logging
+
+/// Where an upgrade, a downgrade or a move takes a process, and how far it has got. Stored on
+/// the process, so a relocation interrupted at any point resumes where it stopped; the process
+/// record itself is never deleted on the way.
+public struct Relocation: Codable, Sendable, Equatable {
+    public enum Phase: String, Codable, Sendable {
+        /// The process is asked to suspend; its state is saved in the store.
+        case suspending
+        /// Its swarm service is replaced by one at the new version or place; the new container
+        /// calls back and is sent the saved state (`ResumeProcessMessage`).
+        case replacing
+    }
+
+    public var version: String
+    public var placement: PlacementTarget
+    public var phase: Phase
+
+    init(version: String, placement: PlacementTarget) {
+        self.version = version
+        self.placement = placement
+        phase = .suspending
+    }
+}
+
+/// Carries a relocation out: suspend (the state saved before anything is removed), then the
+/// swarm service updated in place to the new version or node; the process record stays. A
+/// process that does not run (its node down, its task failing) cannot be suspended: it starts
+/// again from its configuration, and the audit says so.
+struct ProcessRelocation: Sendable {
+    let store: any Store
+    let control: ProcessControl
+    let deployment: ProcessDeployment
+    let record: ProcessRecord
+    private let logger = Logger(label: "defpi.processes")
+
+    init(store: any Store, control: ProcessControl, deployment: ProcessDeployment, record: ProcessRecord) {
+        self.store = store
+        self.control = control
+        self.deployment = deployment
+        self.record = record
+    }
+
+    func relocate(_ processId: String, by actor: String, lease: ChangeLease) async throws {
+        guard let process = try await store.fetch(ServiceProcess.self, id: processId) else {
+            throw ChangeObsolete("the process no longer exists")
+        }
+        guard var relocation = process.relocation else { return }
+        if relocation.phase == .suspending {
+            if process.state == .running {
+                try lease.check()
+                try await control.suspend(processId)
+            } else if process.suspendedState == nil {
+                await store.audit(AuditEvent(actor: actor, action: "process.state-lost", target: processId,
+                                             detail: "\(process.name) was \(process.state.rawValue) and could not be suspended: it starts from its configuration"),
+                                  logger: logger)
+            }
+            relocation.phase = .replacing
+            let next = relocation
+            try await record.update(processId) { $0.relocation = next }
+        }
+        try await record.update(processId) {
+            $0.serviceVersion = relocation.version
+            $0.placement = relocation.placement
+        }
+        try await deployment.deploy(processId, lease: lease)
+        try await record.update(processId) {
+            $0.relocation = nil
+            // Unless the new container has called back already.
+            if $0.state != .initializing { $0.state = .starting }
+            $0.problem = nil
+        }
+    }
+}
+
+/// Upgrades, downgrades or moves a process (see `ProcessRelocation`).
+struct RelocateProcessStep: ChangeStep {
+    typealias Payload = ProcessSubject
+
+    static let kind: PendingChangeKind = "RELOCATE_PROCESS"
+
+    let relocation: ProcessRelocation
+
+    func run(_ payload: Payload, change: PendingChange, lease: ChangeLease) async throws {
+        try await relocation.relocate(payload.processId, by: change.createdBy, lease: lease)
+    }
+}
