@@ -68,6 +68,16 @@ struct ProcessDeployment: Sendable {
         }
     }
 
+    /// Whether a container of the process runs now, so there is someone to talk to.
+    func hasRunningContainer(_ process: ServiceProcess) async throws -> Bool {
+        try await Self.hasRunningContainer(process, docker: docker)
+    }
+
+    static func hasRunningContainer(_ process: ServiceProcess, docker: DockerClient) async throws -> Bool {
+        guard try await docker.service(process.id) != nil else { return false }
+        return try await docker.tasks(service: process.id, desiredState: "running").contains { $0.status.state == "running" }
+    }
+
     /// The node the process runs on: the one it has while that stays eligible, else the best
     /// eligible node of its target. None eligible fails this attempt with every node's reason
     /// (nodes come back, so the change is retried).

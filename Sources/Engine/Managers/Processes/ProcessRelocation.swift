@@ -26,8 +26,9 @@ public struct Relocation: Codable, Sendable, Equatable {
 
 /// Carries a relocation out: suspend (the state saved before anything is removed), then the
 /// swarm service updated in place to the new version or node; the process record stays. A
-/// process that does not run (its node down, its task failing) cannot be suspended: it starts
-/// again from its configuration, and the audit says so.
+/// process whose container does not run (its node down, its task failing, or suspended already
+/// by an engine killed before it saved the answer) cannot be suspended: it starts again from its
+/// configuration, and the audit says so.
 struct ProcessRelocation: Sendable {
     let store: any Store
     let control: ProcessControl
@@ -48,7 +49,9 @@ struct ProcessRelocation: Sendable {
         }
         guard var relocation = process.relocation else { return }
         if relocation.phase == .suspending {
-            if process.state == .running {
+            // A container that no longer runs cannot be asked: it may have suspended and exited
+            // already, its answer lost with an engine killed before saving it.
+            if process.state == .running, try await deployment.hasRunningContainer(process) {
                 try lease.check()
                 try await control.suspend(processId)
             } else if process.suspendedState == nil {

@@ -21,7 +21,7 @@ struct ProcessTermination: Sendable {
 
     func terminate(_ processId: String, by actor: String, lease: ChangeLease) async throws {
         guard let process = try await store.fetch(ServiceProcess.self, id: processId) else { return }
-        if process.state != .terminated, try await hasRunningContainer(process) {
+        if process.state != .terminated, try await ProcessDeployment.hasRunningContainer(process, docker: docker) {
             try lease.check()
             try await control.terminate(processId)
         }
@@ -31,12 +31,6 @@ struct ProcessTermination: Sendable {
         notifications.publish(.entity(.process, id: process.id, change: .deleted))
         await store.audit(AuditEvent(actor: actor, action: "process.terminated", target: process.id,
                                      detail: "\(process.name) (\(process.serviceId) \(process.serviceVersion))"), logger: logger)
-    }
-
-    /// Whether a container of the process runs now, so there is someone to tell.
-    private func hasRunningContainer(_ process: ServiceProcess) async throws -> Bool {
-        guard try await docker.service(process.id) != nil else { return false }
-        return try await docker.tasks(service: process.id, desiredState: "running").contains { $0.status.state == "running" }
     }
 }
 
