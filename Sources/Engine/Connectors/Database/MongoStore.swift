@@ -16,12 +16,16 @@ public final class MongoStore: Store, @unchecked Sendable {
 
     private static let logger = Logger(label: "defpi.store.mongo")
     private static let initialized: Bool = {
-        mongoc_init()
-        // libmongoc logs to stderr by default, which would draw over the console. Every failure it
-        // logs also comes back as a bson_error_t that becomes a StoreError, so its log is debug detail.
+        // libmongoc logs to stderr by default, which would draw over the console and add lines to
+        // a verb's one-line error. Every failure it logs also comes back as a bson_error_t that
+        // becomes a StoreError, so its log is debug detail; set before mongoc_init, which logs too.
         mongoc_log_set_handler({ _, domain, message, _ in
             MongoStore.logger.debug("\(domain.map { String(cString: $0) } ?? "mongoc"): \(message.map { String(cString: $0) } ?? "")")
         }, nil)
+        // No shared-memory performance counters (a /dev/shm segment per process, left behind by
+        // every killed defpi, and a warning when one cannot be made): nothing of defpi reads them.
+        setenv("MONGOC_DISABLE_SHM", "1", 1)
+        mongoc_init()
         return true
     }()
 
