@@ -36,7 +36,7 @@ public struct ClassifyNodes: OperatorAction {
 
     public func perform(in context: ActionContext) async throws -> String {
         let nodes = context.engine.nodes, caller = context.caller
-        return try await queued(nodeIds) { node in
+        return try await queueEach(nodeIds) { node in
             switch classification {
             case .pool(let pool): return try await nodes.classifyPublic(node, pool: pool, by: caller)
             case .owner(let owner): return try await nodes.classifyPrivate(node, owner: owner, by: caller)
@@ -94,13 +94,6 @@ public struct DeclassifyNodes: OperatorAction {
 
     public func perform(in context: ActionContext) async throws -> String {
         let nodes = context.engine.nodes, caller = context.caller
-        return try await queued(nodeIds) { try await nodes.declassify($0, by: caller) }
+        return try await queueEach(nodeIds) { try await nodes.declassify($0, by: caller) }
     }
-}
-
-/// Queues one change per node; says what was queued.
-private func queued(_ nodeIds: [String], _ queue: (String) async throws -> PendingChange) async throws -> String {
-    var changes: [PendingChange] = []
-    for node in nodeIds { changes.append(try await queue(node)) }
-    return changes.count == 1 ? "queued: \(changes[0].description)" : "queued \(changes.count) changes"
 }

@@ -132,3 +132,10 @@ public struct ActionContext: Sendable {
     /// Switches the console to another theme.
     public let useTheme: @Sendable (Theme) -> Void
 }
+
+/// Queues one change per id (a bulk action on marked rows); says what was queued.
+func queueEach(_ ids: [String], _ queue: (String) async throws -> PendingChange) async throws -> String {
+    var changes: [PendingChange] = []
+    for id in ids { changes.append(try await queue(id)) }
+    return changes.count == 1 ? "queued: \(changes[0].description)" : "queued \(changes.count) changes"
+}

@@ -63,8 +63,7 @@ public struct TerminateProcesses: OperatorAction {
     }
 
     public func perform(in context: ActionContext) async throws -> String {
-        var queued: [PendingChange] = []
-        for id in processIds { queued.append(try await context.engine.processes.terminate(id, by: context.caller)) }
-        return queued.count == 1 ? "queued: \(queued[0].description)" : "queued \(queued.count) terminations"
+        let processes = context.engine.processes, caller = context.caller
+        return try await queueEach(processIds) { try await processes.terminate($0, by: caller) }
     }
 }

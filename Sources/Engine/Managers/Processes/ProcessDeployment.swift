@@ -78,19 +78,30 @@ struct ProcessDeployment: Sendable {
         return try await docker.tasks(service: process.id, desiredState: "running").contains { $0.status.state == "running" }
     }
 
+    /// The nodes of `target` that may run `service` for `owner`, best first (`processId`'s own
+    /// load left out); none throws `noEligibleNode` with every node's reason.
+    func eligibleNodes(_ target: PlacementTarget, owner: User, service: Service, excluding processId: String? = nil)
+        async throws -> [Node]
+    {
+        let placement = try await placement(for: owner.id, excluding: processId)
+        let decision = placement.decide(target, owner: owner, service: service)
+        guard !decision.eligible.isEmpty else {
+            throw ProcessError.noEligibleNode(target: try await describe(target), reasons: decision.reasons)
+        }
+        return decision.eligible
+    }
+
+    /// How messages name a target: "in pool edge", "on node tb-w1", "anywhere".
+    func describe(_ target: PlacementTarget) async throws -> String {
+        Placement.describe(target, nodes: try await store.all(Node.self), pools: try await store.all(NodePool.self))
+    }
+
     /// The node the process runs on: the one it has while that stays eligible, else the best
     /// eligible node of its target. None eligible fails this attempt with every node's reason
     /// (nodes come back, so the change is retried).
     private func chooseNode(for process: ServiceProcess, owner: User, service: Service) async throws -> Node {
-        let placement = try await placement(for: owner.id, excluding: process.id)
-        let decision = placement.decide(process.placement, owner: owner, service: service)
-        if let current = decision.eligible.first(where: { $0.id == process.runningNodeId }) { return current }
-        guard let best = decision.eligible.first else {
-            let pools = try await store.all(NodePool.self)
-            throw ProcessError.noEligibleNode(target: Placement.describe(process.placement, nodes: placement.nodes, pools: pools),
-                                              reasons: decision.reasons)
-        }
-        return best
+        let eligible = try await eligibleNodes(process.placement, owner: owner, service: service, excluding: process.id)
+        return eligible.first { $0.id == process.runningNodeId } ?? eligible[0]
     }
 }
 

@@ -84,13 +84,7 @@ public final class ProcessManager: Sendable {
         guard !mine.contains(where: { $0.name == name }) else { throw ProcessError.nameTaken(name: name, owner: owner.username) }
         let target = try await placementTarget(request.target, owner: owner)
         // Refused now, with every node's reason, rather than retried in the queue for ever.
-        let placement = try await deployment.placement(for: owner.id)
-        let decision = placement.decide(target, owner: owner, service: service)
-        guard !decision.eligible.isEmpty else {
-            throw ProcessError.noEligibleNode(
-                target: Placement.describe(target, nodes: placement.nodes, pools: try await store.all(NodePool.self)),
-                reasons: decision.reasons)
-        }
+        _ = try await deployment.eligibleNodes(target, owner: owner, service: service)
 
         let process = ServiceProcess(
             name: name, userId: owner.id, serviceId: service.id, serviceVersion: service.version, placement: target,
@@ -156,18 +150,12 @@ public final class ProcessManager: Sendable {
         }
         var placement = process.placement
         if let target { placement = try await placementTarget(target, owner: owner) }
-        let nodes = try await deployment.placement(for: owner.id, excluding: process.id)
-        let decision = nodes.decide(placement, owner: owner, service: service)
-        guard !decision.eligible.isEmpty else {
-            throw ProcessError.noEligibleNode(
-                target: Placement.describe(placement, nodes: nodes.nodes, pools: try await store.all(NodePool.self)),
-                reasons: decision.reasons)
-        }
+        _ = try await deployment.eligibleNodes(placement, owner: owner, service: service, excluding: process.id)
         var relocating = process
         relocating.relocation = Relocation(version: service.version, placement: placement)
         var intent = StoreBatch()
         intent.update(relocating)
-        let what = version == nil ? "move to \(Placement.describe(placement, nodes: nodes.nodes, pools: try await store.all(NodePool.self)))"
+        let what = version == nil ? "move \(try await deployment.describe(placement))"
             : "\(VersionOrder.newestFirst(service.version, process.serviceVersion) ? "upgrade" : "downgrade") to \(service.version)"
         let change = try await queue.enqueue(try PendingChange(
             RelocateProcessStep.self, .init(processId: process.id), description: "process \(process.name): \(what)",
