@@ -8,7 +8,7 @@ public final class FaultyStore: Store {
     /// The calls a fault can target; inserts, updates and deletes by collection.
     public enum Method: Hashable, Sendable {
         case insert(EntityCollection), update(EntityCollection), delete(EntityCollection), fetch(EntityCollection)
-        case list(EntityCollection), write, leaseNextChange, renewLease, finishChange, failChange, endChange, releaseLease
+        case list(EntityCollection), write, leaseNextChange, renewLease, closeLease
     }
 
     /// What happens to a targeted call.
@@ -111,28 +111,11 @@ public final class FaultyStore: Store {
         return try await base.renewLease(changeId: changeId, owner: owner, leaseUntil: leaseUntil, now: now)
     }
 
-    public func finishChange(changeId: String, owner: String, now: Date) async throws -> PendingChange {
-        try await pass(.finishChange)
-        return try await base.finishChange(changeId: changeId, owner: owner, now: now)
-    }
-
-    public func failChange(changeId: String, owner: String, error: String, retryAt: Date?, now: Date) async throws
-        -> PendingChange
-    {
-        try await pass(.failChange)
-        return try await base.failChange(changeId: changeId, owner: owner, error: error, retryAt: retryAt, now: now)
-    }
-
-    public func endChange(changeId: String, owner: String, state: PendingChangeState, reason: String, now: Date)
+    public func closeLease(changeId: String, owner: String, outcome: LeaseOutcome, audit: AuditEvent?, now: Date)
         async throws -> PendingChange
     {
-        try await pass(.endChange)
-        return try await base.endChange(changeId: changeId, owner: owner, state: state, reason: reason, now: now)
-    }
-
-    public func releaseLease(changeId: String, owner: String, now: Date) async throws -> PendingChange {
-        try await pass(.releaseLease)
-        return try await base.releaseLease(changeId: changeId, owner: owner, now: now)
+        try await pass(.closeLease)
+        return try await base.closeLease(changeId: changeId, owner: owner, outcome: outcome, audit: audit, now: now)
     }
 
     public func inventory() async throws -> StoreInventory { try await base.inventory() }

@@ -73,6 +73,31 @@ struct StoreConformanceTests {
         #expect(try await store.count(User.self, .all) == 2)
     }
 
+    @Test("concurrent writes each succeed or fail on their own, even when committed together", arguments: StoreBackend.available)
+    func concurrentWritesAreIndependent(backend: StoreBackend) async throws {
+        let store = try await backend.makeStore()
+        let names = (0..<60).map { "user\($0 % 40)" }  // 20 names asked for twice: one of each pair is a duplicate.
+        // Each write is a batch: a pool, then a user that may be a duplicate.
+        let outcomes = await withTaskGroup(of: Bool.self) { group in
+            for name in names {
+                group.addTask {
+                    var batch = StoreBatch()
+                    batch.insert(Fixtures.pool("pool-of-\(name)").withID(ObjectID.generate()))
+                    batch.insert(Fixtures.user(name))
+                    return (try? await store.write(batch)) != nil
+                }
+            }
+            return await group.reduce(into: [Bool]()) { $0.append($1) }
+        }
+        #expect(outcomes.filter { $0 }.count == 40 && outcomes.filter { !$0 }.count == 20)
+        let stored = try await store.all(User.self)
+        #expect(Set(stored.map(\.username)) == Set(names) && stored.count == 40)
+        if backend == .sqlite {
+            // A failed batch left nothing behind, though others committed in its transaction.
+            #expect(try await store.count(NodePool.self, .all) == 40)
+        }
+    }
+
     @Test("one node per swarm node: a second node with the same swarm id is a duplicate", arguments: StoreBackend.available)
     func uniqueNodeDockerIds(backend: StoreBackend) async throws {
         let store = try await backend.makeStore()

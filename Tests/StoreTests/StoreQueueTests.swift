@@ -44,8 +44,11 @@ struct StoreQueueTests {
         #expect(try await lease(store, "w2", until: now + 30, at: now)?.id == other.id)
         #expect(try await lease(store, "w2", until: now + 30, at: now) == nil)
 
-        let finished = try await store.finishChange(changeId: createProcess.id, owner: "w1", now: now + 1)
+        let audit = AuditEvent(actor: "alice", action: "change.finished", target: p1, changeId: createProcess.id)
+        let finished = try await store.closeLease(changeId: createProcess.id, owner: "w1", outcome: .finished, audit: audit,
+                                                  now: now + 1)
         #expect(finished.state == .finished && finished.leaseOwner == nil && finished.leaseExpiry == nil)
+        #expect(try await store.fetch(AuditEvent.self, id: audit.id)?.changeId == createProcess.id)
         #expect(try await lease(store, "w2", until: now + 30, at: now + 1)?.id == configure.id)
     }
 
@@ -59,18 +62,19 @@ struct StoreQueueTests {
         // Still held at now + 20: the renewed lease keeps others out.
         #expect(try await lease(store, "w2", until: now + 60, at: now + 20) == nil)
 
-        let failed = try await store.failChange(changeId: change.id, owner: "w1", error: "node w2 unreachable",
-                                                retryAt: now + 50, now: now + 21)
+        let failed = try await store.closeLease(changeId: change.id, owner: "w1", outcome: .failed("node w2 unreachable", retryAt: now + 50),
+                                                audit: nil, now: now + 21)
         #expect(failed.state == .failedTemporary && failed.lastError == "node w2 unreachable" && failed.runAt == now + 50)
         #expect(try await lease(store, "w2", until: now + 60, at: now + 49) == nil)
         let retried = try #require(try await lease(store, "w2", until: now + 80, at: now + 50))
         #expect(retried.id == change.id && retried.count == 2 && retried.leaseOwner == "w2")
 
-        let dead = try await store.failChange(changeId: change.id, owner: "w2", error: "image gone", retryAt: nil, now: now + 51)
+        let dead = try await store.closeLease(changeId: change.id, owner: "w2", outcome: .failed("image gone", retryAt: nil),
+                                              audit: nil, now: now + 51)
         #expect(dead.state == .failedPermanently && dead.lastError == "image gone")
         #expect(try await lease(store, "w2", until: now + 999, at: now + 900) == nil)
         await #expect(throws: StoreError.leaseLost(changeId: change.id, owner: "w2")) {
-            try await store.finishChange(changeId: change.id, owner: "w2", now: now + 52)
+            try await store.closeLease(changeId: change.id, owner: "w2", outcome: .finished, audit: nil, now: now + 52)
         }
     }
 
@@ -85,12 +89,12 @@ struct StoreQueueTests {
         #expect(takenOver.id == change.id && takenOver.count == 2 && takenOver.leaseOwner == "w2")
         #expect(try await lease(store, "w3", until: now + 40, at: now + 6) == nil)
         await #expect(throws: StoreError.leaseLost(changeId: change.id, owner: "crashed-engine")) {
-            try await store.finishChange(changeId: change.id, owner: "crashed-engine", now: now + 7)
+            try await store.closeLease(changeId: change.id, owner: "crashed-engine", outcome: .finished, audit: nil, now: now + 7)
         }
         await #expect(throws: StoreError.leaseLost(changeId: change.id, owner: "crashed-engine")) {
             try await store.renewLease(changeId: change.id, owner: "crashed-engine", leaseUntil: now + 99, now: now + 7)
         }
-        _ = try await store.finishChange(changeId: change.id, owner: "w2", now: now + 8)
+        _ = try await store.closeLease(changeId: change.id, owner: "w2", outcome: .finished, audit: nil, now: now + 8)
         #expect(try await lease(store, "w3", until: now + 40, at: now + 8)?.id == blocked.id)
     }
 
@@ -103,18 +107,24 @@ struct StoreQueueTests {
         let late = now + 10
         let lost = StoreError.leaseLost(changeId: change.id, owner: "w1")
         await #expect(throws: lost) { try await store.renewLease(changeId: change.id, owner: "w1", leaseUntil: now + 70, now: late) }
-        await #expect(throws: lost) { try await store.finishChange(changeId: change.id, owner: "w1", now: late) }
         await #expect(throws: lost) {
-            try await store.failChange(changeId: change.id, owner: "w1", error: "x", retryAt: nil, now: late)
+            try await store.closeLease(changeId: change.id, owner: "w1", outcome: .finished, audit: nil, now: late)
         }
         await #expect(throws: lost) {
-            try await store.endChange(changeId: change.id, owner: "w1", state: .cancelled, reason: "x", now: late)
+            try await store.closeLease(changeId: change.id, owner: "w1", outcome: .failed("x", retryAt: nil), audit: nil, now: late)
         }
-        await #expect(throws: lost) { try await store.releaseLease(changeId: change.id, owner: "w1", now: late) }
+        await #expect(throws: lost) {
+            try await store.closeLease(changeId: change.id, owner: "w1", outcome: .ended(.cancelled, reason: "x"), audit: nil, now: late)
+        }
+        await #expect(throws: lost) {
+            try await store.closeLease(changeId: change.id, owner: "w1", outcome: .givenBack, audit: nil, now: late)
+        }
         let stored = try #require(try await store.fetch(PendingChange.self, id: change.id))
         #expect(stored.state == .running && stored.leaseExpiry == now + 10)
         // One millisecond earlier it was still held.
-        #expect(try await store.finishChange(changeId: change.id, owner: "w1", now: late - 0.001).state == .finished)
+        let justInTime = try await store.closeLease(changeId: change.id, owner: "w1", outcome: .finished, audit: nil,
+                                                    now: late - 0.001)
+        #expect(justInTime.state == .finished)
     }
 
     @Test("only the kinds asked for are leased; a kind nobody knows stays untouched", arguments: StoreBackend.available)
@@ -151,10 +161,11 @@ struct StoreQueueTests {
         let interrupted = try await store.enqueue(Fixtures.change([p2], runAt: now - 1))
         _ = try await lease(store, "w1", until: now + 30, at: now)
         _ = try await lease(store, "w1", until: now + 30, at: now)
-        let ended = try await store.endChange(changeId: obsolete.id, owner: "w1", state: .cancelled,
-                                              reason: "the node left the swarm", now: now + 1)
+        let ended = try await store.closeLease(changeId: obsolete.id, owner: "w1", outcome: .ended(.cancelled, reason: "the node left the swarm"),
+                                              audit: nil, now: now + 1)
         #expect(ended.state == .cancelled && ended.lastError == "the node left the swarm" && ended.leaseOwner == nil)
-        let released = try await store.releaseLease(changeId: interrupted.id, owner: "w1", now: now + 2)
+        let released = try await store.closeLease(changeId: interrupted.id, owner: "w1", outcome: .givenBack, audit: nil,
+                                                  now: now + 2)
         #expect(released.state == .new && released.count == 0 && released.runAt == now + 2 && released.leaseOwner == nil)
 
         _ = try await store.enqueue(Fixtures.change([p1], runAt: now + 2.5))
@@ -170,7 +181,7 @@ struct StoreQueueTests {
         for (index, resource) in resources.enumerated() { _ = try await store.enqueue(Fixtures.change([resource], runAt: now + Double(index))) }
         for _ in 0..<2 {
             let leased = try #require(try await lease(store, "w1", until: now + 60, at: now + 10))
-            _ = try await store.finishChange(changeId: leased.id, owner: "w1", now: now + 10)
+            _ = try await store.closeLease(changeId: leased.id, owner: "w1", outcome: .finished, audit: nil, now: now + 10)
         }
         let waiting = try await store.list(PendingChange.self, StoreQuery(
             filter: .where("state", is: PendingChangeState.new.rawValue), sort: [StoreSort("runAt", ascending: false)], limit: 3))
@@ -206,7 +217,8 @@ struct StoreQueueTests {
                         try await monitor.begin(change)
                         try await Task.sleep(for: .milliseconds(1))
                         await monitor.end(change)
-                        _ = try await store.finishChange(changeId: change.id, owner: owner, now: Date())
+                        _ = try await store.closeLease(changeId: change.id, owner: owner, outcome: .finished, audit: nil,
+                                                       now: Date())
                     }
                 }
             }

@@ -106,23 +106,39 @@ extension PendingChange {
         lastError = reason
     }
 
-    /// Gives the lease back untried: the attempt does not count and the change is due at once.
-    mutating func giveBack(at now: Date) {
-        release(to: lastError == nil ? .new : .failedTemporary, at: now)
-        count = max(0, count - 1)
-        runAt = now
-    }
-
-    /// Ends the current lease as a failed attempt: retried at `retryAt`, or failed for good.
-    mutating func recordFailure(_ error: String, retryAt: Date?, now: Date) {
-        lastError = error
-        if let retryAt {
+    /// Ends the current lease with `outcome`.
+    mutating func close(_ outcome: LeaseOutcome, at now: Date) {
+        switch outcome {
+        case .finished:
+            release(to: .finished, at: now)
+        case .failed(let error, retryAt: let retryAt?):
+            lastError = error
             release(to: .failedTemporary, at: now)
             runAt = retryAt
-        } else {
+        case .failed(let error, retryAt: nil):
+            lastError = error
             release(to: .failedPermanently, at: now)
+        case .ended(let state, let reason):
+            end(in: state, reason: reason, at: now)
+        case .givenBack:
+            release(to: lastError == nil ? .new : .failedTemporary, at: now)
+            count = max(0, count - 1)
+            runAt = now
         }
     }
+}
+
+/// How a worker's lease on a change ends.
+public enum LeaseOutcome: Sendable, Equatable {
+    /// The step took effect.
+    case finished
+    /// The attempt failed: retried at `retryAt`, or failed for good when it is nil.
+    case failed(String, retryAt: Date?)
+    /// Ended for good in a terminal state other than finished (e.g. `CANCELLED`: its subject is gone).
+    case ended(PendingChangeState, reason: String)
+    /// Given back untried (the engine is stopping): the attempt does not count and the change is
+    /// due at once, for any worker.
+    case givenBack
 }
 
 /// The kind of work a pending change does. An open set: each lifecycle feature adds its kinds.

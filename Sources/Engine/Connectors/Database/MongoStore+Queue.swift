@@ -82,32 +82,16 @@ extension MongoStore {
         }
     }
 
-    public func finishChange(changeId: String, owner: String, now: Date) async throws -> PendingChange {
-        try await modifyLeased(changeId: changeId, owner: owner, now: now, releasing: true) { change, _ in
-            change.release(to: .finished, at: now)
-        }
-    }
-
-    public func failChange(changeId: String, owner: String, error: String, retryAt: Date?, now: Date) async throws
-        -> PendingChange
-    {
-        try await modifyLeased(changeId: changeId, owner: owner, now: now, releasing: true) { change, _ in
-            change.recordFailure(error, retryAt: retryAt, now: now)
-        }
-    }
-
-    public func endChange(changeId: String, owner: String, state: PendingChangeState, reason: String, now: Date)
+    /// The audit event follows the change's write: MongoDB without a replica set has no
+    /// transactions, and a lost audit event must not fail an outcome that took effect.
+    public func closeLease(changeId: String, owner: String, outcome: LeaseOutcome, audit: AuditEvent?, now: Date)
         async throws -> PendingChange
     {
-        try await modifyLeased(changeId: changeId, owner: owner, now: now, releasing: true) { change, _ in
-            change.end(in: state, reason: reason, at: now)
+        let closed = try await modifyLeased(changeId: changeId, owner: owner, now: now, releasing: true) { change, _ in
+            change.close(outcome, at: now)
         }
-    }
-
-    public func releaseLease(changeId: String, owner: String, now: Date) async throws -> PendingChange {
-        try await modifyLeased(changeId: changeId, owner: owner, now: now, releasing: true) { change, _ in
-            change.giveBack(at: now)
-        }
+        if let audit { await self.audit(audit, logger: Self.logger) }
+        return closed
     }
 
     /// Applies `modify` to a change this owner holds an unexpired lease on, then writes it back (compare-and-set on

@@ -14,7 +14,7 @@ public final class MongoStore: Store, @unchecked Sendable {
     private let uri: OpaquePointer
     private let databaseName: String
 
-    private static let logger = Logger(label: "defpi.store.mongo")
+    static let logger = Logger(label: "defpi.store.mongo")
     private static let initialized: Bool = {
         // libmongoc logs to stderr by default, which would draw over the console and add lines to
         // a verb's one-line error. Every failure it logs also comes back as a bson_error_t that

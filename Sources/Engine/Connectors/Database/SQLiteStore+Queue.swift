@@ -7,69 +7,102 @@ extension SQLiteStore {
     public func leaseNextChange(owner: String, kinds: Set<PendingChangeKind>, changeId: String?, leaseUntil: Date,
                                 now: Date) async throws -> PendingChange? {
         guard !kinds.isEmpty else { return nil }
+        let lease = NextLease(owner: owner, kinds: kinds, changeId: changeId, leaseUntil: leaseUntil, now: now)
         let documents = self.documents
-        let nowMillis = now.epochMilliseconds
-        let kindsJSON = String(decoding: try JSONEncoder().encode(kinds.map(\.rawValue).sorted()), as: UTF8.self)
-        return try await writing { db -> PendingChange? in
-            let held = try String.fetchAll(db.cachedStatement(sql: SQLiteSchema.leasedResourcesSQL), arguments: [nowMillis])
-            let heldJSON = String(decoding: try JSONEncoder().encode(held), as: UTF8.self)
-            let candidates = try [SQLiteSchema.dueChangeSQL, SQLiteSchema.expiredLeaseSQL].compactMap { sql in
-                try Row.fetchOne(db.cachedStatement(sql: sql), arguments: [nowMillis, heldJSON, kindsJSON, changeId])
-            }
-            guard let next = candidates.min(by: { ($0["runAt"] as Int64, $0["id"] as String) < ($1["runAt"], $1["id"]) }) else {
-                return nil
-            }
-            var change = try documents.decode(PendingChange.self, row: next)
-            change.state = .running
-            change.leaseOwner = owner
-            change.leaseExpiry = leaseUntil
-            change.count += 1
-            change.updated = now
-            return try Self.replace(change, in: db, documents: documents)
+        return try await writing { db in try Self.leaseNext(lease, in: db, documents: documents) }
+    }
+
+    /// A worker's next lease, as `leaseNextChange` takes it.
+    private struct NextLease: Sendable {
+        let owner: String
+        let kinds: Set<PendingChangeKind>
+        let changeId: String?
+        let leaseUntil: Date
+        let now: Date
+    }
+
+    /// Leases the next due change inside the caller's transaction.
+    private static func leaseNext(_ lease: NextLease, in db: Database, documents: DocumentCoder) throws -> PendingChange? {
+        let nowMillis = lease.now.epochMilliseconds
+        let kindsJSON = String(decoding: try JSONEncoder().encode(lease.kinds.map(\.rawValue).sorted()), as: UTF8.self)
+        let held = try String.fetchAll(db.cachedStatement(sql: SQLiteSchema.leasedResourcesSQL), arguments: [nowMillis])
+        let heldJSON = String(decoding: try JSONEncoder().encode(held), as: UTF8.self)
+        let candidates = try [SQLiteSchema.dueChangeSQL, SQLiteSchema.expiredLeaseSQL].compactMap { sql in
+            try Row.fetchOne(db.cachedStatement(sql: sql), arguments: [nowMillis, heldJSON, kindsJSON, lease.changeId])
         }
+        guard let next = candidates.min(by: { ($0["runAt"] as Int64, $0["id"] as String) < ($1["runAt"], $1["id"]) }) else {
+            return nil
+        }
+        var change = try documents.decode(PendingChange.self, row: next)
+        change.state = .running
+        change.leaseOwner = lease.owner
+        change.leaseExpiry = lease.leaseUntil
+        change.count += 1
+        change.updated = lease.now
+        return try replace(change, in: db, documents: documents)
     }
 
     public func renewLease(changeId: String, owner: String, leaseUntil: Date, now: Date) async throws -> PendingChange {
         try await modifyLeased(changeId: changeId, owner: owner, now: now) { $0.leaseExpiry = leaseUntil }
     }
 
-    public func finishChange(changeId: String, owner: String, now: Date) async throws -> PendingChange {
-        try await modifyLeased(changeId: changeId, owner: owner, now: now) { $0.release(to: .finished, at: now) }
+    public func closeLease(changeId: String, owner: String, outcome: LeaseOutcome, audit: AuditEvent?, now: Date)
+        async throws -> PendingChange
+    {
+        try await modifyLeased(changeId: changeId, owner: owner, now: now, recording: audit) { $0.close(outcome, at: now) }
     }
 
-    public func failChange(changeId: String, owner: String, error: String, retryAt: Date?, now: Date) async throws
-        -> PendingChange
+    /// One transaction: a worker's step costs a single commit. A failure to lease the next change
+    /// does not undo the outcome; the worker then looks again through `leaseNextChange`.
+    public func closeLease(changeId: String, owner: String, outcome: LeaseOutcome, audit: AuditEvent?, now: Date,
+                           thenLease kinds: Set<PendingChangeKind>, leaseUntil: Date) async throws -> PendingChange?
     {
-        try await modifyLeased(changeId: changeId, owner: owner, now: now) {
-            $0.recordFailure(error, retryAt: retryAt, now: now)
+        let documents = self.documents
+        let lease = NextLease(owner: owner, kinds: kinds, changeId: nil, leaseUntil: leaseUntil, now: now)
+        return try await writing { db -> PendingChange? in
+            _ = try Self.modifyLeased(changeId: changeId, owner: owner, now: now, recording: audit, in: db, documents: documents) {
+                $0.close(outcome, at: now)
+            }
+            guard !kinds.isEmpty else { return nil }
+            do {
+                return try Self.leaseNext(lease, in: db, documents: documents)
+            } catch {
+                Self.logger.warning("cannot lease the next change after \(changeId): \(error)")
+                return nil
+            }
         }
     }
 
-    public func endChange(changeId: String, owner: String, state: PendingChangeState, reason: String, now: Date)
-        async throws -> PendingChange
-    {
-        try await modifyLeased(changeId: changeId, owner: owner, now: now) { $0.end(in: state, reason: reason, at: now) }
-    }
-
-    public func releaseLease(changeId: String, owner: String, now: Date) async throws -> PendingChange {
-        try await modifyLeased(changeId: changeId, owner: owner, now: now) { $0.giveBack(at: now) }
-    }
-
-    /// Applies `modify` to a change this owner holds an unexpired lease on, in one transaction.
-    private func modifyLeased(changeId: String, owner: String, now: Date,
+    /// Applies `modify` to a change this owner holds an unexpired lease on and inserts `audit`, in
+    /// one transaction.
+    private func modifyLeased(changeId: String, owner: String, now: Date, recording audit: AuditEvent? = nil,
                               _ modify: @escaping @Sendable (inout PendingChange) -> Void) async throws -> PendingChange
     {
         let documents = self.documents
         return try await writing { db in
-            guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT revision, data FROM PendingChange WHERE id = ?"),
-                                             arguments: [changeId]) else {
-                throw StoreError.leaseLost(changeId: changeId, owner: owner)
-            }
-            var change = try documents.decode(PendingChange.self, row: row)
-            guard change.isLeased(by: owner, at: now) else { throw StoreError.leaseLost(changeId: changeId, owner: owner) }
-            modify(&change)
-            return try Self.replace(change, in: db, documents: documents)
+            try Self.modifyLeased(changeId: changeId, owner: owner, now: now, recording: audit, in: db, documents: documents, modify)
         }
+    }
+
+    /// `modifyLeased` inside the caller's transaction. A failed audit insert fails only its own
+    /// statement, not the transaction.
+    private static func modifyLeased(changeId: String, owner: String, now: Date, recording audit: AuditEvent?, in db: Database,
+                                     documents: DocumentCoder, _ modify: (inout PendingChange) -> Void) throws -> PendingChange
+    {
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT revision, data FROM PendingChange WHERE id = ?"),
+                                         arguments: [changeId]) else {
+            throw StoreError.leaseLost(changeId: changeId, owner: owner)
+        }
+        var change = try documents.decode(PendingChange.self, row: row)
+        guard change.isLeased(by: owner, at: now) else { throw StoreError.leaseLost(changeId: changeId, owner: owner) }
+        modify(&change)
+        let stored = try Self.replace(change, in: db, documents: documents)
+        if let audit {
+            do { _ = try Self.insertRow(audit, in: db, documents: documents) } catch {
+                Self.logger.warning("cannot record \(audit.action) of \(audit.target) in the audit log: \(error)")
+            }
+        }
+        return stored
     }
 
     /// Writes `change` over the row it was read from, inside the caller's transaction.

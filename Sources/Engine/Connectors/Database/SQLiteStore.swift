@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Logging
 
 /// The embedded store: one SQLite file (WAL mode, safe for several Engine processes at once),
 /// built on GRDB. Each collection is a table of JSON documents with an id and a revision column;
@@ -7,7 +8,9 @@ import GRDB
 public final class SQLiteStore: Store {
     public let location: String
     let pool: DatabasePool
+    private let commits: GroupCommit
     let documents: DocumentCoder
+    static let logger = Logger(label: "defpi.store.sqlite")
 
     /// Opens (creating if needed) the store at `path` and migrates it to the current schema.
     /// A file that is not a SQLite database, or one written by a newer defpi, is refused untouched.
@@ -28,6 +31,7 @@ public final class SQLiteStore: Store {
                 throw StoreError.newerSchema(location: path, found: found, supported: StoreSchema.currentVersion)
             }
             try SQLiteSchema.migrator.migrate(pool)
+            commits = GroupCommit(pool: pool)
         } catch let error as DatabaseError {
             throw Self.storeError(error, location: path)
         }
@@ -72,9 +76,11 @@ public final class SQLiteStore: Store {
         }
     }
 
+    /// Runs `body` in a write transaction, shared with the writes that arrive meanwhile (see
+    /// `GroupCommit`).
     func writing<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         do {
-            return try await pool.write(body)
+            return try await commits.write(body)
         } catch let error as DatabaseError {
             throw Self.storeError(error, location: location)
         }
@@ -115,7 +121,7 @@ public final class SQLiteStore: Store {
     }
 
     /// Inserts `entity` at revision 1 inside the caller's transaction.
-    private static func insertRow<E: Entity>(_ entity: E, in db: Database, documents: DocumentCoder) throws -> E {
+    static func insertRow<E: Entity>(_ entity: E, in db: Database, documents: DocumentCoder) throws -> E {
         let stored = entity.atRevision(1)
         let data = try documents.encode(stored)
         do {

@@ -43,16 +43,15 @@ public protocol Store: Sendable {
         async throws -> PendingChange?
     /// Extends a lease this owner holds.
     func renewLease(changeId: String, owner: String, leaseUntil: Date, now: Date) async throws -> PendingChange
-    /// Marks a leased change finished and releases its resources.
-    func finishChange(changeId: String, owner: String, now: Date) async throws -> PendingChange
-    /// Records a failed attempt: retried at `retryAt`, or failed for good when `retryAt` is nil.
-    func failChange(changeId: String, owner: String, error: String, retryAt: Date?, now: Date) async throws
+    /// Ends a lease this owner holds with `outcome`, releasing the change's resources, and
+    /// records `audit` with it: in the same transaction where the backend has them. Failing to
+    /// record the audit event never fails the outcome (history is not state).
+    func closeLease(changeId: String, owner: String, outcome: LeaseOutcome, audit: AuditEvent?, now: Date) async throws
         -> PendingChange
-    /// Ends a leased change in `state` (a terminal one) with `reason`, e.g. `CANCELLED` because its subject is gone.
-    func endChange(changeId: String, owner: String, state: PendingChangeState, reason: String, now: Date) async throws
-        -> PendingChange
-    /// Gives a leased change back untried (the engine is stopping): due again at once, for any worker.
-    func releaseLease(changeId: String, owner: String, now: Date) async throws -> PendingChange
+    /// `closeLease`, then leases the next due change of `kinds` for the same owner (a worker going
+    /// on): in one transaction where the backend has them. Returns the next change, if any.
+    func closeLease(changeId: String, owner: String, outcome: LeaseOutcome, audit: AuditEvent?, now: Date,
+                    thenLease kinds: Set<PendingChangeKind>, leaseUntil: Date) async throws -> PendingChange?
 
     /// What the store holds, for `defpi store check`.
     func inventory() async throws -> StoreInventory
@@ -82,6 +81,15 @@ extension Store {
     /// Queues a new change (state `NEW`, no lease, no attempts yet).
     public func enqueue(_ change: PendingChange) async throws -> PendingChange {
         try await insert(change.queued)
+    }
+
+    /// Two calls, for backends without transactions. A failure to lease the next change is not
+    /// the outcome's: nil, and the worker's loop looks again (and reports what keeps failing).
+    public func closeLease(changeId: String, owner: String, outcome: LeaseOutcome, audit: AuditEvent?, now: Date,
+                           thenLease kinds: Set<PendingChangeKind>, leaseUntil: Date) async throws -> PendingChange?
+    {
+        _ = try await closeLease(changeId: changeId, owner: owner, outcome: outcome, audit: audit, now: now)
+        return (try? await leaseNextChange(owner: owner, kinds: kinds, leaseUntil: leaseUntil, now: now)) ?? nil
     }
 
     /// Leases the next due change of one of `kinds`, whichever it is.

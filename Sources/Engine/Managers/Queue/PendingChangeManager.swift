@@ -13,7 +13,7 @@ public final class PendingChangeManager: Sendable {
     public let owner: String
     public let settings: QueueSettings
     private let steps = Mutex<[PendingChangeKind: RegisteredStep]>([:])
-    private let running = Mutex(0)
+    let doorbell = Doorbell()
     private let leasing = Mutex(true)
     let notifications: EngineNotifications
     private let keeper: LeaseKeeper
@@ -56,6 +56,7 @@ public final class PendingChangeManager: Sendable {
         try await store.write(batch)
         await audit(queued, action: "change.queued", detail: queued.description)
         notifications.publish(.entity(.pendingChange, id: queued.id, change: .added))
+        doorbell.ring()
         return queued.atRevision(1)
     }
 
@@ -72,28 +73,34 @@ public final class PendingChangeManager: Sendable {
     // MARK: Working
 
     /// Works the queue until the task is cancelled or `stopLeasing()` is called: leases due
-    /// changes while fewer than `settings.workers` run, each on its own task, and looks again
-    /// every `idlePoll` when nothing is due. Returns once the running changes have ended.
+    /// changes while fewer than `settings.workers` run, each on a worker task that, as it records
+    /// one change's outcome, leases the next (one store transaction per change); a worker with
+    /// nothing more to do frees its slot at once. With nothing due the loop looks again after
+    /// `idlePoll`, or as soon as this engine queues a change or ends one. Returns once the
+    /// running changes have ended.
     public func run() async {
-        await withDiscardingTaskGroup { group in
+        await withTaskGroup(of: Void.self) { group in
+            var slotsTaken = 0  // Running workers, and ended ones not yet collected.
             while !Task.isCancelled && leasing.withLock({ $0 }) {
-                guard running.withLock({ $0 }) < settings.workers else {
-                    try? await Task.sleep(for: .milliseconds(20))
+                if slotsTaken == settings.workers {
+                    await group.next()
+                    slotsTaken -= 1
                     continue
                 }
                 do {
                     if let change = try await lease() {
-                        running.withLock { $0 += 1 }
+                        slotsTaken += 1
                         group.addTask {
-                            await self.carryOut(change)
-                            self.running.withLock { $0 -= 1 }
+                            var next: PendingChange? = change
+                            while let current = next { next = await self.carryOut(current, thenLease: true) }
+                            self.doorbell.ring()
                         }
                         continue
                     }
                 } catch {
                     logger.error("the queue cannot reach the store: \(error)")
                 }
-                try? await Task.sleep(for: settings.idlePoll)
+                await doorbell.wait(atMost: settings.idlePoll)
             }
         }
     }
@@ -102,6 +109,7 @@ public final class PendingChangeManager: Sendable {
     /// graceful stop).
     public func stopLeasing() {
         leasing.withLock { $0 = false }
+        doorbell.ring()
     }
 
     /// Leases and runs the next due change (or, with `changeId`, that change only when it is
@@ -109,7 +117,7 @@ public final class PendingChangeManager: Sendable {
     @discardableResult
     public func runNext(only changeId: String? = nil) async throws -> Bool {
         guard let change = try await lease(only: changeId) else { return false }
-        await carryOut(change)
+        _ = await carryOut(change, thenLease: false)
         return true
     }
 
@@ -150,8 +158,10 @@ public final class PendingChangeManager: Sendable {
         case stopped
     }
 
-    /// Runs a leased change's step under its lease and records how it ended.
-    private func carryOut(_ change: PendingChange) async {
+    /// Runs a leased change's step under its lease and records how it ended; with `thenLease`
+    /// (unless the engine is stopping), leases the next due change in the same store call and
+    /// returns it.
+    private func carryOut(_ change: PendingChange, thenLease: Bool) async -> PendingChange? {
         let lease = ChangeLease(changeId: change.id, owner: owner, expiry: change.leaseExpiry ?? settings.clock(),
                                 settings: settings)
         let attempt: Attempt
@@ -160,10 +170,14 @@ public final class PendingChangeManager: Sendable {
         } else {
             attempt = .stopped  // Unregistered meanwhile: leave it to an engine that knows it.
         }
+        let maximumAttempts = steps.withLock { $0[change.type] }?.maximumAttempts
+        let kinds = thenLease && leasing.withLock({ $0 }) ? kinds : []
         // Recorded even when the engine is stopping, so the change is not left leased.
-        await Task { await self.record(attempt, of: change, maximumAttempts: steps.withLock { $0[change.type] }?.maximumAttempts) }
+        let next = await Task { await self.record(attempt, of: change, maximumAttempts: maximumAttempts, thenLease: kinds) }
             .value
         notifications.publish(.entity(.pendingChange, id: change.id, change: .modified))
+        if let next { notifications.publish(.entity(.pendingChange, id: next.id, change: .modified)) }
+        return next
     }
 
     /// Runs the step beside the lease keeper: whichever ends first ends the other.
@@ -195,39 +209,55 @@ public final class PendingChangeManager: Sendable {
         }
     }
 
-    private func record(_ attempt: Attempt, of change: PendingChange, maximumAttempts: Int?) async {
+    /// Records how an attempt ended; with `kinds`, leases the next change of them and returns it.
+    private func record(_ attempt: Attempt, of change: PendingChange, maximumAttempts: Int?,
+                        thenLease kinds: Set<PendingChangeKind>) async -> PendingChange? {
         let now = settings.clock()
-        do {
-            switch attempt {
-            case .done:
-                _ = try await store.finishChange(changeId: change.id, owner: owner, now: now)
-                await audit(change, action: "change.finished", detail: change.description)
-            case .failed(let error as ChangeObsolete):
-                _ = try await store.endChange(changeId: change.id, owner: owner, state: .cancelled,
-                                              reason: error.userMessage, now: now)
-                await audit(change, action: "change.obsolete", detail: error.userMessage)
-            case .failed(let error):
-                var message = (error as? UserFacingError)?.userMessage ?? "\(error)"
-                var retryAt: Date? = now.addingTimeInterval(backoff(after: change.count))
-                if error is PermanentChangeFailure {
-                    retryAt = nil
-                } else if let maximumAttempts, change.count >= maximumAttempts {
-                    retryAt = nil
-                    message = "gave up after \(change.count) attempts: \(message)"
-                }
-                _ = try await store.failChange(changeId: change.id, owner: owner, error: message, retryAt: retryAt, now: now)
-                await audit(change, action: retryAt == nil ? "change.failed" : "change.retrying", detail: message)
-                logger.info("change \(change.id) (\(change.type.rawValue)) failed: \(message)")
-            case .leaseLost:
-                logger.warning("change \(change.id) (\(change.type.rawValue)) lost its lease while running; another worker takes it over")
-            case .stopped:
-                _ = try await store.releaseLease(changeId: change.id, owner: owner, now: now)
+        let outcome: LeaseOutcome
+        let audit: (action: String, detail: String)
+        switch attempt {
+        case .done:
+            (outcome, audit) = (.finished, ("change.finished", change.description))
+        case .failed(let error as ChangeObsolete):
+            (outcome, audit) = (.ended(.cancelled, reason: error.userMessage), ("change.obsolete", error.userMessage))
+        case .failed(let error):
+            var message = (error as? UserFacingError)?.userMessage ?? "\(error)"
+            var retryAt: Date? = now.addingTimeInterval(backoff(after: change.count))
+            if error is PermanentChangeFailure {
+                retryAt = nil
+            } else if let maximumAttempts, change.count >= maximumAttempts {
+                retryAt = nil
+                message = "gave up after \(change.count) attempts: \(message)"
             }
+            (outcome, audit) = (.failed(message, retryAt: retryAt), (retryAt == nil ? "change.failed" : "change.retrying", message))
+            logger.info("change \(change.id) (\(change.type.rawValue)) failed: \(message)")
+        case .leaseLost:
+            logger.warning("change \(change.id) (\(change.type.rawValue)) lost its lease while running; another worker takes it over")
+            return nil
+        case .stopped:
+            return await giveBack(change, at: now)
+        }
+        do {
+            return try await store.closeLease(
+                changeId: change.id, owner: owner, outcome: outcome,
+                audit: auditEvent(change, action: audit.action, detail: audit.detail), now: now,
+                thenLease: kinds, leaseUntil: now + settings.leaseDuration.seconds)
         } catch StoreError.leaseLost {
             logger.warning("change \(change.id) lost its lease before its outcome was recorded; another worker runs it again")
         } catch {
             logger.error("cannot record the outcome of change \(change.id): \(error); its lease runs out and it is retried")
         }
+        return nil
+    }
+
+    /// Gives a change back untried: the engine is stopping, so nothing more is leased.
+    private func giveBack(_ change: PendingChange, at now: Date) async -> PendingChange? {
+        do {
+            _ = try await store.closeLease(changeId: change.id, owner: owner, outcome: .givenBack, audit: nil, now: now)
+        } catch {
+            logger.warning("cannot give change \(change.id) back: \(error); its lease runs out and it is retried")
+        }
+        return nil
     }
 
     /// Seconds to wait before attempt `attempts + 1`: 1, 2, 4 ... capped, with ±20 % jitter.
@@ -238,8 +268,12 @@ public final class PendingChangeManager: Sendable {
 
     /// Records an audit event; history is not state, so a failure is logged and the caller goes on.
     func audit(_ change: PendingChange, action: String, detail: String, actor: String? = nil) async {
-        await store.audit(AuditEvent(time: settings.clock(), actor: actor ?? change.createdBy, action: action,
-                                     target: change.resources.first ?? change.id, changeId: change.id, detail: detail),
-                          logger: logger)
+        await store.audit(auditEvent(change, action: action, detail: detail, actor: actor), logger: logger)
+    }
+
+    /// The audit event of `action` on `change`, by `actor` (by default whoever queued it).
+    private func auditEvent(_ change: PendingChange, action: String, detail: String, actor: String? = nil) -> AuditEvent {
+        AuditEvent(time: settings.clock(), actor: actor ?? change.createdBy, action: action,
+                   target: change.resources.first ?? change.id, changeId: change.id, detail: detail)
     }
 }

@@ -68,7 +68,8 @@ extension PendingChangeManager {
     /// Runs a waiting or failed change again now, with a fresh attempt count.
     @discardableResult
     public func retry(_ id: String, by caller: Caller) async throws -> PendingChange {
-        try await steer(id, by: caller, action: "change.retried") { change in
+        defer { doorbell.ring() }
+        return try await steer(id, by: caller, action: "change.retried") { change in
             guard change.isWaiting || change.state == .failedPermanently else {
                 throw QueueError.notRetryable(id: id, state: change.state)
             }
