@@ -37,6 +37,8 @@ public final class ConsoleApp: Sendable {
     private let header: HeaderInfo
     private let inbox = Mutex(Inbox())
     private let latestCatalog = Mutex<ServiceCatalog?>(nil)
+    /// The open page whose lines the app loads (logs, audit trail), as the UI loop last drew it.
+    private let openPage = Mutex<ConsoleView.Detail?>(nil)
     /// How often the loader looks for changes: notifications arriving meanwhile make one load.
     private static let coalescing: Duration = .milliseconds(20)
     /// How long the UI loop waits for a key before it looks for new rows.
@@ -54,6 +56,10 @@ public final class ConsoleApp: Sendable {
         var catalog: ServiceCatalog?
         var dockerProblem: String??
         var flash: ConsoleView.Flash?
+        /// The lines of the open logs or audit page.
+        var pageLines: ConsoleView.PageLines?
+        /// A wizard's next question, read from the Engine.
+        var question: (asked: AskedAction, prompt: ActionPrompt)?
         var theme: Theme?
         /// The program is stopping (a signal): the UI loop ends as if the operator quit.
         var quit = false
@@ -75,9 +81,11 @@ public final class ConsoleApp: Sendable {
     public func run() async {
         let loader = Task { await self.load() }
         let catalogReader = Task { await self.readCatalog() }
+        let pageLoader = Task { await self.loadPages() }
         defer {
             loader.cancel()
             catalogReader.cancel()
+            pageLoader.cancel()
         }
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
             let thread = Thread { [self] in
@@ -190,6 +198,42 @@ public final class ConsoleApp: Sendable {
         }
     }
 
+    /// Loads the open logs or audit page at once, then again every 2 s while it stays open.
+    private func loadPages() async {
+        var loaded: (detail: ConsoleView.Detail, at: ContinuousClock.Instant)?
+        while !Task.isCancelled {
+            if let detail = openPage.withLock({ $0 }), loaded?.detail != detail || loaded!.at.duration(to: .now) >= .seconds(2) {
+                loaded = (detail, .now)
+                let lines = await pageLines(detail)
+                inbox.withLock { $0.pageLines = lines }
+            }
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+    }
+
+    /// The lines of a loaded page: a process's last 500 lines of output, or its audit trail.
+    private func pageLines(_ detail: ConsoleView.Detail) async -> ConsoleView.PageLines {
+        let caller = Caller.localOperator(name: header.user)
+        do {
+            switch detail {
+            case .logs(let processId):
+                let lines = Mutex<[String]>([])
+                try await engine.processes.logs(processId, tail: 500, follow: false, by: caller) { line in
+                    lines.withLock { $0.append((line.stream == .stderr ? "! " : "") + line.text) }
+                }
+                return ConsoleView.PageLines(detail: detail, lines: lines.withLock { $0 })
+            case .history(let processId):
+                let events = try await engine.processes.history(processId, by: caller)
+                return ConsoleView.PageLines(detail: detail, lines: RowRenderer.auditLines(events))
+            case .service, .neighbourhood:
+                return ConsoleView.PageLines(detail: detail, lines: [])
+            }
+        } catch {
+            let message = (error as? UserFacingError)?.userMessage ?? "\(error)"
+            return ConsoleView.PageLines(detail: detail, lines: [], problem: message)
+        }
+    }
+
     private func report(_ error: any Error, for kinds: Set<Pane.Kind>) {
         let message = (error as? UserFacingError)?.userMessage ?? "\(error)"
         inbox.withLock { inbox in
@@ -213,6 +257,7 @@ public final class ConsoleApp: Sendable {
                 switch view.handle(key) {
                 case .quit?: return
                 case .run(let action)?: perform(action)
+                case .ask(let asked)?: ask(asked)
                 case nil: break
                 }
                 needsDraw = true
@@ -242,6 +287,14 @@ public final class ConsoleApp: Sendable {
                 view.header.dockerProblem = problem
                 needsDraw = true
             }
+            if let page = update.pageLines, page.detail == view.detail {
+                view.pageLines = page
+                needsDraw = true
+            }
+            if let question = update.question {
+                view.ask(question.asked, question.prompt)
+                needsDraw = true
+            }
             if let flash = update.flash {
                 view.flash = flash
                 flashShown = Date()
@@ -258,6 +311,7 @@ public final class ConsoleApp: Sendable {
                 flashShown = nil
                 needsDraw = true
             }
+            openPage.withLock { $0 = view.detail.flatMap { $0.isLoaded ? $0 : nil } }
             if needsDraw {
                 let size = terminal.size
                 terminal.draw(view.render(width: size.width, height: size.height))
@@ -266,19 +320,41 @@ public final class ConsoleApp: Sendable {
         }
     }
 
+    /// What actions run with: the Engine, as the console's operator.
+    private var actionContext: ActionContext {
+        ActionContext(engine: engine, caller: .localOperator(name: header.user), themeDirectory: settings.themeDirectory,
+                      useTheme: { [self] theme in inbox.withLock { $0.theme = theme } })
+    }
+
     /// Carries out an operator's action on the Engine; the outcome shows in the status line.
     private func perform(_ action: any OperatorAction) {
-        let context = ActionContext(engine: engine, caller: .localOperator(name: header.user),
-                                    themeDirectory: settings.themeDirectory,
-                                    useTheme: { [self] theme in inbox.withLock { $0.theme = theme } })
+        let context = actionContext
+        Task { await self.report { try await action.perform(in: context) } }
+    }
+
+    /// Reads a wizard's next question from the Engine, or, once all are answered, carries the
+    /// action out.
+    private func ask(_ asked: AskedAction) {
+        let context = actionContext
         Task {
-            do {
-                let outcome = try await action.perform(in: context)
-                inbox.withLock { $0.flash = ConsoleView.Flash(outcome) }
-            } catch {
-                let message = (error as? UserFacingError)?.userMessage ?? "\(error)"
-                inbox.withLock { $0.flash = ConsoleView.Flash(message, isError: true) }
+            await self.report {
+                if let question = try await asked.type.question(after: asked.answers, about: asked.target, in: context) {
+                    self.inbox.withLock { $0.question = (asked, question) }
+                    return nil
+                }
+                guard let action = asked.type.init(target: asked.target, answers: asked.answers) else { return nil }
+                return try await action.perform(in: context)
             }
+        }
+    }
+
+    /// Shows what `work` returns, or its error, in the status line.
+    private func report(_ work: () async throws -> String?) async {
+        do {
+            if let outcome = try await work() { inbox.withLock { $0.flash = ConsoleView.Flash(outcome) } }
+        } catch {
+            let message = (error as? UserFacingError)?.userMessage ?? "\(error)"
+            inbox.withLock { $0.flash = ConsoleView.Flash(message, isError: true) }
         }
     }
 }

@@ -86,9 +86,7 @@ struct ChangeCommand: AsyncParsableCommand {
                 let history = try await engine.queue.history(of: change.id, by: .localOperator())
                 guard !history.isEmpty else { return }
                 print("")
-                var table = Table("TIME", "ACTOR", "EVENT", "DETAIL")
-                for event in history { table.add(time.string(from: event.time), event.actor, event.action, event.detail) }
-                table.print()
+                Table.audit(history).print()
             }
         }
     }

@@ -11,7 +11,8 @@ struct ProcessCommand: AsyncParsableCommand {
         commandName: "process",
         abstract: "Deploy, list, inspect and terminate processes.",
         discussion: "A process is one service version running for one user, on a node chosen by the operator or by defpi, with its own configuration. Every change is queued and carried out until it has taken effect.",
-        subcommands: [Create.self, List.self, Show.self, Config.self, Upgrade.self, Move.self, Logs.self, Remove.self])
+        subcommands: [Create.self, List.self, Show.self, Config.self, Upgrade.self, Move.self, Logs.self, History.self,
+                      Remove.self])
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -233,6 +234,24 @@ struct ProcessCommand: AsyncParsableCommand {
                         fflush(nil)
                     }
                 }
+            }
+        }
+    }
+
+    struct History: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print a process's audit trail: who created, configured and moved it, and how its changes went.",
+            discussion: "A terminated process's trail stays; an admin reads it by the process's id.")
+        @OptionGroup var target: ProcessReference
+        @OptionGroup var engine: EngineOptions
+        @OptionGroup var format: OutputOptions
+
+        func run() async throws {
+            try await reportingErrors {
+                let engine = try await engine.makeEngine()
+                let events = try await engine.processes.history(target.process, by: .localOperator())
+                if format.output == .json { return try format.printJSON(events) }
+                Table.audit(events).print()
             }
         }
     }

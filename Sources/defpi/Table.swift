@@ -1,4 +1,6 @@
 import Console
+import Engine
+import Foundation
 
 /// A plain-text table for terminals: a header row and left-aligned columns sized by display
 /// width (so wide characters line up), like `docker ps`.
@@ -23,6 +25,14 @@ struct Table {
     }
 
     func print() { Swift.print(render()) }
+
+    /// An audit trail, oldest first.
+    static func audit(_ events: [AuditEvent]) -> Table {
+        let time = ISO8601DateFormatter()
+        var table = Table("TIME", "ACTOR", "EVENT", "DETAIL")
+        for event in events { table.add(time.string(from: event.time), event.actor, event.action, event.detail) }
+        return table
+    }
 }
 
 /// Key-value lines for `show` verbs, keys aligned.

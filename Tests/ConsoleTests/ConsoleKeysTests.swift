@@ -105,13 +105,16 @@ struct ConsoleKeysTests {
         #expect(view.handle(.enter) == .run(CreatePool(name: "spare")))
     }
 
-    @Test("processes: n deploys from a line (or :deploy), d terminates the selected or marked ones after a y")
+    @Test("processes: n starts the deploy wizard (or :deploy in one line), d terminates the selected or marked ones after a y")
     func processes() {
         var view = ConsoleViewTests.sampleView()
         _ = view.handle(.character("2"))
-        _ = view.handle(.character("n"))
-        #expect(view.prompt?.label.hasPrefix("deploy SERVICE[:VERSION]") == true)
-        _ = type("meter:1.1.0 user=alice pool=edge name=m9 INTERVAL=2", into: &view)
+        let target = view.actionTarget
+        let wizard = AskedAction(type: DeployProcess.self, target: target, isConfirmation: false)
+        #expect(view.handle(.character("n")) == .ask(wizard), "the first question comes from the Engine")
+        #expect(view.prompt == nil)
+        _ = view.handle(.character(":"))
+        _ = type("deploy meter:1.1.0 user=alice pool=edge name=m9 INTERVAL=2", into: &view)
         #expect(view.handle(.enter) == .run(DeployProcess(request: ProcessRequest(
             serviceId: "meter", version: "1.1.0", name: "m9", owner: "alice", target: .pool("edge"),
             configuration: [ProcessParameter(key: "INTERVAL", value: "2")]))))
@@ -125,6 +128,85 @@ struct ConsoleKeysTests {
         _ = view.handle(.character("d"))
         #expect(view.prompt?.label == "terminate \(selected.cells[0])? (y/n) ")
         #expect(view.handle(.character("y")) == .run(TerminateProcesses(processIds: [selected.id])))
+    }
+
+    @Test("a wizard's picker: arrows select, a choice with a problem is refused with its reason, enter answers, esc cancels")
+    func picker() {
+        var view = ConsoleViewTests.sampleView()
+        _ = view.handle(.character("2"))
+        let asked = AskedAction(type: DeployProcess.self, target: view.actionTarget, isConfirmation: false,
+                                answers: ["service=meter", "version=1.1.0"])
+        view.ask(asked, .choice("where should meter 1.1.0 run?", [
+            ActionChoice(value: "anywhere", title: "anywhere", note: "2 nodes can take it"),
+            ActionChoice(value: "pool=p1", title: "pool edge", problem: "has no classified nodes"),
+            ActionChoice(value: "node=n3", title: "node lab (public)", note: "1 node can take it"),
+        ]))
+        #expect(view.prompt?.selection == 0)
+        _ = view.handle(.down)
+        Golden.check(view.render(width: 80, height: 24).text(), named: "deploy-wizard-placement-80x24")
+        Golden.check(view.render(width: 120, height: 40).text(), named: "deploy-wizard-placement-120x40")
+        #expect(view.handle(.enter) == nil && view.prompt != nil)
+        #expect(view.flash == ConsoleView.Flash("pool edge has no classified nodes", isError: true))
+        _ = view.handle(.character("j"))
+        var answered = asked
+        answered.answers.append("node=n3")
+        #expect(view.handle(.enter) == .ask(answered))
+        #expect(view.prompt == nil)
+        view.ask(asked, .choice("again", [ActionChoice(value: "anywhere", title: "anywhere")]))
+        #expect(view.handle(.escape) == nil && view.prompt == nil)
+        #expect(DeployProcess(target: asked.target, answers: ["user=alice", "service=meter", "version=1.1.0", "pool=p1", "name=m2 A=1"])
+            == DeployProcess(request: ProcessRequest(serviceId: "meter", version: "1.1.0", name: "m2", owner: "alice",
+                                                     target: .pool("p1"), configuration: [ProcessParameter(key: "A", value: "1")])))
+    }
+
+    @Test("processes: m moves, u upgrades, e configures: each asks the Engine; :move, :upgrade and :config run at once")
+    func processChanges() {
+        var view = ConsoleViewTests.sampleView()
+        _ = view.handle(.character("2"))
+        let target = view.actionTarget
+        let id = target.selected!.id
+        #expect(view.handle(.character("m")) == .ask(AskedAction(type: MoveProcess.self, target: target, isConfirmation: false)))
+        #expect(view.handle(.character("u")) == .ask(AskedAction(type: UpgradeProcess.self, target: target, isConfirmation: false)))
+        #expect(view.handle(.character("e")) == .ask(AskedAction(type: ConfigureProcess.self, target: target, isConfirmation: false)))
+        let commands: [(String, ConsoleEffect)] = [
+            ("move tb-w1", .run(MoveProcess(processId: id, target: .node("tb-w1")))),
+            ("move pool=edge", .run(MoveProcess(processId: id, target: .pool("edge")))),
+            ("move anywhere", .run(MoveProcess(processId: id, target: .automatic))),
+            ("upgrade 1.1.0", .run(UpgradeProcess(processId: id, version: "1.1.0"))),
+            ("config INTERVAL=2 -DEBUG", .run(ConfigureProcess(processId: id, set: [ProcessParameter(key: "INTERVAL", value: "2")],
+                                                               unset: ["DEBUG"]))),
+        ]
+        for (line, effect) in commands {
+            _ = view.handle(.character(":"))
+            _ = type(line, into: &view)
+            #expect(view.handle(.enter) == effect, "\(line)")
+        }
+        let difference = ConfigurationDifference(
+            from: [ProcessParameter(key: "INTERVAL", value: "1"), ProcessParameter(key: "DEBUG", value: "1")],
+            to: [ProcessParameter(key: "INTERVAL", value: "2"), ProcessParameter(key: "COLOR", value: "red")])
+        #expect(difference.summary == "INTERVAL 1 → 2, +COLOR=red, -DEBUG")
+        #expect(difference.command == "INTERVAL=2 COLOR=red -DEBUG")
+    }
+
+    @Test("processes: l opens the followed logs, a the audit trail; the app's lines show, newest at the bottom")
+    func loadedPages() {
+        var view = ConsoleViewTests.sampleView()
+        _ = view.handle(.character("2"))
+        let id = view.panes[view.focus].table.selectedRow!.id
+        _ = view.handle(.character("l"))
+        #expect(view.detail == .logs(processId: id))
+        #expect(view.render(width: 80, height: 24).text().contains("loading…"))
+        view.pageLines = ConsoleView.PageLines(detail: .logs(processId: id), lines: (1...40).map { "reading \($0)" })
+        var screen = view.render(width: 80, height: 24).text()
+        #expect(screen.contains("reading 40") && !screen.contains("reading 1\n"), "followed: the newest lines show")
+        view.pageLines = ConsoleView.PageLines(detail: .logs(processId: id), lines: (1...41).map { "reading \($0)" })
+        #expect(view.render(width: 80, height: 24).text().contains("reading 41"), "still followed as lines arrive")
+        _ = view.handle(.escape)
+        _ = view.handle(.character("a"))
+        #expect(view.detail == .history(processId: id))
+        view.pageLines = ConsoleView.PageLines(detail: .history(processId: id), lines: [], problem: "process x not found")
+        screen = view.render(width: 80, height: 24).text()
+        #expect(screen.contains("process x not found") && screen.contains("Audit trail of"))
     }
 
     @Test("marks collect rows for a bulk action; s sorts by the next column, S reverses")
@@ -190,8 +272,8 @@ struct ConsoleKeysTests {
             }
         }
         // Classify, rename and declassify a node; create, rename and delete a pool; :pool;
-        // deploy (key and :deploy) and terminate a process.
-        #expect(tried == 11)
+        // deploy, move, upgrade and configure a process (key and command each), terminate one.
+        #expect(tried == 17)
         var view = ConsoleViewTests.sampleView()
         view.readOnly = true
         #expect(view.render(width: 80, height: 24).text().contains("‹read-only›"))

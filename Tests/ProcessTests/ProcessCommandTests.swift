@@ -121,6 +121,11 @@ struct ProcessCommandTests {
             let removed = try await defpi("process", "rm", "meter-a")
             #expect(removed.status == 0, "\(removed.stderr)")
             #expect(try await docker.service(id) == nil)
+            // The audit trail outlives the process; an admin reads it by the process's id, in order.
+            let trail = try await defpi("process", "history", id, "-o", "json").stdout
+            let actions = (try? JSONSerialization.jsonObject(with: Data(trail.utf8)) as? [[String: Any]])?.compactMap { $0["action"] as? String }
+            #expect(actions?.first == "process.created" && actions?.contains("change.finished") == true, "\(trail)")
+            #expect(try await defpi("process", "history", "meter-a").stderr.contains("meter-a"), "a name no longer resolves")
             #expect(try await listed().isEmpty)
             let users = try await defpi("user", "ls", "-o", "json").stdout
             if let alice = (try? JSONSerialization.jsonObject(with: Data(users.utf8)) as? [[String: Any]])?.first?["id"] as? String {

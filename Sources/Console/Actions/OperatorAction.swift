@@ -18,8 +18,18 @@ public protocol OperatorAction: Sendable, Equatable {
     static var isChange: Bool { get }
     /// The question it asks about `target`; nil when it does not apply (no row is selected).
     static func prompt(for target: ActionTarget) -> ActionPrompt?
-    /// The action the operator's answer asks for; nil when it asks for nothing (an empty name, "n").
+    /// The action the operator's answer (or a `:` command's rest of the line) asks for; nil when
+    /// it asks for nothing (an empty name, "n").
     init?(target: ActionTarget, answer: String)
+    /// Whether its questions are read from the Engine (a picker of the nodes that may take a
+    /// process, a configuration to edit): the console then asks them one by one through
+    /// `question(after:about:in:)`, a wizard.
+    static var asksEngine: Bool { get }
+    /// The question that follows `answers` (those given so far, in order); nil once all are answered.
+    static func question(after answers: [String], about target: ActionTarget, in context: ActionContext) async throws
+        -> ActionPrompt?
+    /// The action a wizard's answers ask for.
+    init?(target: ActionTarget, answers: [String])
     /// Carries it out through the Engine's managers; returns the outcome for the status line.
     func perform(in context: ActionContext) async throws -> String
 }
@@ -29,6 +39,17 @@ extension OperatorAction {
     public static var panes: [Pane.Kind] { [] }
     public static var command: ActionCommand? { nil }
     public static var isChange: Bool { true }
+    public static var asksEngine: Bool { false }
+
+    public static func question(after answers: [String], about target: ActionTarget, in context: ActionContext) async throws
+        -> ActionPrompt?
+    {
+        answers.isEmpty ? prompt(for: target) : nil
+    }
+
+    public init?(target: ActionTarget, answers: [String]) {
+        self.init(target: target, answer: answers.last ?? "")
+    }
 
     /// Whether `other` is the same action with the same arguments.
     func isEqual(to other: any OperatorAction) -> Bool { (other as? Self) == self }
@@ -38,7 +59,8 @@ extension OperatorAction {
 public enum OperatorActions {
     public static let all: [any OperatorAction.Type] = [
         ClassifyNodes.self, RenameNode.self, RenamePool.self, DeclassifyNodes.self, DeletePool.self,
-        TerminateProcesses.self, CreatePool.self, DeployProcess.self, ChangeTheme.self,
+        TerminateProcesses.self, CreatePool.self, DeployProcess.self, MoveProcess.self, UpgradeProcess.self,
+        ConfigureProcess.self, ChangeTheme.self,
     ]
 
     /// The key-map entries the actions bring, each once, in the order of `all`.
@@ -68,6 +90,9 @@ public struct ActionBinding: Equatable, Sendable {
     public static let rename = ActionBinding(name: "rename", keys: [.character("r")])
     public static let remove = ActionBinding(name: "remove", keys: [.character("d")])
     public static let create = ActionBinding(name: "create", keys: [.character("n")])
+    public static let move = ActionBinding(name: "move", keys: [.character("m")])
+    public static let upgrade = ActionBinding(name: "upgrade", keys: [.character("u")])
+    public static let edit = ActionBinding(name: "edit", keys: [.character("e")])
 }
 
 /// A `:` command that runs an action: its word, and how the unknown-command hint shows it.
@@ -103,11 +128,14 @@ public struct ActionTarget: Sendable, Equatable {
     }
 }
 
-/// The question an action asks: a line to type (starting from `text`), or one y/n key.
+/// The question an action asks: a line to type (starting from `text`), one y/n key, or a pick
+/// from a list.
 public struct ActionPrompt: Sendable, Equatable {
     public var label: String
     public var text: String
     public var isConfirmation: Bool
+    /// The entries of a picker; empty for a line or a confirmation.
+    public var choices: [ActionChoice] = []
 
     /// A line to type, starting from `text`.
     public static func line(_ label: String, text: String = "") -> ActionPrompt {
@@ -119,8 +147,31 @@ public struct ActionPrompt: Sendable, Equatable {
         ActionPrompt(label: question + " (y/n) ", text: "", isConfirmation: true)
     }
 
+    /// A list to pick one entry from (↑↓ and enter); entries with a problem show it and cannot be picked.
+    public static func choice(_ label: String, _ choices: [ActionChoice]) -> ActionPrompt {
+        ActionPrompt(label: label, text: "", isConfirmation: false, choices: choices)
+    }
+
     /// Whether a confirmation's answer is yes.
     public static func isYes(_ answer: String) -> Bool { answer == "y" || answer == "Y" }
+}
+
+/// One entry of a picker: the answer it gives, what it shows, and why it cannot be picked.
+public struct ActionChoice: Sendable, Equatable {
+    /// The answer picking it gives the action.
+    public var value: String
+    public var title: String
+    /// A word about it ("newest", "3 nodes can take it"), shown beside the title.
+    public var note: String
+    /// Why it cannot be picked now; nil when it can.
+    public var problem: String?
+
+    public init(value: String, title: String, note: String = "", problem: String? = nil) {
+        self.value = value
+        self.title = title
+        self.note = note
+        self.problem = problem
+    }
 }
 
 /// What an action runs with: the Engine, as whom, and the console's own settings.
@@ -138,4 +189,11 @@ func queueEach(_ ids: [String], _ queue: (String) async throws -> PendingChange)
     var changes: [PendingChange] = []
     for id in ids { changes.append(try await queue(id)) }
     return changes.count == 1 ? "queued: \(changes[0].description)" : "queued \(changes.count) changes"
+}
+
+/// Why an action cannot go on, for the status line: what is missing and what to do.
+struct ConsoleActionError: UserFacingError {
+    let userMessage: String
+
+    init(_ message: String) { userMessage = message }
 }

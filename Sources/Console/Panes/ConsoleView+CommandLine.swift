@@ -13,9 +13,8 @@ extension ConsoleView {
         if verb == "q" || verb == "quit" { return .quit }
         if let action = OperatorActions.named(command: verb), !rest.isEmpty {
             guard !refusesChange(action) else { return nil }
-            if let effect = answer(AskedAction(type: action, target: actionTarget, isConfirmation: false), with: rest) {
-                return effect
-            }
+            let target = actionTarget
+            if let effect = run(action.init(target: target, answer: rest), on: target) { return effect }
         }
         flash = Flash("unknown command :\(line); try \(Self.commandHint)", isError: true)
         return nil

@@ -22,6 +22,7 @@ extension ConsoleView {
             renderDetail(detail, into: &grid, area)
             renderStatusLine(into: &grid, tiled: false)
             if showHelp { renderHelp(into: &grid) }
+            renderPicker(into: &grid)
             return grid
         }
         let tiled = !zoomed && panes[focus].kind.isTiled && width >= Self.tiledMinimum.width
@@ -44,7 +45,14 @@ extension ConsoleView {
         }
         renderStatusLine(into: &grid, tiled: tiled)
         if showHelp { renderHelp(into: &grid) }
+        renderPicker(into: &grid)
         return grid
+    }
+
+    /// A wizard's picker, over everything else.
+    private func renderPicker(into grid: inout CellGrid) {
+        guard let prompt, !prompt.choices.isEmpty else { return }
+        Picker(title: prompt.label, choices: prompt.choices, selection: prompt.selection, border: border).render(into: &grid)
     }
 
     /// An open page, scrolled, over the whole pane area.
@@ -53,14 +61,19 @@ extension ConsoleView {
         switch detail {
         case .service(let id): title = "Service \(id): versions, interfaces, compatibility"
         case .neighbourhood(let processId): title = "Neighbourhood of \(topology.processName(processId))"
+        case .logs(let processId): title = "Logs of \(topology.processName(processId)) (followed)"
+        case .history(let processId): title = "Audit trail of \(topology.processName(processId))"
         }
         let page = laidOutPage.flatMap { $0.detail == detail ? $0.page : nil } ?? layOutPage(detail)
         laidOutPage = (detail, page)
         let inner = Frame(title: title, focused: true, border: border).render(into: &grid, area)
         let view = Rect(x: inner.x + 1, y: inner.y, width: inner.width - 1, height: inner.height)
+        // A followed page at its last lines stays there as lines arrive.
+        let following = detail.isLoaded && detailOffset.y >= max(0, page.height - view.height)
         detailOffset = (min(detailOffset.x, max(0, page.width - view.width)),
-                        min(detailOffset.y, max(0, page.height - view.height)))
-        grid.copy(page, from: (detailOffset.x, detailOffset.y), into: view)
+                        following ? Self.bottom : min(detailOffset.y, max(0, page.height - view.height)))
+        let top = min(detailOffset.y, max(0, page.height - view.height))
+        grid.copy(page, from: (detailOffset.x, top), into: view)
     }
 
     private func layOutPage(_ detail: Detail) -> CellGrid {
@@ -74,12 +87,22 @@ extension ConsoleView {
             let drawing = NeighbourhoodDrawing(center: processId, topology: topology)
             return drawing.isEmpty ? Self.message("\(topology.processName(processId)) no longer exists")
                 : drawing.render(border: border)
+        case .logs, .history:
+            guard let loaded = pageLines, loaded.detail == detail else { return Self.message("loading…") }
+            if let problem = loaded.problem { return Self.message(problem, style: CellStyle(.error)) }
+            guard !loaded.lines.isEmpty else {
+                if case .logs = detail { return Self.message("no output yet") }
+                return Self.message("nothing recorded yet")
+            }
+            var sheet = TextSheet()
+            for line in loaded.lines { sheet.line((line, .plain)) }
+            return sheet.render()
         }
     }
 
-    private static func message(_ text: String) -> CellGrid {
+    private static func message(_ text: String, style: CellStyle = CellStyle(.dim)) -> CellGrid {
         var grid = CellGrid(width: TerminalText.displayWidth(text), height: 1)
-        grid.write(text, x: 0, y: 0, style: CellStyle(.dim))
+        grid.write(text, x: 0, y: 0, style: style)
         return grid
     }
 
@@ -123,6 +146,8 @@ extension ConsoleView {
         switch detail {
         case .service(let id)?: page = " ‹\(id)›"
         case .neighbourhood(let processId)?: page = " ‹\(topology.processName(processId))›"
+        case .logs(let processId)?: page = " ‹\(topology.processName(processId))› ‹logs›"
+        case .history(let processId)?: page = " ‹\(topology.processName(processId))› ‹audit›"
         case nil: page = ""
         }
         let crumbs = "‹\(panes[focus].kind.rawValue)›" + filter + page + (zoomed ? " ‹zoom›" : "") + (readOnly ? " ‹read-only›" : "")
@@ -160,7 +185,7 @@ extension ConsoleView {
 
     private func renderStatusLine(into grid: inout CellGrid, tiled: Bool) {
         let y = grid.height - 1
-        if let prompt {
+        if let prompt, prompt.choices.isEmpty {
             let used = grid.write(prompt.label, x: 0, y: y, style: CellStyle(.key, bold: true))
             let typed = grid.write(prompt.text, x: used, y: y)
             grid.put("▏", x: used + typed, y: y, style: CellStyle(.key))

@@ -57,10 +57,40 @@ public struct ConsoleView: Sendable {
     /// Where the panes and the switcher's labels were drawn last, for the mouse.
     var hitAreas: [(pane: Int, rect: Rect)] = []
 
+    /// What the app loaded for the open logs or audit page.
+    public var pageLines: PageLines? {
+        didSet { laidOutPage = nil }
+    }
+
     /// A page opened from a row.
     public enum Detail: Equatable, Sendable {
         case service(id: String)
         case neighbourhood(processId: String)
+        /// A process's recent output, followed while open.
+        case logs(processId: String)
+        /// A process's audit trail: who did what to it, and how its changes went.
+        case history(processId: String)
+
+        /// Whether the app loads the page's lines (and reloads them while it is open).
+        public var isLoaded: Bool {
+            switch self {
+            case .logs, .history: return true
+            case .service, .neighbourhood: return false
+            }
+        }
+    }
+
+    /// The lines of a loaded page, or why there are none.
+    public struct PageLines: Equatable, Sendable {
+        public var detail: Detail
+        public var lines: [String]
+        public var problem: String?
+
+        public init(detail: Detail, lines: [String], problem: String? = nil) {
+            self.detail = detail
+            self.lines = lines
+            self.problem = problem
+        }
     }
 
     /// A status-line message; errors in the error colour.
@@ -108,8 +138,7 @@ public struct ConsoleView: Sendable {
         }
         guard let entry else { return nil }
         guard let action = ConsoleAction(rawValue: entry) else {
-            if let started = OperatorActions.started(by: entry, in: focusedPane) { start(started) }
-            return nil
+            return OperatorActions.started(by: entry, in: focusedPane).flatMap { start($0) }
         }
         guard action.panes?.contains(focusedPane) ?? true else { return nil }
         if detail != nil, let scroll = detailScroll(for: action) {
@@ -132,6 +161,8 @@ public struct ConsoleView: Sendable {
         case .last: self[keyPath: table].selectLast()
         case .zoom: zoomed.toggle()
         case .open: open()
+        case .logs: openProcessPage(Detail.logs)
+        case .history: openProcessPage(Detail.history)
         case .sort: panes[focus].cycleSort(reverse: false)
         case .reverseSort: panes[focus].cycleSort(reverse: true)
         case .mark: panes[focus].toggleMark()
@@ -166,6 +197,17 @@ public struct ConsoleView: Sendable {
         }
         detailOffset = (0, 0)
     }
+
+    /// Opens a loaded page of the selected process (its logs, its audit trail), at the newest lines.
+    private mutating func openProcessPage(_ page: (String) -> Detail) {
+        guard let row = panes[focus].table.selectedRow, row.change != .deleted else { return }
+        detail = page(RowRenderer.processId(ofRow: row.id))
+        pageLines = nil
+        detailOffset = (0, Self.bottom)
+    }
+
+    /// A scroll offset past any page's end: the render clamps it to the last lines.
+    static let bottom = 1_000_000
 
     /// A click focuses a pane and selects the row under it (a double click opens it); the wheel
     /// moves the selection or scrolls the open page.

@@ -1,14 +1,17 @@
 import Engine
 
-/// What a key or a command asks of the app: to quit, or to carry out an operator's action.
+/// What a key or a command asks of the app: to quit, to carry out an operator's action, or to
+/// get a wizard's next question from the Engine.
 public enum ConsoleEffect: Sendable, Equatable {
     case quit
     case run(any OperatorAction)
+    case ask(AskedAction)
 
     public static func == (left: ConsoleEffect, right: ConsoleEffect) -> Bool {
         switch (left, right) {
         case (.quit, .quit): return true
         case (.run(let one), .run(let other)): return one.isEqual(to: other)
+        case (.ask(let one), .ask(let other)): return one == other
         default: return false
         }
     }
@@ -24,15 +27,22 @@ public struct KeyBinding: Equatable, Sendable {
 /// What a key does to the view itself: move, sort, filter, open, quit ... (the operator's
 /// actions on the Engine are `OperatorAction`s).
 public enum ConsoleAction: String, CaseIterable, Sendable {
-    case help, open, mark, sort, reverseSort, command, filter
+    case help, open, logs, history, mark, sort, reverseSort, command, filter
     case nextPane, previousPane, down, up, pageDown, pageUp, first, last, zoom, back, quit
 
     /// The panes the action applies to; nil: every pane.
-    var panes: [Pane.Kind]? { self == .open ? [.services, .processes, .graph] : nil }
+    var panes: [Pane.Kind]? {
+        switch self {
+        case .open: return [.services, .processes, .graph]
+        case .logs, .history: return [.processes, .graph]
+        default: return nil
+        }
+    }
 
     func help(in pane: Pane.Kind) -> String {
         switch self {
         case .open: return pane == .services ? "versions & interfaces" : "neighbourhood"
+        case .history: return "audit trail"
         case .reverseSort: return "reverse sort"
         case .nextPane: return "next pane"
         case .previousPane: return "previous pane"
@@ -50,10 +60,10 @@ public struct KeyMap: Sendable, Equatable {
     public private(set) var keys: [String: [Key]]
 
     /// Every entry, most useful first (the status line shows as many as fit): help and open,
-    /// the operator's actions, then the rest of the view's.
+    /// the operator's actions, a process's logs and audit trail, then the rest of the view's.
     public static let entries: [String] = [ConsoleAction.help.rawValue, ConsoleAction.open.rawValue]
-        + OperatorActions.bindings.map(\.name)
-        + ConsoleAction.allCases.filter { $0 != .help && $0 != .open }.map(\.rawValue)
+        + OperatorActions.bindings.map(\.name) + [ConsoleAction.logs.rawValue, ConsoleAction.history.rawValue]
+        + ConsoleAction.allCases.filter { ![.help, .open, .logs, .history].contains($0) }.map(\.rawValue)
 
     /// The bindings of a stock console, k9s-like.
     public static let standard: KeyMap = {
@@ -64,6 +74,7 @@ public struct KeyMap: Sendable, Equatable {
             .previousPane: [.backTab, .left], .down: [.down, .character("j")], .up: [.up, .character("k")],
             .pageDown: [.pageDown], .pageUp: [.pageUp], .first: [.home, .character("g")], .last: [.end, .character("G")],
             .zoom: [.character("z")], .open: [.enter], .back: [.escape], .quit: [.character("q")],
+            .logs: [.character("l")], .history: [.character("a")],
         ]
         for (action, bound) in view { keys[action.rawValue] = bound }
         for binding in OperatorActions.bindings { keys[binding.name] = binding.keys }

@@ -221,6 +221,18 @@ public enum RowRenderer {
         }
     }
 
+    /// An audit trail, one event per line, oldest first: UTC time, actor, action, detail.
+    public static func auditLines(_ events: [AuditEvent]) -> [String] {
+        let time = ISO8601DateFormatter()
+        time.formatOptions = [.withFullDate, .withTime, .withColonSeparatorInTime, .withSpaceBetweenDateAndTime]
+        let actorWidth = events.map(\.actor.count).max() ?? 0
+        let actionWidth = events.map(\.action.count).max() ?? 0
+        return events.map { event in
+            [time.string(from: event.time), event.actor.padding(toLength: actorWidth, withPad: " ", startingAt: 0),
+             event.action.padding(toLength: actionWidth, withPad: " ", startingAt: 0), event.detail].joined(separator: "  ")
+        }
+    }
+
     /// `now`, `in 5s`, `3m ago`.
     public static func relative(_ date: Date, now: Date) -> String {
         let seconds = Int(date.timeIntervalSince(now).rounded())

@@ -5,11 +5,11 @@ import Logging
 /// operator chooses, with its own configuration; terminating it; and what the process says when
 /// it starts. Every change goes through the queue; this manager checks who asks and what.
 public final class ProcessManager: Sendable {
-    private let store: any Store
+    let store: any Store
     private let docker: DockerClient
     private let queue: PendingChangeManager
     private let users: UserManager
-    private let services: ServiceManager
+    let services: ServiceManager
     private let notifications: EngineNotifications
     let control: ProcessControl
     let deployment: ProcessDeployment
@@ -174,7 +174,7 @@ public final class ProcessManager: Sendable {
     }
 
     /// The owner a request names, which the caller may act for: themselves, or anyone for an admin.
-    private func owner(_ reference: String?, for caller: Caller) async throws -> User {
+    func owner(_ reference: String?, for caller: Caller) async throws -> User {
         if let reference {
             let owner = try await users.user(reference, by: caller)
             guard caller.isAdmin || owner.id == caller.userId else { throw ProcessError.notYours(action: "deploy for another user") }
@@ -236,6 +236,19 @@ public final class ProcessManager: Sendable {
         let process = try await process(reference, by: caller)
         guard let service = process.dockerId else { throw ProcessError.notDeployed(process.name) }
         try await docker.streamLogs(service: service, tail: tail, follow: follow, onLine: onLine)
+    }
+
+    /// A process's audit trail, oldest first: who created, configured, moved it, and how each of
+    /// its changes went. Kept after the process is terminated, but then only an admin can read
+    /// it (by the process's id).
+    public func history(_ reference: String, by caller: Caller) async throws -> [AuditEvent] {
+        let id: String
+        do {
+            id = try await process(reference, by: caller).id
+        } catch where caller.isAdmin && ObjectID.isValid(reference) {
+            id = reference
+        }
+        return try await store.list(AuditEvent.self, StoreQuery(filter: .where("target", is: id), sort: [StoreSort("time")])).items
     }
 
     /// Folds what Docker tells about every process (failing tasks, nodes down) into its state.
