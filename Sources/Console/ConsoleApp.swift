@@ -118,6 +118,7 @@ public final class ConsoleApp: Sendable {
         defer { listener.cancel() }
         var lastQueueLoad = Date.distantPast
         var lastFullLoad = Date()
+        var lastTopologyRows = Date()
         var marker = try? await engine.storeChangeMarker()
         while !Task.isCancelled {
             let changed = pending.withLock { taken in defer { taken.removeAll() }; return taken }
@@ -133,8 +134,10 @@ public final class ConsoleApp: Sendable {
                 if current == nil || current != marker { stale = TopologySnapshot.collections }
                 marker = current
             }
-            if !stale.isEmpty {
+            // Ages grow without changes too: the rows are rebuilt from what was read every 5 s.
+            if !stale.isEmpty || Date().timeIntervalSince(lastTopologyRows) >= 5 {
                 await loadTopology(stale, into: &snapshot)
+                lastTopologyRows = Date()
                 stale.removeAll()
                 // Hand the pages of the replaced rows back to the system: with 10,000 processes
                 // a reload frees tens of megabytes that malloc would otherwise keep.
@@ -311,6 +314,7 @@ public final class ConsoleApp: Sendable {
                 flashShown = nil
                 needsDraw = true
             }
+            for index in view.panes.indices where view.panes[index].expireDeletedRows() { needsDraw = true }
             openPage.withLock { $0 = view.detail.flatMap { $0.isLoaded ? $0 : nil } }
             if needsDraw {
                 let size = terminal.size

@@ -106,6 +106,11 @@ struct ConsolePagesTests {
         pane.refresh([TableRow(id: "b", cells: ["b"])], now: start.addingTimeInterval(5))
         #expect(pane.table.rows.map(\.id) == ["a", "c", "b"])
         #expect(pane.table.rows.map(\.change) == [.deleted, .deleted, .added])
+        // With no refresh coming (nothing else changed), the marked rows still go in time.
+        let early = pane.expireDeletedRows(now: start.addingTimeInterval(7))
+        let due = pane.expireDeletedRows(now: start.addingTimeInterval(8))
+        #expect(!early && due)
+        #expect(pane.table.rows.map(\.id) == ["b"])
     }
 
     @Test("the mouse: a click focuses a pane and selects the row under it, a double click opens, the wheel scrolls")

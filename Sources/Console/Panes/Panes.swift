@@ -67,6 +67,17 @@ public struct Pane: Sendable {
 
     /// How long a deleted row stays on screen.
     static let deletedRowLifetime: TimeInterval = 3
+
+    /// Drops the rows marked deleted longer than `deletedRowLifetime` ago without waiting for the
+    /// next refresh, which may not come for a long time; returns whether any went.
+    public mutating func expireDeletedRows(now: Date = Date()) -> Bool {
+        let expired = Set(deletedAt.filter { now.timeIntervalSince($0.value) >= Self.deletedRowLifetime }.keys)
+        guard !expired.isEmpty else { return false }
+        allRows.removeAll { $0.change == .deleted && expired.contains($0.id) }
+        deletedAt = deletedAt.filter { !expired.contains($0.key) }
+        applyFilter()
+        return true
+    }
     private var deletedAt: [String: Date] = [:]
 
     /// Every row, before the filter.
