@@ -8,7 +8,8 @@ import Testing
 /// SIGKILLed at random points inside their steps (deploying: network, gateway, swarm service,
 /// record; relocating: suspend, state saved, service updated), then one engine works the queue:
 /// every process exists once, with one swarm service, RUNNING at the version it was asked for,
-/// no change left open, none finished twice, no orphan service.
+/// no change left open, none finished twice, no orphan service. Then every verb of the
+/// lifecycle is killed at each of its named crash points (`DEFPI_CRASH_AT`), and converges the same.
 @Suite("Process crash safety", .enabled(if: TestBed.hasSwarm && TestBed.hasRegistry), .timeLimit(.minutes(8)))
 struct ProcessCrashTests {
     @Test("creates and upgrades killed at random points converge, with nothing lost, doubled or orphaned")
@@ -109,6 +110,110 @@ struct ProcessCrashTests {
             try? await engine.docker.removeService(GatewayManager.serviceName)
             try? await Task.sleep(for: .seconds(2))
             try? await engine.docker.removeNetwork("usernet-\(try await engine.users.user("alice", by: .localOperator()).id)")
+        }
+    }
+
+    @Test("every lifecycle step killed at its named crash point converges: create, upgrade, move, configure, terminate")
+    func pinnedKills() async throws {
+        let socket = try #require(TestBed.dockerEndpoint?.unixSocketPath)
+        let registryURL = try #require(TestBed.registryURL)
+        let (manager, worker) = (TestBed.nodeNames[0], TestBed.nodeNames[1])
+        let location = TemporaryDirectory.make().path + "/defpi.sqlite"
+        let config = TemporaryDirectory.make().path + "/config.yaml"
+        try "queue:\n  leaseSeconds: 3\n  clockSkewSeconds: 1\n".write(toFile: config, atomically: true, encoding: .utf8)
+        let gatewayExecutable = DefpiCommand.executable.deletingLastPathComponent().appendingPathComponent("defpi-gateway").path
+        let prefix = "k\(ObjectID.generate().suffix(8))"
+        let environment = [
+            "DOCKER_HOST": "unix://\(socket)", "DEFPI_STORE": location, "DEFPI_CONFIG": config, "DEFPI_REGISTRY": registryURL,
+            "DEFPI_REGISTRY_PREFIX": prefix, "DEFPI_GATEWAY_DIRECTORY": SwarmGateway.directory,
+            "DEFPI_GATEWAY_EXECUTABLE": gatewayExecutable,
+        ]
+        func defpi(_ arguments: [String], crashAt point: CrashPoint? = nil, input: String? = nil) async throws -> DefpiCommand.Result {
+            try await DefpiCommand.run(arguments, environment: environment.merging(["DEFPI_CRASH_AT": point?.rawValue ?? ""]) { $1 },
+                                       input: input)
+        }
+        for version in ["1.0.0", "1.1.0"] {
+            let published = try await defpi(["service", "publish", BuiltSample.meter.executable, "--id", "meter", "--version", version,
+                                             "--description", BuiltSample.meter.descriptionPath])
+            #expect(published.status == 0, "\(published.stderr)")
+        }
+        #expect(try await defpi(["user", "add", "alice", "--password-stdin"], input: "a-long-password\n").status == 0)
+        for node in [worker, manager] {
+            #expect(try await defpi(["node", "classify", node, "--owner", "alice", "--detach"]).status == 0)
+        }
+
+        try await SwarmGateway.turn {
+            var table: [String] = []
+            /// Runs a verb that must die at `point`.
+            func kill(_ arguments: String..., at point: CrashPoint) async throws {
+                let result = try await defpi(arguments, crashAt: point)
+                #expect(result.status == 128 + SIGKILL, "\(arguments) did not reach \(point.rawValue): \(result.stderr)")
+                table.append("\(point.rawValue.padding(toLength: 26, withPad: " ", startingAt: 0)) \(arguments.prefix(3).joined(separator: " "))")
+            }
+            /// One engine works the queue and answers the trigger until `done` holds and nothing is
+            /// open; then the common checks: no change failed or finished twice, one swarm service
+            /// per process and none more.
+            func converge(_ what: String, until done: @escaping @Sendable ([ServiceProcess]) -> Bool) async throws {
+                let engine = try await Engine(settings: EngineSettings(
+                    store: try StoreLocation(parsing: location), docker: DockerEndpoint(unixSocketPath: socket),
+                    registry: RegistrySettings(url: registryURL, prefix: prefix),
+                    gateway: GatewaySettings(directory: SwarmGateway.directory, executable: gatewayExecutable),
+                    queue: QueueSettings(leaseDuration: .seconds(3), maximumClockSkew: .seconds(1))))
+                let api = Task {
+                    await EngineAPI(engine: engine).serveWhenFree(unixSocket: engine.settings.gateway.engineSocket, logger: .init(label: "test"))
+                }
+                let background = Task { await engine.run() }
+                let store = engine.store
+                let started = ContinuousClock.now
+                let converged = await eventually(timeout: .seconds(90)) {
+                    let open = (try? await store.count(PendingChange.self, .isIn("state", PendingChangeState.open.map { .string($0.rawValue) }))) ?? 1
+                    let processes = (try? await store.all(ServiceProcess.self)) ?? []
+                    return open == 0 && done(processes)
+                }
+                let processes = try await store.all(ServiceProcess.self)
+                let changes = try await store.all(PendingChange.self)
+                #expect(converged, "\(what): \(processes.map { "\($0.name) \($0.state.rawValue) \($0.serviceVersion) \($0.problem ?? "")" }) \(changes.filter { !$0.state.isTerminal }.map(\.description))")
+                #expect(changes.allSatisfy { $0.state == .finished }, "\(what): \(changes.map { "\($0.description): \($0.state) \($0.lastError ?? "")" })")
+                let finishes = try await store.all(AuditEvent.self, .where("action", is: "change.finished")).compactMap(\.changeId)
+                #expect(finishes.count == Set(finishes).count, "\(what): a change finished twice")
+                let services = try await engine.docker.services(label: "org.defpi.process")
+                #expect(Set(services.map(\.spec.name)) == Set(processes.map(\.id)), "\(what): orphaned or missing swarm services")
+                table.append("  → \(what): converged in \(started.duration(to: .now).formatted(.units(allowed: [.seconds], fractionalPart: .show(length: 1))))")
+                api.cancel()
+                background.cancel()
+                await background.value
+                await api.value
+            }
+            @Sendable func process(_ name: String, in processes: [ServiceProcess]) -> ServiceProcess? { processes.first { $0.name == name } }
+            let docker = DockerClient(endpoint: try #require(TestBed.dockerEndpoint))
+            let managerId = try #require(try await docker.nodes().first { $0.description.hostname == manager }?.id)
+
+            try await kill("process", "create", "meter:1.0.0", "--user", "alice", "--node", worker, "--name", "k1", at: .deployNetworkReady)
+            try await kill("process", "create", "meter:1.0.0", "--user", "alice", "--node", worker, "--name", "k2", at: .deployServiceCreated)
+            try await converge("two creates") { processes in
+                processes.count == 2 && processes.allSatisfy { $0.state == .running && $0.dockerId != nil }
+            }
+            try await kill("process", "upgrade", "k1", "--version", "1.1.0", at: .relocateSuspended)
+            try await kill("process", "move", "k2", "--node", manager, at: .relocateReplaced)
+            try await converge("an upgrade and a move") { processes in
+                process("k1", in: processes)?.serviceVersion == "1.1.0" && process("k1", in: processes)?.state == .running
+                    && process("k2", in: processes).map { $0.state == .running && $0.relocation == nil } == true
+            }
+            let shown = try await defpi(["process", "show", "k2", "-o", "json"]).stdout
+            let moved = try #require((try? JSONSerialization.jsonObject(with: Data(shown.utf8)) as? [String: Any])?["id"] as? String)
+            #expect(try await docker.service(moved)?.spec.taskTemplate.placement?.constraints == ["node.id == \(managerId)"])
+            try await kill("process", "config", "k1", "-e", "INTERVAL=0.5", at: .configureSent)
+            try await converge("a configuration") { processes in
+                guard let k1 = process("k1", in: processes) else { return false }
+                return k1.pendingConfiguration == nil && k1.configuration.contains(ProcessParameter(key: "INTERVAL", value: "0.5"))
+            }
+            try await kill("process", "rm", "k1", at: .terminateTold)
+            try await kill("process", "rm", "k2", at: .terminateServiceRemoved)
+            try await converge("two terminations") { $0.isEmpty }
+            print("pinned crash points (point, verb killed there, then how it converged):\n" + table.joined(separator: "\n"))
+            #expect(Set(CrashPoint.allCases.map(\.rawValue)).isSubset(of: Set(table.compactMap { $0.split(separator: " ").first.map(String.init) })),
+                    "a crash point was not exercised")
+            try? await docker.removeService(GatewayManager.serviceName)
         }
     }
 }

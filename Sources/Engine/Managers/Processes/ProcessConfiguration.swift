@@ -39,6 +39,7 @@ struct ProcessConfiguration: Sendable {
             try await record.update(processId) { if $0.pendingConfiguration == wanted { $0.pendingConfiguration = nil } }
             throw refusal
         }
+        CrashPoint.configureSent.reached()
         try await record.update(processId) {
             $0.configuration = wanted
             if $0.pendingConfiguration == wanted { $0.pendingConfiguration = nil }

@@ -50,6 +50,7 @@ struct ProcessDeployment: Sendable {
         let network = ProcessServiceSpec.network(of: owner.id)
         _ = try await docker.createOverlayNetwork(name: network, labels: [ProcessServiceSpec.userLabel: owner.id])
         try await gateway.attach(to: network)
+        CrashPoint.deployNetworkReady.reached()
         try lease.check()
         let dockerId: String
         if let existing = try await docker.service(process.id) {
@@ -62,6 +63,7 @@ struct ProcessDeployment: Sendable {
             dockerId = try await docker.createService(spec)
             logger.info("process \(process.name): swarm service created on node \(node.name)")
         }
+        CrashPoint.deployServiceCreated.reached()
         try await record.update(process.id) {
             $0.dockerId = dockerId
             $0.runningNodeId = node.id

@@ -54,6 +54,7 @@ struct ProcessRelocation: Sendable {
             if process.state == .running, try await deployment.hasRunningContainer(process) {
                 try lease.check()
                 try await control.suspend(processId)
+                CrashPoint.relocateSuspended.reached()
             } else if process.suspendedState == nil {
                 await store.audit(AuditEvent(actor: actor, action: "process.state-lost", target: processId,
                                              detail: "\(process.name) was \(process.state.rawValue) and could not be suspended: it starts from its configuration"),
@@ -68,6 +69,7 @@ struct ProcessRelocation: Sendable {
             $0.placement = relocation.placement
         }
         try await deployment.deploy(processId, lease: lease)
+        CrashPoint.relocateReplaced.reached()
         try await record.update(processId) {
             $0.relocation = nil
             // Unless the new container has called back already.

@@ -24,9 +24,11 @@ struct ProcessTermination: Sendable {
         if process.state != .terminated, try await ProcessDeployment.hasRunningContainer(process, docker: docker) {
             try lease.check()
             try await control.terminate(processId)
+            CrashPoint.terminateTold.reached()
         }
         try lease.check()
         try await docker.removeService(process.id)
+        CrashPoint.terminateServiceRemoved.reached()
         guard try await store.delete(ServiceProcess.self, id: process.id, revision: nil) else { return }
         notifications.publish(.entity(.process, id: process.id, change: .deleted))
         await store.audit(AuditEvent(actor: actor, action: "process.terminated", target: process.id,

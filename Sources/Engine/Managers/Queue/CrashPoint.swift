@@ -1,0 +1,29 @@
+import Foundation
+
+/// Named points inside queue steps, just after a side effect, where a defpi started with
+/// `DEFPI_CRASH_AT=NAME` kills itself with SIGKILL: crash safety is then shown at every step of
+/// the lifecycle, not only where a random kill happens to land (the crash tests run each one).
+/// Unarmed, a point costs one comparison.
+enum CrashPoint: String, CaseIterable, Sendable {
+    /// The owner's network exists and the gateway is on it; the swarm service does not yet.
+    case deployNetworkReady = "deploy.network-ready"
+    /// The swarm service exists; the process record does not name it yet.
+    case deployServiceCreated = "deploy.service-created"
+    /// The process suspended and its state is saved; the relocation is still "suspending".
+    case relocateSuspended = "relocate.suspended"
+    /// The swarm service runs the new version or node; the relocation is not cleared yet.
+    case relocateReplaced = "relocate.replaced"
+    /// The process took its new configuration; the record still has it pending.
+    case configureSent = "configure.sent"
+    /// The process was told TERMINATE; its swarm service still exists.
+    case terminateTold = "terminate.told"
+    /// The swarm service is removed; the process record is not yet.
+    case terminateServiceRemoved = "terminate.service-removed"
+
+    private static let armed = ProcessInfo.processInfo.environment["DEFPI_CRASH_AT"].flatMap(CrashPoint.init(rawValue:))
+
+    /// Kills this program here when the point is armed.
+    func reached() {
+        if Self.armed == self { kill(getpid(), SIGKILL) }
+    }
+}
