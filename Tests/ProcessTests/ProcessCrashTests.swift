@@ -6,13 +6,13 @@ import Testing
 
 /// Crash safety of the lifecycle, shown by killing: `defpi process create` and `upgrade` are
 /// SIGKILLed at random points inside their steps (deploying: network, gateway, swarm service,
-/// record; relocating: suspend, state saved, service updated), then one engine works the queue:
+/// record; relocating: suspend, state saved, service updated), then two engines work the queue:
 /// every process exists once, with one swarm service, RUNNING at the version it was asked for,
 /// no change left open, none finished twice, no orphan service. Then every verb of the
 /// lifecycle is killed at each of its named crash points (`DEFPI_CRASH_AT`), and converges the same.
 @Suite("Process crash safety", .enabled(if: TestBed.hasSwarm && TestBed.hasRegistry), .timeLimit(.minutes(8)))
 struct ProcessCrashTests {
-    @Test("creates and upgrades killed at random points converge, with nothing lost, doubled or orphaned")
+    @Test("creates and upgrades killed at random points converge on two engines, with nothing lost, doubled or orphaned")
     func killedLifecycle() async throws {
         let socket = try #require(TestBed.dockerEndpoint?.unixSocketPath)
         let registryURL = try #require(TestBed.registryURL)
@@ -66,17 +66,21 @@ struct ProcessCrashTests {
                 upgrades += 1
             }
 
-            // One engine, as a console or server runs it, works the queue and answers the trigger.
-            let engine = try await Engine(settings: EngineSettings(
-                store: try StoreLocation(parsing: location), docker: DockerEndpoint(unixSocketPath: socket),
-                registry: RegistrySettings(url: registryURL, prefix: prefix),
-                gateway: GatewaySettings(directory: SwarmGateway.directory, executable: gatewayExecutable),
-                queue: QueueSettings(leaseDuration: .seconds(3), maximumClockSkew: .seconds(1))))
+            // Two engines on the store, as two consoles or servers run them, work the one queue
+            // (none may run a step twice); the first also answers the trigger.
+            func makeEngine() async throws -> Engine {
+                try await Engine(settings: EngineSettings(
+                    store: try StoreLocation(parsing: location), docker: DockerEndpoint(unixSocketPath: socket),
+                    registry: RegistrySettings(url: registryURL, prefix: prefix),
+                    gateway: GatewaySettings(directory: SwarmGateway.directory, executable: gatewayExecutable),
+                    queue: QueueSettings(leaseDuration: .seconds(3), maximumClockSkew: .seconds(1))))
+            }
+            let engine = try await makeEngine(), second = try await makeEngine()
             let api = Task { await EngineAPI(engine: engine).serveWhenFree(unixSocket: engine.settings.gateway.engineSocket, logger: .init(label: "test")) }
-            let background = Task { await engine.run() }
+            let background = [Task { await engine.run() }, Task { await second.run() }]
             defer {
                 api.cancel()
-                background.cancel()
+                for task in background { task.cancel() }
             }
             let store = engine.store
             let converged = await eventually(timeout: .seconds(180)) {
