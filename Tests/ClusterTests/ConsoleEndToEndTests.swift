@@ -49,6 +49,7 @@ struct ConsoleEndToEndTests {
         }, "\(console.capture())")
         console.send("1")
 
+        try await SwarmNodes.turn { () async throws in
         let down = TestBed.nodeNames[2]
         let bedName = String(down.split(separator: "-").last!)
         #expect(try await TestBed.script("stop-node", bedName, "--kill") == 0)
@@ -62,6 +63,7 @@ struct ConsoleEndToEndTests {
         #expect(await eventually(timeout: .seconds(40)) {
             console.capture().split(separator: "\n").contains { $0.contains(down) && $0.contains(" ready ") }
         }, "\(console.capture())")
+        }
         _ = try await DefpiCommand.run(["node", "declassify", worker], environment: environment)
 
         console.send("q")

@@ -30,6 +30,8 @@ struct NodeManagerTests {
 
     @Test("a sync makes every swarm node an unidentified node with Docker's facts")
     func sync() async throws {
+        // No node may stop between the two looks.
+        try await SwarmNodes.turn { () async throws in
         let engine = try await makeEngine()
         let summary = try await engine.nodes.sync()
         #expect(summary.added == TestBed.nodeNames.count)
@@ -39,6 +41,7 @@ struct NodeManagerTests {
         #expect(nodes.allSatisfy { $0.status == .ready && $0.architecture != .unknown })
         #expect(nodes.filter { $0.role == .manager }.map(\.hostname) == [TestBed.nodeNames[0]])
         #expect(try await engine.nodes.sync() == NodeSync.Summary())
+        }
     }
 
     @Test("a classified node gone from the swarm becomes missing; an unidentified one is removed")
@@ -159,6 +162,7 @@ struct NodeManagerTests {
 
     @Test("a worker stopped with the test-bed script shows down, and ready again after a restart")
     func workerDownAndUp() async throws {
+        try await SwarmNodes.turn { () async throws in
         let engine = try await makeEngine()
         try await engine.nodes.sync()
         let running = Task { await engine.run() }
@@ -176,6 +180,7 @@ struct NodeManagerTests {
         #expect(try await eventually(timeout: .seconds(40)) {
             try await engine.nodes.node(hostname, by: .localOperator()).status == .ready
         })
+        }
     }
 
     private func setAvailability(_ engine: Engine, _ dockerId: String, _ availability: String) async throws {

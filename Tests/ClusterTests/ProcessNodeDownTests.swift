@@ -49,6 +49,7 @@ struct ProcessNodeDownTests {
             #expect(await eventually(timeout: .seconds(60)) { await shown()["state"] as? String == "RUNNING" })
             let id = try #require(await shown()["id"] as? String)
 
+            try await SwarmNodes.turn { () async throws in
             let bedName = String(doomed.split(separator: "-").last!)
             #expect(try await TestBed.script("stop-node", bedName, "--kill") == 0)
             var restarted = false
@@ -72,6 +73,7 @@ struct ProcessNodeDownTests {
                 let running = (try? await docker.tasks(service: id, desiredState: "running")) ?? []
                 return running.count == 1 && running.first?.nodeID == managerId && running.first?.status.state == "running"
             })
+            }
             #expect(try await defpi("process", "rm", "nd-1").status == 0)
             kill(server.pid, SIGTERM)
             #expect(await server.exited() == 0, "\(server.errors)")

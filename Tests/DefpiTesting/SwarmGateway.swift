@@ -10,32 +10,48 @@ public enum SwarmGateway {
 
     /// Runs `body` while no other test uses the swarm's gateway.
     public static func turn<T: Sendable>(_ body: () async throws -> T) async throws -> T {
-        await turns.take()
+        try await turns.run(body)
+    }
+}
+
+/// The swarm's nodes stay as they are: tests that stop a node, and tests that compare two
+/// looks at the nodes, take turns.
+public enum SwarmNodes {
+    private static let turns = Turns()
+
+    /// Runs `body` while no other test stops a node or needs the nodes unchanged.
+    public static func turn<T: Sendable>(_ body: () async throws -> T) async throws -> T {
+        try await turns.run(body)
+    }
+}
+
+/// A first-come, first-served lock for tasks.
+actor Turns {
+    private var busy = false
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    /// Runs `body` holding the lock.
+    nonisolated func run<T: Sendable>(_ body: () async throws -> T) async throws -> T {
+        await take()
         do {
             let result = try await body()
-            await turns.give()
+            await give()
             return result
         } catch {
-            await turns.give()
+            await give()
             throw error
         }
     }
 
-    /// A first-come, first-served lock for tasks.
-    private actor Turns {
-        private var busy = false
-        private var waiting: [CheckedContinuation<Void, Never>] = []
-
-        func take() async {
-            guard busy else {
-                busy = true
-                return
-            }
-            await withCheckedContinuation { waiting.append($0) }
+    private func take() async {
+        guard busy else {
+            busy = true
+            return
         }
+        await withCheckedContinuation { waiting.append($0) }
+    }
 
-        func give() {
-            if waiting.isEmpty { busy = false } else { waiting.removeFirst().resume() }
-        }
+    private func give() {
+        if waiting.isEmpty { busy = false } else { waiting.removeFirst().resume() }
     }
 }

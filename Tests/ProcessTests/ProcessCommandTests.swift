@@ -124,7 +124,8 @@ struct ProcessCommandTests {
             // The audit trail outlives the process; an admin reads it by the process's id, in order.
             let trail = try await defpi("process", "history", id, "-o", "json").stdout
             let actions = (try? JSONSerialization.jsonObject(with: Data(trail.utf8)) as? [[String: Any]])?.compactMap { $0["action"] as? String }
-            #expect(actions?.first == "process.created" && actions?.contains("change.finished") == true, "\(trail)")
+            #expect(actions?.first == "change.queued" && actions?.contains("process.created") == true
+                    && actions?.contains("process.terminated") == true, "\(trail)")
             #expect(try await defpi("process", "history", "meter-a").stderr.contains("meter-a"), "a name no longer resolves")
             #expect(try await listed().isEmpty)
             let users = try await defpi("user", "ls", "-o", "json").stdout
