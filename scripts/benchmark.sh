@@ -9,8 +9,11 @@ cd "$(dirname "$0")/.."
 source scripts/install-deps.sh
 sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo -E"
 eval "$($sudo scripts/testbed.sh up 2)"
-# The console benchmarks run the release binary in tmux.
-swift build -c release --product defpi
+# The console benchmarks run the release binary in tmux; the lifecycle benchmarks deploy the
+# sample meter through it and its gateway.
+for product in defpi defpi-gateway sample-meter; do swift build -c release --product "$product"; done
 export DEFPI_BINARY="$PWD/.build/release/defpi"
+export DEFPI_SAMPLE_METER="$PWD/.build/release/sample-meter"
+export DEFPI_SAMPLE_METER_DESCRIPTION="$PWD/Sources/Services/Meter/defpi-service.yaml"
 cd Benchmarks
 exec swift package --disable-sandbox benchmark "$@"

@@ -101,10 +101,14 @@ struct DockerConnectorTests {
         }
     }
 
-    @Test("overlay networks: create (idempotent), list by exact name, remove twice")
+    @Test("overlay networks: create (idempotent, also twice at once), list by exact name, remove twice")
     func networks() async throws {
         let name = "defpi-test-net-\(ObjectID.generate().suffix(8))"
-        let id = try await docker.createOverlayNetwork(name: name, labels: ["org.defpi.test": "yes"])
+        // Two creations at once (two processes of one owner deployed together): one network, one id.
+        async let first = docker.createOverlayNetwork(name: name, labels: ["org.defpi.test": "yes"])
+        async let second = docker.createOverlayNetwork(name: name, labels: ["org.defpi.test": "yes"])
+        let (id, other) = try await (first, second)
+        #expect(id == other)
         #expect(try await docker.createOverlayNetwork(name: name) == id)
         let listed = try await docker.networks(name: name)
         #expect(listed.count == 1)

@@ -6,7 +6,8 @@ import Foundation
 // - the service catalog of 200 services x 5 versions, read cold (a new ServiceManager), warm
 //   (from the cache) and refreshed (tags and manifests re-read, image configs cached by digest);
 // - Docker event to Engine state: a worker's availability is flipped through the API and the
-//   time until the Engine publishes the node's change is measured (target p99 <= 50 ms).
+//   time until the Engine publishes the node's change is measured (target p99 <= 50 ms);
+// - the process lifecycle beside the direct Docker API (LifecycleBenchmarks.swift).
 let benchmarks: @Sendable () -> Void = {
     let environment = ProcessInfo.processInfo.environment
     guard let registryURL = environment["TESTBED_REGISTRY_URL"], let socket = environment["TESTBED_DOCKER_SOCKET"] else {
@@ -39,6 +40,8 @@ let benchmarks: @Sendable () -> Void = {
     } setup: {
         _ = try await warm.catalog()
     }
+
+    LifecycleBenchmarks.register(socket: socket, registryURL: registryURL)
 
     Benchmark("Docker node event to Engine state update", configuration: .init(
         metrics: [.wallClock], timeUnits: .milliseconds, warmupIterations: 2, maxDuration: .seconds(60),

@@ -162,9 +162,16 @@ public final class DockerClient: Sendable {
         }
         struct Created: Decodable { let id: String; enum CodingKeys: String, CodingKey { case id = "Id" } }
         let operation = "create network \(name)"
-        let response = try await send(
-            .json("POST", url: try await url("/networks/create"), body: Request(name: name, labels: labels)),
-            operation: operation)
+        let response: HTTPResponse
+        do {
+            response = try await send(
+                .json("POST", url: try await url("/networks/create"), body: Request(name: name, labels: labels)),
+                operation: operation)
+        } catch let error as DockerError {
+            // Two steps creating one owner's network at once: the later one is told of a conflict.
+            if let existing = try await networks(name: name).first { return existing.id }
+            throw error
+        }
         return try decode(Created.self, from: response, operation: operation).id
     }
 

@@ -157,6 +157,22 @@ actor ManagementLink {
         // One request at a time, from connecting to its reply: concurrent callers queue here.
         await takeTurn()
         defer { endTurn() }
+        // Just after a process starts, the gateway may not reach it yet (its name is not yet known
+        // on the user's network): the DIAL fails before anything is sent, so it is tried again
+        // within the connect budget rather than failing the change for a second of back-off.
+        let deadline = ContinuousClock.now + connectBudget
+        var delay = Duration.milliseconds(100)
+        while true {
+            do {
+                return try await resending(frame)
+            } catch ProcessConnectorError.unreachable where ContinuousClock.now + delay < deadline {
+                try await Task.sleep(for: delay)
+                delay = min(delay * 1.5, .seconds(1))
+            }
+        }
+    }
+
+    private func resending(_ frame: [UInt8]) async throws -> ProtocolMessage {
         // A connection that closed (idle) as the request went out failed the write, so nothing
         // reached the process: the request goes again on a fresh connection, a few times at most
         // (on a starved machine even a fresh connection can idle out before the write).
