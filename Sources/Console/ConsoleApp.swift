@@ -118,7 +118,6 @@ public final class ConsoleApp: Sendable {
         defer { listener.cancel() }
         var lastQueueLoad = Date.distantPast
         var lastFullLoad = Date()
-        var lastTopologyRows = Date()
         var marker = try? await engine.storeChangeMarker()
         while !Task.isCancelled {
             let changed = pending.withLock { taken in defer { taken.removeAll() }; return taken }
@@ -134,10 +133,8 @@ public final class ConsoleApp: Sendable {
                 if current == nil || current != marker { stale = TopologySnapshot.collections }
                 marker = current
             }
-            // Ages grow without changes too: the rows are rebuilt from what was read every 5 s.
-            if !stale.isEmpty || Date().timeIntervalSince(lastTopologyRows) >= 5 {
+            if !stale.isEmpty {
                 await loadTopology(stale, into: &snapshot)
-                lastTopologyRows = Date()
                 stale.removeAll()
                 // Hand the pages of the replaced rows back to the system: with 10,000 processes
                 // a reload frees tens of megabytes that malloc would otherwise keep.

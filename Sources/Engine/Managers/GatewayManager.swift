@@ -72,6 +72,19 @@ public final class GatewayManager: Sendable {
     /// Makes sure the gateway runs and is attached to `network` (keeping the networks it has),
     /// building and pushing its image from `settings.executable` when it does not run yet.
     public func attach(to network: String) async throws {
+        // Processes of several new owners deployed at once each attach their network: an update
+        // based on a version another one just replaced is refused, and read again.
+        for _ in 1..<5 {
+            do {
+                return try await attachOnce(to: network)
+            } catch DockerError.conflict {
+                continue
+            }
+        }
+        try await attachOnce(to: network)
+    }
+
+    private func attachOnce(to network: String) async throws {
         if let existing = try await docker.service(Self.serviceName) {
             let networks = try await networkNames(existing.spec.taskTemplate.networks ?? [])
             let mounted = existing.spec.taskTemplate.containerSpec.mounts?.first?.source

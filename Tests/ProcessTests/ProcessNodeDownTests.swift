@@ -3,11 +3,10 @@ import Engine
 import Foundation
 import Testing
 
-extension SwarmNodeTests {
 /// A process whose node dies, as `defpi serve` and the verbs see it: NODE_DOWN within seconds,
 /// then moved away (its state is lost with the node, and the audit says so), and no second copy
 /// when the node comes back.
-@Suite("Process on a node that goes down")
+@Suite("Process on a node that goes down", .enabled(if: TestBed.hasSwarm && TestBed.hasRegistry), .timeLimit(.minutes(6)))
 struct ProcessNodeDownTests {
     @Test("a worker killed under its process: NODE_DOWN, moved to another node, running there once")
     func nodeDownThenMoved() async throws {
@@ -48,6 +47,7 @@ struct ProcessNodeDownTests {
             #expect(created.status == 0, "\(created.stderr)")
             #expect(await eventually(timeout: .seconds(60)) { await shown()["state"] as? String == "RUNNING" })
             let id = try #require(await shown()["id"] as? String)
+            defer { Task { try? await docker.removeService(id) } }  // Also when an expectation fails on the way.
 
             try await SwarmNodes.turn { () async throws in
             let bedName = String(doomed.split(separator: "-").last!)
@@ -79,5 +79,4 @@ struct ProcessNodeDownTests {
             #expect(await server.exited() == 0, "\(server.errors)")
         }
     }
-}
 }
