@@ -50,7 +50,7 @@ public struct ConfigureProcess: OperatorAction {
         for word in answer.split(separator: " ").map(String.init) {
             if word.hasPrefix("-"), word.count > 1, !word.contains("=") {
                 unset.append(String(word.dropFirst()))
-            } else if let (key, value) = DeployProcess.pair(word) {
+            } else if let (key, value) = keyValue(word) {
                 set.append(ProcessParameter(key: key, value: value))
             } else {
                 return nil
@@ -62,12 +62,9 @@ public struct ConfigureProcess: OperatorAction {
 
     /// `KEY=VALUE` words as parameters; nil when a word is not one.
     static func parameters(_ line: String) -> [ProcessParameter]? {
-        var parameters: [ProcessParameter] = []
-        for word in line.split(separator: " ").map(String.init) {
-            guard let (key, value) = DeployProcess.pair(word) else { return nil }
-            parameters.append(ProcessParameter(key: key, value: value))
-        }
-        return parameters
+        let pairs = line.split(separator: " ").map { keyValue(String($0)) }
+        guard pairs.allSatisfy({ $0 != nil }) else { return nil }
+        return pairs.compactMap { $0.map { ProcessParameter(key: $0.key, value: $0.value) } }
     }
 
     public func perform(in context: ActionContext) async throws -> String {

@@ -76,7 +76,7 @@ public struct DeployProcess: OperatorAction {
         let parts = service.split(separator: ":", maxSplits: 1).map(String.init)
         var request = ProcessRequest(serviceId: parts[0], version: parts.count > 1 ? parts[1] : nil)
         for word in words.dropFirst() {
-            guard let (key, value) = Self.pair(word) else { return nil }
+            guard let (key, value) = keyValue(word) else { return nil }
             switch key {
             case "user": request.owner = value
             case "node", "pool": request.target = PlacementChoice.request(word) ?? .automatic
@@ -85,12 +85,6 @@ public struct DeployProcess: OperatorAction {
             }
         }
         self.init(request: request)
-    }
-
-    /// `KEY=VALUE` split at its first `=`; nil without a key.
-    static func pair(_ word: String) -> (key: String, value: String)? {
-        guard let equals = word.firstIndex(of: "="), equals != word.startIndex else { return nil }
-        return (String(word[..<equals]), String(word[word.index(after: equals)...]))
     }
 
     public func perform(in context: ActionContext) async throws -> String {
@@ -108,7 +102,7 @@ public struct DeployProcess: OperatorAction {
 
         init<Answers: Sequence<String>>(_ answers: Answers) {
             for answer in answers {
-                guard let (key, value) = DeployProcess.pair(answer) else { continue }
+                guard let (key, value) = keyValue(answer) else { continue }
                 switch key {
                 case "user": owner = value
                 case "service": service = value
@@ -138,7 +132,7 @@ enum PlacementChoice {
     /// The placement a word asks for: `anywhere`, `pool=P`, `node=N`, or a bare node name.
     static func request(_ word: String) -> PlacementRequest? {
         if word == "anywhere" { return .automatic }
-        guard let (key, value) = DeployProcess.pair(word) else { return word.isEmpty ? nil : .node(word) }
+        guard let (key, value) = keyValue(word) else { return word.isEmpty ? nil : .node(word) }
         switch key {
         case "pool": return .pool(value)
         case "node": return .node(value)

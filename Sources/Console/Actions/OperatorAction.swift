@@ -184,6 +184,12 @@ public struct ActionContext: Sendable {
     public let useTheme: @Sendable (Theme) -> Void
 }
 
+/// `KEY=VALUE` split at its first `=`; nil without a key or without `=`.
+func keyValue(_ word: String) -> (key: String, value: String)? {
+    guard let equals = word.firstIndex(of: "="), equals != word.startIndex else { return nil }
+    return (String(word[..<equals]), String(word[word.index(after: equals)...]))
+}
+
 /// Queues one change per id (a bulk action on marked rows); says what was queued.
 func queueEach(_ ids: [String], _ queue: (String) async throws -> PendingChange) async throws -> String {
     var changes: [PendingChange] = []

@@ -34,14 +34,7 @@ struct ProcessRelocation: Sendable {
     let control: ProcessControl
     let deployment: ProcessDeployment
     let record: ProcessRecord
-    private let logger = Logger(label: "defpi.processes")
-
-    init(store: any Store, control: ProcessControl, deployment: ProcessDeployment, record: ProcessRecord) {
-        self.store = store
-        self.control = control
-        self.deployment = deployment
-        self.record = record
-    }
+    private static let logger = Logger(label: "defpi.processes")
 
     func relocate(_ processId: String, by actor: String, lease: ChangeLease) async throws {
         guard let process = try await store.fetch(ServiceProcess.self, id: processId) else {
@@ -58,7 +51,7 @@ struct ProcessRelocation: Sendable {
             } else if process.suspendedState == nil {
                 await store.audit(AuditEvent(actor: actor, action: "process.state-lost", target: processId,
                                              detail: "\(process.name) was \(process.state.rawValue) and could not be suspended: it starts from its configuration"),
-                                  logger: logger)
+                                  logger: Self.logger)
             }
             relocation.phase = .replacing
             let next = relocation

@@ -10,14 +10,7 @@ struct ProcessTermination: Sendable {
     let docker: DockerClient
     let control: ProcessControl
     let notifications: EngineNotifications
-    private let logger = Logger(label: "defpi.processes")
-
-    init(store: any Store, docker: DockerClient, control: ProcessControl, notifications: EngineNotifications) {
-        self.store = store
-        self.docker = docker
-        self.control = control
-        self.notifications = notifications
-    }
+    private static let logger = Logger(label: "defpi.processes")
 
     func terminate(_ processId: String, by actor: String, lease: ChangeLease) async throws {
         guard let process = try await store.fetch(ServiceProcess.self, id: processId) else { return }
@@ -32,7 +25,7 @@ struct ProcessTermination: Sendable {
         guard try await store.delete(ServiceProcess.self, id: process.id, revision: nil) else { return }
         notifications.publish(.entity(.process, id: process.id, change: .deleted))
         await store.audit(AuditEvent(actor: actor, action: "process.terminated", target: process.id,
-                                     detail: "\(process.name) (\(process.serviceId) \(process.serviceVersion))"), logger: logger)
+                                     detail: "\(process.name) (\(process.serviceId) \(process.serviceVersion))"), logger: Self.logger)
     }
 }
 
