@@ -111,11 +111,11 @@ public final class FaultyStore: Store {
         return try await base.renewLease(changeId: changeId, owner: owner, leaseUntil: leaseUntil, now: now)
     }
 
-    public func closeLease(changeId: String, owner: String, outcome: LeaseOutcome, audit: AuditEvent?, now: Date)
+    public func closeLease(_ held: PendingChange, owner: String, outcome: LeaseOutcome, audit: AuditEvent?, now: Date)
         async throws -> PendingChange
     {
         try await pass(.closeLease)
-        return try await base.closeLease(changeId: changeId, owner: owner, outcome: outcome, audit: audit, now: now)
+        return try await base.closeLease(held, owner: owner, outcome: outcome, audit: audit, now: now)
     }
 
     public func inventory() async throws -> StoreInventory { try await base.inventory() }

@@ -40,12 +40,13 @@ struct StoreQueueTests {
         let configure = try await store.enqueue(Fixtures.change([p1], runAt: now - 2))
         let other = try await store.enqueue(Fixtures.change([p2], runAt: now - 1))
 
-        #expect(try await lease(store, "w1", until: now + 30, at: now)?.id == createProcess.id)
+        let leased = try #require(try await lease(store, "w1", until: now + 30, at: now))
+        #expect(leased.id == createProcess.id)
         #expect(try await lease(store, "w2", until: now + 30, at: now)?.id == other.id)
         #expect(try await lease(store, "w2", until: now + 30, at: now) == nil)
 
         let audit = AuditEvent(actor: "alice", action: "change.finished", target: p1, changeId: createProcess.id)
-        let finished = try await store.closeLease(changeId: createProcess.id, owner: "w1", outcome: .finished, audit: audit,
+        let finished = try await store.closeLease(leased, owner: "w1", outcome: .finished, audit: audit,
                                                   now: now + 1)
         #expect(finished.state == .finished && finished.leaseOwner == nil && finished.leaseExpiry == nil)
         #expect(try await store.fetch(AuditEvent.self, id: audit.id)?.changeId == createProcess.id)
@@ -62,19 +63,34 @@ struct StoreQueueTests {
         // Still held at now + 20: the renewed lease keeps others out.
         #expect(try await lease(store, "w2", until: now + 60, at: now + 20) == nil)
 
-        let failed = try await store.closeLease(changeId: change.id, owner: "w1", outcome: .failed("node w2 unreachable", retryAt: now + 50),
+        let failed = try await store.closeLease(renewed, owner: "w1", outcome: .failed("node w2 unreachable", retryAt: now + 50),
                                                 audit: nil, now: now + 21)
         #expect(failed.state == .failedTemporary && failed.lastError == "node w2 unreachable" && failed.runAt == now + 50)
         #expect(try await lease(store, "w2", until: now + 60, at: now + 49) == nil)
         let retried = try #require(try await lease(store, "w2", until: now + 80, at: now + 50))
         #expect(retried.id == change.id && retried.count == 2 && retried.leaseOwner == "w2")
 
-        let dead = try await store.closeLease(changeId: change.id, owner: "w2", outcome: .failed("image gone", retryAt: nil),
+        let dead = try await store.closeLease(retried, owner: "w2", outcome: .failed("image gone", retryAt: nil),
                                               audit: nil, now: now + 51)
         #expect(dead.state == .failedPermanently && dead.lastError == "image gone")
         #expect(try await lease(store, "w2", until: now + 999, at: now + 900) == nil)
         await #expect(throws: StoreError.leaseLost(changeId: change.id, owner: "w2")) {
-            try await store.closeLease(changeId: change.id, owner: "w2", outcome: .finished, audit: nil, now: now + 52)
+            try await store.closeLease(retried, owner: "w2", outcome: .finished, audit: nil, now: now + 52)
+        }
+    }
+
+    @Test("a holder's copy from before a renewal it did not hear of still closes its lease, once",
+          arguments: StoreBackend.available)
+    func closeOverStaleCopy(backend: StoreBackend) async throws {
+        let store = try await backend.makeStore()
+        let change = try await store.enqueue(Fixtures.change([p1], runAt: now))
+        let leased = try #require(try await lease(store, "w1", until: now + 10, at: now))
+        let renewed = try await store.renewLease(changeId: change.id, owner: "w1", leaseUntil: now + 40, now: now + 5)
+        let closed = try await store.closeLease(leased, owner: "w1", outcome: .finished, audit: nil, now: now + 6)
+        #expect(closed.state == .finished && closed.revision == renewed.revision + 1)
+        #expect(try await store.fetch(PendingChange.self, id: change.id) == closed)
+        await #expect(throws: StoreError.leaseLost(changeId: change.id, owner: "w1")) {
+            try await store.closeLease(renewed, owner: "w1", outcome: .failed("late", retryAt: nil), audit: nil, now: now + 7)
         }
     }
 
@@ -83,18 +99,22 @@ struct StoreQueueTests {
         let store = try await backend.makeStore()
         let change = try await store.enqueue(Fixtures.change([p1, u1], runAt: now))
         let blocked = try await store.enqueue(Fixtures.change([u1], runAt: now + 1))
-        _ = try await lease(store, "crashed-engine", until: now + 5, at: now)
+        let stale = try #require(try await lease(store, "crashed-engine", until: now + 5, at: now))
 
         let takenOver = try #require(try await lease(store, "w2", until: now + 40, at: now + 6))
         #expect(takenOver.id == change.id && takenOver.count == 2 && takenOver.leaseOwner == "w2")
         #expect(try await lease(store, "w3", until: now + 40, at: now + 6) == nil)
         await #expect(throws: StoreError.leaseLost(changeId: change.id, owner: "crashed-engine")) {
-            try await store.closeLease(changeId: change.id, owner: "crashed-engine", outcome: .finished, audit: nil, now: now + 7)
+            try await store.closeLease(stale, owner: "crashed-engine", outcome: .finished, audit: nil, now: now + 7)
+        }
+        // Its clock behind, the old holder still believes in its copy: the copy never overwrites the takeover.
+        await #expect(throws: StoreError.leaseLost(changeId: change.id, owner: "crashed-engine")) {
+            try await store.closeLease(stale, owner: "crashed-engine", outcome: .finished, audit: nil, now: now + 4)
         }
         await #expect(throws: StoreError.leaseLost(changeId: change.id, owner: "crashed-engine")) {
             try await store.renewLease(changeId: change.id, owner: "crashed-engine", leaseUntil: now + 99, now: now + 7)
         }
-        _ = try await store.closeLease(changeId: change.id, owner: "w2", outcome: .finished, audit: nil, now: now + 8)
+        _ = try await store.closeLease(takenOver, owner: "w2", outcome: .finished, audit: nil, now: now + 8)
         #expect(try await lease(store, "w3", until: now + 40, at: now + 8)?.id == blocked.id)
     }
 
@@ -103,26 +123,26 @@ struct StoreQueueTests {
     func expiredLeaseIsFenced(backend: StoreBackend) async throws {
         let store = try await backend.makeStore()
         let change = try await store.enqueue(Fixtures.change([p1], runAt: now))
-        _ = try await lease(store, "w1", until: now + 10, at: now)
+        let leased = try #require(try await lease(store, "w1", until: now + 10, at: now))
         let late = now + 10
         let lost = StoreError.leaseLost(changeId: change.id, owner: "w1")
         await #expect(throws: lost) { try await store.renewLease(changeId: change.id, owner: "w1", leaseUntil: now + 70, now: late) }
         await #expect(throws: lost) {
-            try await store.closeLease(changeId: change.id, owner: "w1", outcome: .finished, audit: nil, now: late)
+            try await store.closeLease(leased, owner: "w1", outcome: .finished, audit: nil, now: late)
         }
         await #expect(throws: lost) {
-            try await store.closeLease(changeId: change.id, owner: "w1", outcome: .failed("x", retryAt: nil), audit: nil, now: late)
+            try await store.closeLease(leased, owner: "w1", outcome: .failed("x", retryAt: nil), audit: nil, now: late)
         }
         await #expect(throws: lost) {
-            try await store.closeLease(changeId: change.id, owner: "w1", outcome: .ended(.cancelled, reason: "x"), audit: nil, now: late)
+            try await store.closeLease(leased, owner: "w1", outcome: .ended(.cancelled, reason: "x"), audit: nil, now: late)
         }
         await #expect(throws: lost) {
-            try await store.closeLease(changeId: change.id, owner: "w1", outcome: .givenBack, audit: nil, now: late)
+            try await store.closeLease(leased, owner: "w1", outcome: .givenBack, audit: nil, now: late)
         }
         let stored = try #require(try await store.fetch(PendingChange.self, id: change.id))
         #expect(stored.state == .running && stored.leaseExpiry == now + 10)
         // One millisecond earlier it was still held.
-        let justInTime = try await store.closeLease(changeId: change.id, owner: "w1", outcome: .finished, audit: nil,
+        let justInTime = try await store.closeLease(leased, owner: "w1", outcome: .finished, audit: nil,
                                                     now: late - 0.001)
         #expect(justInTime.state == .finished)
     }
@@ -159,12 +179,13 @@ struct StoreQueueTests {
         let store = try await backend.makeStore()
         let obsolete = try await store.enqueue(Fixtures.change([p1], runAt: now - 2))
         let interrupted = try await store.enqueue(Fixtures.change([p2], runAt: now - 1))
-        _ = try await lease(store, "w1", until: now + 30, at: now)
-        _ = try await lease(store, "w1", until: now + 30, at: now)
-        let ended = try await store.closeLease(changeId: obsolete.id, owner: "w1", outcome: .ended(.cancelled, reason: "the node left the swarm"),
+        let leasedFirst = try #require(try await lease(store, "w1", until: now + 30, at: now))
+        let leasedSecond = try #require(try await lease(store, "w1", until: now + 30, at: now))
+        #expect(leasedFirst.id == obsolete.id && leasedSecond.id == interrupted.id)
+        let ended = try await store.closeLease(leasedFirst, owner: "w1", outcome: .ended(.cancelled, reason: "the node left the swarm"),
                                               audit: nil, now: now + 1)
         #expect(ended.state == .cancelled && ended.lastError == "the node left the swarm" && ended.leaseOwner == nil)
-        let released = try await store.closeLease(changeId: interrupted.id, owner: "w1", outcome: .givenBack, audit: nil,
+        let released = try await store.closeLease(leasedSecond, owner: "w1", outcome: .givenBack, audit: nil,
                                                   now: now + 2)
         #expect(released.state == .new && released.count == 0 && released.runAt == now + 2 && released.leaseOwner == nil)
 
@@ -181,7 +202,7 @@ struct StoreQueueTests {
         for (index, resource) in resources.enumerated() { _ = try await store.enqueue(Fixtures.change([resource], runAt: now + Double(index))) }
         for _ in 0..<2 {
             let leased = try #require(try await lease(store, "w1", until: now + 60, at: now + 10))
-            _ = try await store.closeLease(changeId: leased.id, owner: "w1", outcome: .finished, audit: nil, now: now + 10)
+            _ = try await store.closeLease(leased, owner: "w1", outcome: .finished, audit: nil, now: now + 10)
         }
         let waiting = try await store.list(PendingChange.self, StoreQuery(
             filter: .where("state", is: PendingChangeState.new.rawValue), sort: [StoreSort("runAt", ascending: false)], limit: 3))
@@ -217,7 +238,7 @@ struct StoreQueueTests {
                         try await monitor.begin(change)
                         try await Task.sleep(for: .milliseconds(1))
                         await monitor.end(change)
-                        _ = try await store.closeLease(changeId: change.id, owner: owner, outcome: .finished, audit: nil,
+                        _ = try await store.closeLease(change, owner: owner, outcome: .finished, audit: nil,
                                                        now: Date())
                     }
                 }

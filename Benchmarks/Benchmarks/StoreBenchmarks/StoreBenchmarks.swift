@@ -44,7 +44,7 @@ let benchmarks: @Sendable () -> Void = {
             benchmark.startMeasurement()
             while let change = try! await store.leaseNextChange(owner: "bench", kinds: [NothingToDo.kind],
                                                                 leaseUntil: Date() + 60, now: Date()) {
-                _ = try! await store.closeLease(changeId: change.id, owner: "bench", outcome: .finished, audit: nil, now: Date())
+                _ = try! await store.closeLease(change, owner: "bench", outcome: .finished, audit: nil, now: Date())
             }
             benchmark.stopMeasurement()
         }

@@ -1,3 +1,4 @@
+import Dispatch
 import GRDB
 import Synchronization
 
@@ -25,6 +26,9 @@ final class GroupCommit: Sendable {
     }
 
     private let pool: DatabasePool
+    /// Where waiting writes are committed, synchronously: GRDB then runs them on this thread
+    /// instead of hopping to its writer queue and back.
+    private let drainQueue = DispatchQueue(label: "defpi.store.group-commit")
     private let state = Mutex(State())
     /// The most writes one transaction takes, so one commit never grows without bound.
     private static let maximumBatch = 64
@@ -67,12 +71,12 @@ final class GroupCommit: Sendable {
                 defer { state.draining = true }
                 return !state.draining
             }
-            if startDraining { Task { await self.drain() } }
+            if startDraining { drainQueue.async { self.drain() } }
         }
     }
 
     /// Commits the waiting writes, a batch per transaction, until none waits.
-    private func drain() async {
+    private func drain() {
         while true {
             let batch = state.withLock { state -> [Job] in
                 let taken = Array(state.waiting.prefix(Self.maximumBatch))
@@ -82,7 +86,7 @@ final class GroupCommit: Sendable {
             }
             guard !batch.isEmpty else { return }
             do {
-                try await pool.write { db in
+                try pool.write { db in
                     for job in batch { try job.run(db, batch.count > 1) }
                 }
                 for job in batch { job.finish(nil) }

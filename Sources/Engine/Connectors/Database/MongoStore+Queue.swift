@@ -84,10 +84,10 @@ extension MongoStore {
 
     /// The audit event follows the change's write: MongoDB without a replica set has no
     /// transactions, and a lost audit event must not fail an outcome that took effect.
-    public func closeLease(changeId: String, owner: String, outcome: LeaseOutcome, audit: AuditEvent?, now: Date)
+    public func closeLease(_ held: PendingChange, owner: String, outcome: LeaseOutcome, audit: AuditEvent?, now: Date)
         async throws -> PendingChange
     {
-        let closed = try await modifyLeased(changeId: changeId, owner: owner, now: now, releasing: true) { change, _ in
+        let closed = try await modifyLeased(changeId: held.id, owner: owner, now: now, releasing: true) { change, _ in
             change.close(outcome, at: now)
         }
         if let audit { await self.audit(audit, logger: Self.logger) }

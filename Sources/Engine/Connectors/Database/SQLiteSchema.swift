@@ -77,6 +77,15 @@ enum SQLiteSchema {
         WHERE json_extract(data, '$.state') IN ('NEW', 'FAILED_TEMPORARY') AND json_extract(data, '$.runAt') <= ?1
         """ + leasableSQL
 
+    /// Leases the change `?4` to owner `?1` until `?2` at `?3` (epoch ms), counting the attempt,
+    /// and returns its new row. Done in SQL so the writer never decodes the document.
+    static let leaseSQL = """
+        UPDATE PendingChange SET revision = revision + 1, data = json_set(data,
+            '$.state', 'RUNNING', '$.leaseOwner', ?1, '$.leaseExpiry', ?2, '$.count', json_extract(data, '$.count') + 1,
+            '$.updated', ?3)
+        WHERE id = ?4 RETURNING revision, data
+        """
+
     /// The earliest change whose lease expired at `?1`, and leasable (see `leasableSQL`).
     static let expiredLeaseSQL = """
         SELECT id, revision, data, json_extract(data, '$.runAt') AS runAt FROM PendingChange

@@ -121,16 +121,20 @@ public final class SQLiteStore: Store {
     }
 
     /// Inserts `entity` at revision 1 inside the caller's transaction.
-    static func insertRow<E: Entity>(_ entity: E, in db: Database, documents: DocumentCoder) throws -> E {
+    private static func insertRow<E: Entity>(_ entity: E, in db: Database, documents: DocumentCoder) throws -> E {
         let stored = entity.atRevision(1)
-        let data = try documents.encode(stored)
         do {
-            try db.cachedStatement(sql: "INSERT INTO \"\(E.collection.rawValue)\" (id, revision, data) VALUES (?, 1, ?)")
-                .execute(arguments: [stored.id, data])
+            try insertDocument(E.collection, id: stored.id, data: try documents.encode(stored), in: db)
         } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
             throw StoreError.duplicate(stored, databaseMessage: error.message ?? "")
         }
         return stored
+    }
+
+    /// Inserts an encoded document at revision 1 inside the caller's transaction.
+    static func insertDocument(_ collection: EntityCollection, id: String, data: String, in db: Database) throws {
+        try db.cachedStatement(sql: "INSERT INTO \"\(collection.rawValue)\" (id, revision, data) VALUES (?, 1, ?)")
+            .execute(arguments: [id, data])
     }
 
     /// Replaces `entity` at its revision inside the caller's transaction.
@@ -263,13 +267,28 @@ struct DocumentCoder: Sendable {
     }
 
     func decode<E: Entity>(_ type: E.Type, row: Row) throws -> E {
-        let data: String = row["data"]
+        try decode(type, StoredDocument(row))
+    }
+
+    func decode<E: Entity>(_ type: E.Type, _ document: StoredDocument) throws -> E {
         do {
-            var entity = try decoder.decode(E.self, from: Data(data.utf8))
-            entity.revision = row["revision"]
+            var entity = try decoder.decode(E.self, from: Data(document.data.utf8))
+            entity.revision = document.revision
             return entity
         } catch {
             throw StoreError.undecodable(E.collection, reason: "\(error)")
         }
+    }
+}
+
+/// A row's document and revision, taken out of the transaction that read it (a `Row` cannot
+/// leave it) to be decoded elsewhere.
+struct StoredDocument: Sendable {
+    let revision: Int
+    let data: String
+
+    init(_ row: Row) {
+        revision = row["revision"]
+        data = row["data"]
     }
 }

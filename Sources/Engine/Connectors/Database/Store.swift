@@ -45,12 +45,14 @@ public protocol Store: Sendable {
     func renewLease(changeId: String, owner: String, leaseUntil: Date, now: Date) async throws -> PendingChange
     /// Ends a lease this owner holds with `outcome`, releasing the change's resources, and
     /// records `audit` with it: in the same transaction where the backend has them. Failing to
-    /// record the audit event never fails the outcome (history is not state).
-    func closeLease(changeId: String, owner: String, outcome: LeaseOutcome, audit: AuditEvent?, now: Date) async throws
+    /// record the audit event never fails the outcome (history is not state). `held` is the
+    /// change as this owner last read or wrote it: while the stored revision is still its, a
+    /// backend may write the outcome over it without reading the change again.
+    func closeLease(_ held: PendingChange, owner: String, outcome: LeaseOutcome, audit: AuditEvent?, now: Date) async throws
         -> PendingChange
     /// `closeLease`, then leases the next due change of `kinds` for the same owner (a worker going
     /// on): in one transaction where the backend has them. Returns the next change, if any.
-    func closeLease(changeId: String, owner: String, outcome: LeaseOutcome, audit: AuditEvent?, now: Date,
+    func closeLease(_ held: PendingChange, owner: String, outcome: LeaseOutcome, audit: AuditEvent?, now: Date,
                     thenLease kinds: Set<PendingChangeKind>, leaseUntil: Date) async throws -> PendingChange?
 
     /// What the store holds, for `defpi store check`.
@@ -85,10 +87,10 @@ extension Store {
 
     /// Two calls, for backends without transactions. A failure to lease the next change is not
     /// the outcome's: nil, and the worker's loop looks again (and reports what keeps failing).
-    public func closeLease(changeId: String, owner: String, outcome: LeaseOutcome, audit: AuditEvent?, now: Date,
+    public func closeLease(_ held: PendingChange, owner: String, outcome: LeaseOutcome, audit: AuditEvent?, now: Date,
                            thenLease kinds: Set<PendingChangeKind>, leaseUntil: Date) async throws -> PendingChange?
     {
-        _ = try await closeLease(changeId: changeId, owner: owner, outcome: outcome, audit: audit, now: now)
+        _ = try await closeLease(held, owner: owner, outcome: outcome, audit: audit, now: now)
         return (try? await leaseNextChange(owner: owner, kinds: kinds, leaseUntil: leaseUntil, now: now)) ?? nil
     }
 

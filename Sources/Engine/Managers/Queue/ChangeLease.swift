@@ -47,21 +47,22 @@ public struct QueueSettings: Sendable {
 public final class ChangeLease: Sendable {
     public let changeId: String
     public let owner: String
-    private let held: Mutex<(expiry: Date, lost: Bool)>
+    /// The change as this lease last wrote it (leased, then renewed), and whether it was lost.
+    private let held: Mutex<(change: PendingChange, lost: Bool)>
     private let margin: TimeInterval
     private let clock: @Sendable () -> Date
 
-    init(changeId: String, owner: String, expiry: Date, settings: QueueSettings) {
-        self.changeId = changeId
+    init(_ change: PendingChange, owner: String, settings: QueueSettings) {
+        changeId = change.id
         self.owner = owner
-        held = Mutex((expiry, false))
+        held = Mutex((change, false))
         margin = settings.maximumClockSkew.seconds
         clock = settings.clock
     }
 
     /// Whether this worker still holds the change, with the clock-skew margin to spare.
     public var isHeld: Bool {
-        let (expiry, lost) = held.withLock { ($0.expiry, $0.lost) }
+        let (expiry, lost) = held.withLock { ($0.change.leaseExpiry ?? .distantPast, $0.lost) }
         return !lost && clock() < expiry.addingTimeInterval(-margin)
     }
 
@@ -70,8 +71,11 @@ public final class ChangeLease: Sendable {
         guard isHeld else { throw StoreError.leaseLost(changeId: changeId, owner: owner) }
     }
 
-    func renewed(until expiry: Date) {
-        held.withLock { $0.expiry = expiry }
+    /// The change as this lease last wrote it: what its outcome is written over.
+    var change: PendingChange { held.withLock { $0.change } }
+
+    func renewed(_ change: PendingChange) {
+        held.withLock { $0.change = change }
     }
 
     func markLost() {
@@ -93,9 +97,8 @@ struct LeaseKeeper: Sendable {
             do { try await Task.sleep(for: wait) } catch { return }
             let now = settings.clock()
             do {
-                let renewed = try await store.renewLease(
-                    changeId: lease.changeId, owner: lease.owner, leaseUntil: now + settings.leaseDuration.seconds, now: now)
-                lease.renewed(until: renewed.leaseExpiry ?? now)
+                lease.renewed(try await store.renewLease(
+                    changeId: lease.changeId, owner: lease.owner, leaseUntil: now + settings.leaseDuration.seconds, now: now))
                 wait = settings.leaseDuration / 3
             } catch StoreError.leaseLost {
                 logger.warning("lost the lease of change \(lease.changeId): another engine holds it, or it was removed")

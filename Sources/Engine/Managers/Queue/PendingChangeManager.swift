@@ -162,8 +162,7 @@ public final class PendingChangeManager: Sendable {
     /// (unless the engine is stopping), leases the next due change in the same store call and
     /// returns it.
     private func carryOut(_ change: PendingChange, thenLease: Bool) async -> PendingChange? {
-        let lease = ChangeLease(changeId: change.id, owner: owner, expiry: change.leaseExpiry ?? settings.clock(),
-                                settings: settings)
+        let lease = ChangeLease(change, owner: owner, settings: settings)
         let attempt: Attempt
         if let step = steps.withLock({ $0[change.type] }) {
             attempt = await run(step, change, under: lease)
@@ -173,7 +172,8 @@ public final class PendingChangeManager: Sendable {
         let maximumAttempts = steps.withLock { $0[change.type] }?.maximumAttempts
         let kinds = thenLease && leasing.withLock({ $0 }) ? kinds : []
         // Recorded even when the engine is stopping, so the change is not left leased.
-        let next = await Task { await self.record(attempt, of: change, maximumAttempts: maximumAttempts, thenLease: kinds) }
+        let held = lease.change
+        let next = await Task { await self.record(attempt, of: held, maximumAttempts: maximumAttempts, thenLease: kinds) }
             .value
         notifications.publish(.entity(.pendingChange, id: change.id, change: .modified))
         if let next { notifications.publish(.entity(.pendingChange, id: next.id, change: .modified)) }
@@ -209,7 +209,8 @@ public final class PendingChangeManager: Sendable {
         }
     }
 
-    /// Records how an attempt ended; with `kinds`, leases the next change of them and returns it.
+    /// Records how an attempt ended over `change` as its lease last wrote it; with `kinds`, leases
+    /// the next change of them and returns it.
     private func record(_ attempt: Attempt, of change: PendingChange, maximumAttempts: Int?,
                         thenLease kinds: Set<PendingChangeKind>) async -> PendingChange? {
         let now = settings.clock()
@@ -239,7 +240,7 @@ public final class PendingChangeManager: Sendable {
         }
         do {
             return try await store.closeLease(
-                changeId: change.id, owner: owner, outcome: outcome,
+                change, owner: owner, outcome: outcome,
                 audit: auditEvent(change, action: audit.action, detail: audit.detail), now: now,
                 thenLease: kinds, leaseUntil: now + settings.leaseDuration.seconds)
         } catch StoreError.leaseLost {
@@ -253,7 +254,7 @@ public final class PendingChangeManager: Sendable {
     /// Gives a change back untried: the engine is stopping, so nothing more is leased.
     private func giveBack(_ change: PendingChange, at now: Date) async -> PendingChange? {
         do {
-            _ = try await store.closeLease(changeId: change.id, owner: owner, outcome: .givenBack, audit: nil, now: now)
+            _ = try await store.closeLease(change, owner: owner, outcome: .givenBack, audit: nil, now: now)
         } catch {
             logger.warning("cannot give change \(change.id) back: \(error); its lease runs out and it is retried")
         }
