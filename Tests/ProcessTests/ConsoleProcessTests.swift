@@ -10,34 +10,16 @@ import Testing
 struct ConsoleProcessTests {
     @Test("deploy with the wizard, upgrade, move, read the logs and the audit trail, terminate: keys only")
     func lifecycleByKeys() async throws {
-        let socket = try #require(TestBed.dockerEndpoint?.unixSocketPath)
-        let registryURL = try #require(TestBed.registryURL)
         let (manager, worker) = (TestBed.nodeNames[0], TestBed.nodeNames[1])
-        let environment = [
-            "DOCKER_HOST": "unix://\(socket)", "DEFPI_STORE": TemporaryDirectory.make().path + "/defpi.sqlite",
-            "DEFPI_REGISTRY": registryURL, "DEFPI_REGISTRY_PREFIX": "c\(ObjectID.generate().suffix(8))",
-            "DEFPI_GATEWAY_DIRECTORY": SwarmGateway.directory,
-            "DEFPI_GATEWAY_EXECUTABLE": DefpiCommand.executable.deletingLastPathComponent().appendingPathComponent("defpi-gateway").path,
-        ]
-        func defpi(_ arguments: String..., input: String? = nil) async throws -> DefpiCommand.Result {
-            try await DefpiCommand.run(arguments, environment: environment, input: input)
-        }
-        for version in ["1.0.0", "1.1.0"] {
-            let published = try await defpi("service", "publish", BuiltSample.meter.executable, "--id", "meter", "--version", version,
-                                             "--description", BuiltSample.meter.descriptionPath)
-            #expect(published.status == 0, "\(published.stderr)")
-        }
-        #expect(try await defpi("user", "add", "alice", "--password-stdin", input: "a-long-password\n").status == 0)
-        let docker = DockerClient(endpoint: try #require(TestBed.dockerEndpoint))
+        let bed = try await MeterBed(versions: ["1.0.0", "1.1.0"])
+        let docker = bed.docker
 
         try await SwarmGateway.turn {
             defer { Task { try? await docker.removeService(GatewayManager.serviceName) } }
-            for node in [worker, manager] {
-                #expect(try await defpi("node", "classify", node, "--owner", "alice", "--detach").status == 0)
-            }
+            try await bed.classifyForAlice([worker, manager])
             let console = try TmuxSession(
                 "\(DefpiCommand.executable.path) console --log \(TemporaryDirectory.make().path)/console.log",
-                environment: environment)
+                environment: bed.environment)
             defer { console.kill() }
             func sees(_ text: String, within seconds: Int = 10) async -> Bool {
                 await eventually(timeout: .seconds(seconds)) { console.capture().contains(text) }
@@ -67,7 +49,7 @@ struct ConsoleProcessTests {
             console.send("Enter")
             #expect(await sees("queued: process meter-c: deploy meter 1.0.0"), "\(console.capture())")
             #expect(await row("meter-c", contains: "meter:1.0.0", "running"), "\(console.capture())")
-            let listed = try await defpi("process", "show", "meter-c", "-o", "json").stdout
+            let listed = try await bed.defpi("process", "show", "meter-c", "-o", "json").stdout
             let process = try #require((try? JSONSerialization.jsonObject(with: Data(listed.utf8)) as? [String: Any])?["id"] as? String)
 
             // Upgrade: 1.1.0 is offered first; the version it runs cannot be picked.

@@ -14,37 +14,17 @@ import Testing
 struct ProcessCrashTests {
     @Test("creates and upgrades killed at random points converge on two engines, with nothing lost, doubled or orphaned")
     func killedLifecycle() async throws {
-        let socket = try #require(TestBed.dockerEndpoint?.unixSocketPath)
-        let registryURL = try #require(TestBed.registryURL)
         let worker = TestBed.nodeNames[1]
-        let location = TemporaryDirectory.make().path + "/defpi.sqlite"
-        let config = TemporaryDirectory.make().path + "/config.yaml"
         // Short leases, so the engine that converges takes the killed ones over quickly.
-        try "queue:\n  leaseSeconds: 3\n  clockSkewSeconds: 1\n".write(toFile: config, atomically: true, encoding: .utf8)
-        let gatewayExecutable = DefpiCommand.executable.deletingLastPathComponent().appendingPathComponent("defpi-gateway").path
-        let prefix = "c\(ObjectID.generate().suffix(8))"
-        let environment = [
-            "DOCKER_HOST": "unix://\(socket)", "DEFPI_STORE": location, "DEFPI_CONFIG": config, "DEFPI_REGISTRY": registryURL,
-            "DEFPI_REGISTRY_PREFIX": prefix, "DEFPI_GATEWAY_DIRECTORY": SwarmGateway.directory,
-            "DEFPI_GATEWAY_EXECUTABLE": gatewayExecutable,
-        ]
-        func defpi(_ arguments: String..., input: String? = nil) async throws -> DefpiCommand.Result {
-            try await DefpiCommand.run(arguments, environment: environment, input: input)
-        }
-        for version in ["1.0.0", "1.1.0"] {
-            let published = try await defpi("service", "publish", BuiltSample.meter.executable, "--id", "meter", "--version", version,
-                                             "--description", BuiltSample.meter.descriptionPath)
-            #expect(published.status == 0, "\(published.stderr)")
-        }
-        #expect(try await defpi("user", "add", "alice", "--password-stdin", input: "a-long-password\n").status == 0)
-        #expect(try await defpi("node", "classify", worker, "--owner", "alice", "--detach").status == 0)
+        let bed = try await MeterBed(versions: ["1.0.0", "1.1.0"], shortLeases: true)
+        try await bed.classifyForAlice([worker])
 
         try await SwarmGateway.turn {
             var generator = SystemRandomNumberGenerator()
             var killed: [String] = []
             /// Runs `arguments`, kills it after a random time; returns whether it was still at work.
             func killSomewhere(_ arguments: [String], within milliseconds: Int) async throws -> Bool {
-                let child = try DefpiCommand.spawn(arguments, environment: environment)
+                let child = try DefpiCommand.spawn(arguments, environment: bed.environment)
                 try await Task.sleep(for: .milliseconds(Int.random(in: 0...milliseconds, using: &generator)))
                 let working = child.isRunning
                 if working { killed.append(arguments.prefix(3).joined(separator: " ")) }
@@ -68,14 +48,7 @@ struct ProcessCrashTests {
 
             // Two engines on the store, as two consoles or servers run them, work the one queue
             // (none may run a step twice); the first also answers the trigger.
-            func makeEngine() async throws -> Engine {
-                try await Engine(settings: EngineSettings(
-                    store: try StoreLocation(parsing: location), docker: DockerEndpoint(unixSocketPath: socket),
-                    registry: RegistrySettings(url: registryURL, prefix: prefix),
-                    gateway: GatewaySettings(directory: SwarmGateway.directory, executable: gatewayExecutable),
-                    queue: QueueSettings(leaseDuration: .seconds(3), maximumClockSkew: .seconds(1))))
-            }
-            let engine = try await makeEngine(), second = try await makeEngine()
+            let engine = try await bed.makeEngine(), second = try await bed.makeEngine()
             let api = Task { await EngineAPI(engine: engine).serveWhenFree(unixSocket: engine.settings.gateway.engineSocket, logger: .init(label: "test")) }
             let background = [Task { await engine.run() }, Task { await second.run() }]
             defer {
@@ -100,10 +73,7 @@ struct ProcessCrashTests {
                 #expect(service?.spec.labels["org.defpi.service"] == "meter:\(process.serviceVersion)", "\(process.name)")
             }
             // No swarm service of a process that does not exist.
-            // This test's services (other tests run processes of their own on the swarm).
-            let services = try await engine.docker.services(label: "org.defpi.process")
-                .filter { $0.spec.taskTemplate.containerSpec.image.contains("/\(prefix)/") }
-            #expect(Set(services.map(\.spec.name)) == Set(processes.map(\.id)))
+            #expect(Set(try await bed.processServices().map(\.spec.name)) == Set(processes.map(\.id)))
             let finishes = try await store.all(AuditEvent.self, .where("action", is: "change.finished")).compactMap(\.changeId)
             #expect(finishes.count == Set(finishes).count, "a change finished twice")
             print("process crash test: \(processes.count) processes, \(killed.count) verbs killed mid-way (\(killed)); converged: \(converged)")
@@ -112,8 +82,7 @@ struct ProcessCrashTests {
             for process in processes {
                 _ = try await engine.queue.settle(try await engine.processes.terminate(process.id, by: .localOperator()).id, timeout: .seconds(30))
             }
-            #expect(try await engine.docker.services(label: "org.defpi.process")
-                .allSatisfy { !$0.spec.taskTemplate.containerSpec.image.contains("/\(prefix)/") })
+            #expect(try await bed.processServices().isEmpty)
             try? await engine.docker.removeService(GatewayManager.serviceName)
             try? await Task.sleep(for: .seconds(2))
             try? await engine.docker.removeNetwork("usernet-\(try await engine.users.user("alice", by: .localOperator()).id)")
@@ -122,32 +91,12 @@ struct ProcessCrashTests {
 
     @Test("every lifecycle step killed at its named crash point converges: create, upgrade, move, configure, terminate")
     func pinnedKills() async throws {
-        let socket = try #require(TestBed.dockerEndpoint?.unixSocketPath)
-        let registryURL = try #require(TestBed.registryURL)
         let (manager, worker) = (TestBed.nodeNames[0], TestBed.nodeNames[1])
-        let location = TemporaryDirectory.make().path + "/defpi.sqlite"
-        let config = TemporaryDirectory.make().path + "/config.yaml"
-        try "queue:\n  leaseSeconds: 3\n  clockSkewSeconds: 1\n".write(toFile: config, atomically: true, encoding: .utf8)
-        let gatewayExecutable = DefpiCommand.executable.deletingLastPathComponent().appendingPathComponent("defpi-gateway").path
-        let prefix = "k\(ObjectID.generate().suffix(8))"
-        let environment = [
-            "DOCKER_HOST": "unix://\(socket)", "DEFPI_STORE": location, "DEFPI_CONFIG": config, "DEFPI_REGISTRY": registryURL,
-            "DEFPI_REGISTRY_PREFIX": prefix, "DEFPI_GATEWAY_DIRECTORY": SwarmGateway.directory,
-            "DEFPI_GATEWAY_EXECUTABLE": gatewayExecutable,
-        ]
-        func defpi(_ arguments: [String], crashAt point: CrashPoint? = nil, input: String? = nil) async throws -> DefpiCommand.Result {
-            try await DefpiCommand.run(arguments, environment: environment.merging(["DEFPI_CRASH_AT": point?.rawValue ?? ""]) { $1 },
-                                       input: input)
+        let bed = try await MeterBed(versions: ["1.0.0", "1.1.0"], shortLeases: true)
+        func defpi(_ arguments: [String], crashAt point: CrashPoint? = nil) async throws -> DefpiCommand.Result {
+            try await bed.defpi(arguments, extra: ["DEFPI_CRASH_AT": point?.rawValue ?? ""])
         }
-        for version in ["1.0.0", "1.1.0"] {
-            let published = try await defpi(["service", "publish", BuiltSample.meter.executable, "--id", "meter", "--version", version,
-                                             "--description", BuiltSample.meter.descriptionPath])
-            #expect(published.status == 0, "\(published.stderr)")
-        }
-        #expect(try await defpi(["user", "add", "alice", "--password-stdin"], input: "a-long-password\n").status == 0)
-        for node in [worker, manager] {
-            #expect(try await defpi(["node", "classify", node, "--owner", "alice", "--detach"]).status == 0)
-        }
+        try await bed.classifyForAlice([worker, manager])
 
         try await SwarmGateway.turn {
             var table: [String] = []
@@ -161,11 +110,7 @@ struct ProcessCrashTests {
             /// open; then the common checks: no change failed or finished twice, one swarm service
             /// per process and none more.
             func converge(_ what: String, until done: @escaping @Sendable ([ServiceProcess]) -> Bool) async throws {
-                let engine = try await Engine(settings: EngineSettings(
-                    store: try StoreLocation(parsing: location), docker: DockerEndpoint(unixSocketPath: socket),
-                    registry: RegistrySettings(url: registryURL, prefix: prefix),
-                    gateway: GatewaySettings(directory: SwarmGateway.directory, executable: gatewayExecutable),
-                    queue: QueueSettings(leaseDuration: .seconds(3), maximumClockSkew: .seconds(1))))
+                let engine = try await bed.makeEngine()
                 let api = Task {
                     await EngineAPI(engine: engine).serveWhenFree(unixSocket: engine.settings.gateway.engineSocket, logger: .init(label: "test"))
                 }
@@ -183,10 +128,8 @@ struct ProcessCrashTests {
                 #expect(changes.allSatisfy { $0.state == .finished }, "\(what): \(changes.map { "\($0.description): \($0.state) \($0.lastError ?? "")" })")
                 let finishes = try await store.all(AuditEvent.self, .where("action", is: "change.finished")).compactMap(\.changeId)
                 #expect(finishes.count == Set(finishes).count, "\(what): a change finished twice")
-                // This test's services (other tests run processes of their own on the swarm).
-                let services = try await engine.docker.services(label: "org.defpi.process")
-                    .filter { $0.spec.taskTemplate.containerSpec.image.contains("/\(prefix)/") }
-                #expect(Set(services.map(\.spec.name)) == Set(processes.map(\.id)), "\(what): orphaned or missing swarm services")
+                #expect(Set(try await bed.processServices().map(\.spec.name)) == Set(processes.map(\.id)),
+                        "\(what): orphaned or missing swarm services")
                 table.append("  → \(what): converged in \(started.duration(to: .now).formatted(.units(allowed: [.seconds], fractionalPart: .show(length: 1))))")
                 api.cancel()
                 background.cancel()
