@@ -169,9 +169,9 @@ struct ConsoleKeysTests {
         #expect(view.handle(.character("u")) == .ask(AskedAction(type: UpgradeProcess.self, target: target, isConfirmation: false)))
         #expect(view.handle(.character("e")) == .ask(AskedAction(type: ConfigureProcess.self, target: target, isConfirmation: false)))
         let commands: [(String, ConsoleEffect)] = [
-            ("move tb-w1", .run(MoveProcess(processId: id, target: .node("tb-w1")))),
-            ("move pool=edge", .run(MoveProcess(processId: id, target: .pool("edge")))),
-            ("move anywhere", .run(MoveProcess(processId: id, target: .automatic))),
+            ("move tb-w1", .run(MoveProcess(processIds: [id], target: .node("tb-w1")))),
+            ("move pool=edge", .run(MoveProcess(processIds: [id], target: .pool("edge")))),
+            ("move anywhere", .run(MoveProcess(processIds: [id], target: .automatic))),
             ("upgrade 1.1.0", .run(UpgradeProcess(processId: id, version: "1.1.0"))),
             ("config INTERVAL=2 -DEBUG", .run(ConfigureProcess(processId: id, set: [ProcessParameter(key: "INTERVAL", value: "2")],
                                                                unset: ["DEBUG"]))),
@@ -181,6 +181,14 @@ struct ConsoleKeysTests {
             _ = type(line, into: &view)
             #expect(view.handle(.enter) == effect, "\(line)")
         }
+        // Marked processes move together.
+        _ = view.handle(.character(" "))
+        _ = view.handle(.character(" "))
+        let marked = view.actionTarget.marked
+        #expect(marked.count == 2)
+        _ = view.handle(.character(":"))
+        _ = type("move pool=edge", into: &view)
+        #expect(view.handle(.enter) == .run(MoveProcess(processIds: marked, target: .pool("edge"))))
         let difference = ConfigurationDifference(
             from: [ProcessParameter(key: "INTERVAL", value: "1"), ProcessParameter(key: "DEBUG", value: "1")],
             to: [ProcessParameter(key: "INTERVAL", value: "2"), ProcessParameter(key: "COLOR", value: "red")])

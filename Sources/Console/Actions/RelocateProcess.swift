@@ -1,10 +1,10 @@
 import Engine
 
-/// `m` on processes: move the selected process, picked from every place it could go (anywhere,
-/// each pool, each node, with why one cannot take it), or `:move NODE | pool=P | anywhere`. It
-/// is suspended, its state saved, and it resumes there.
+/// `m` on processes: move the selected process (or the marked ones), picked from every place it
+/// could go (anywhere, each pool, each node, with why one cannot take it), or `:move NODE |
+/// pool=P | anywhere`. Each is suspended, its state saved, and it resumes there.
 public struct MoveProcess: OperatorAction {
-    public var processId: String
+    public var processIds: [String]
     public var target: PlacementRequest
 
     public static let binding: ActionBinding? = .move
@@ -13,29 +13,31 @@ public struct MoveProcess: OperatorAction {
     public static let command: ActionCommand? = ActionCommand(name: "move", usage: ":move NODE|pool=P|anywhere")
     public static let asksEngine = true
 
-    public init(processId: String, target: PlacementRequest) {
-        self.processId = processId
+    public init(processIds: [String], target: PlacementRequest) {
+        self.processIds = processIds
         self.target = target
     }
 
     public static func prompt(for target: ActionTarget) -> ActionPrompt? { nil }
 
+    /// The places are those of the first process; where one of the others cannot go, the
+    /// Engine refuses that one and says why.
     public static func question(after answers: [String], about target: ActionTarget, in context: ActionContext) async throws
         -> ActionPrompt?
     {
-        guard answers.isEmpty, let process = target.selected else { return nil }
-        let options = try await context.engine.processes.placementOptions(moving: process.id, by: context.caller)
-        return .choice("move \(process.name) to", options.map(PlacementChoice.choice))
+        guard answers.isEmpty, let first = target.ids.first else { return nil }
+        let options = try await context.engine.processes.placementOptions(moving: first, by: context.caller)
+        return .choice("move \(target.describe("processes")) to", options.map(PlacementChoice.choice))
     }
 
     public init?(target: ActionTarget, answer: String) {
-        guard let process = target.selected?.id, let placement = PlacementChoice.request(answer) else { return nil }
-        self.init(processId: process, target: placement)
+        guard !target.ids.isEmpty, let placement = PlacementChoice.request(answer) else { return nil }
+        self.init(processIds: target.ids, target: placement)
     }
 
     public func perform(in context: ActionContext) async throws -> String {
-        let change = try await context.engine.processes.relocate(processId, version: nil, target: target, by: context.caller)
-        return "queued: \(change.description)"
+        let processes = context.engine.processes, caller = context.caller, target = self.target
+        return try await queueEach(processIds) { try await processes.relocate($0, version: nil, target: target, by: caller) }
     }
 }
 
