@@ -5,8 +5,8 @@ import Foundation
 // Process lifecycle benchmarks on the test bed, side by side with the direct Docker API
 // (scripts/benchmark.sh builds the release defpi, defpi-gateway and sample-meter):
 // - 20 meters created through defpi until all are RUNNING (deployed, started, called back,
-//   configured) vs 20 busybox services created with direct API calls until their tasks run
-//   (target: ratio <= 1.2);
+//   configured) vs 20 busybox services, pinned and on an overlay network as defpi's are, created
+//   with direct API calls until their tasks run (target: ratio <= 1.2);
 // - a meter moved to another node through defpi until RUNNING there (suspended, state saved,
 //   service updated, resumed) vs a raw `service update` of the node constraint until the new
 //   task runs (target: ratio <= 1.5).
@@ -183,9 +183,12 @@ final class LifecycleBed: @unchecked Sendable {
     }
 }
 
-/// Busybox services created, moved and removed with direct Docker API calls.
+/// Busybox services created, moved and removed with direct Docker API calls: what defpi asks of
+/// the swarm for a process (a service pinned to a node, on an attachable overlay network under
+/// an alias, restarted on failure), without the process calling back and being configured.
 struct RawServices: Sendable {
     let tools: LifecycleTools
+    static let network = "bench-raw-net"
 
     init(_ tools: LifecycleTools) { self.tools = tools }
 
@@ -194,11 +197,13 @@ struct RawServices: Sendable {
             name: name, labels: ["org.defpi.bench": "raw"],
             taskTemplate: .init(
                 containerSpec: .init(image: tools.busybox, command: ["sleep", "3600"], stopGracePeriod: 1_000_000_000),
-                placement: .init(constraints: ["node.id == \(node)"]), restartPolicy: .init(condition: "on-failure")))
+                placement: .init(constraints: ["node.id == \(node)"]),
+                networks: [.init(target: Self.network, aliases: [name])], restartPolicy: .init(condition: "on-failure")))
     }
 
     /// Creates `count` services on the worker; returns their ids once every task runs.
     func create(_ count: Int) async throws -> [String] {
+        _ = try await tools.docker.createOverlayNetwork(name: Self.network)
         let worker = try await tools.nodes().worker.id
         var ids: [String] = []
         for _ in 0..<count { ids.append(try await tools.docker.createService(spec("bench-raw-\(UUID().uuidString.prefix(8))", on: worker))) }
