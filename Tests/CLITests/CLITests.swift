@@ -42,9 +42,9 @@ struct CLITests {
         #expect(byDefault.stdout.contains("store:    \(directory)/data/defpi/defpi.sqlite"))
     }
 
-    @Test("store check on the test bed's MongoDB")
+    @Test("store check on the test bed's MongoDB", .enabled(if: TestBed.hasMongo))
     func storeCheckMongo() async throws {
-        guard let base = TestBed.mongoURI else { return }
+        let base = try #require(TestBed.mongoURI)
         let result = try await DefpiCommand.run(["store", "check", "--store", base.withDatabase("defpi_cli_\(ProcessInfo.processInfo.processIdentifier)")])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("backend:  MongoDB"))

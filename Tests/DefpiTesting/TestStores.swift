@@ -74,6 +74,9 @@ public enum TemporaryDirectory {
 extension TestBed {
     private static var environment: [String: String] { ProcessInfo.processInfo.environment }
 
+    /// Whether the test bed's MongoDB is up (or demanded: then its absence fails the tests).
+    public static var hasMongo: Bool { mongoURI != nil || isRequired }
+
     /// Whether the swarm part of the test bed is up (or demanded: then its absence fails the tests).
     public static var hasSwarm: Bool { environment["TESTBED_DOCKER_SOCKET"] != nil || isRequired }
 

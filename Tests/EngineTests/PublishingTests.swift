@@ -75,6 +75,13 @@ struct PublishingTests {
         #expect(throws: PublishError.self) { try ServicePublisher.validate(serviceId: id, version: version) }
     }
 
+    @Test("valid service ids and versions are accepted", arguments: [
+        ("meter", "1"), ("meter", "1.0.0"), ("smart-meter", "2.1.0-beta_3"), ("a1.b2_c3", "V1.0"), ("m", "latest"),
+    ])
+    func validNames(id: String, version: String) throws {
+        try ServicePublisher.validate(serviceId: id, version: version)
+    }
+
     @Test("the layer is a tar archive GNU tar reads back, byte-identical for the same inputs")
     func layer() async throws {
         let root = try ImageRoot.collect(executable: "/usr/bin/curl")
@@ -103,13 +110,18 @@ struct PublishingTests {
         }
     }
 
-    @Test("a path too long for ustar is refused; a long one is split into prefix and name")
-    func longPaths() throws {
+    @Test("a path too long for ustar is refused; a long one is split into prefix and name, and GNU tar reads it back whole")
+    func longPaths() async throws {
         var tar = TarWriter()
-        try tar.addFile("/" + String(repeating: "d", count: 120) + "/" + String(repeating: "f", count: 90), contents: Data("x".utf8))
+        let long = String(repeating: "d", count: 120) + "/" + String(repeating: "f", count: 90)
+        try tar.addFile("/" + long, contents: Data("x".utf8))
         #expect(throws: PublishError.self) {
             try tar.addFile("/" + String(repeating: "x", count: 300), contents: Data())
         }
+        let path = TemporaryDirectory.make().path + "/long.tar"
+        try tar.finish().write(to: URL(fileURLWithPath: path))
+        let names = try await run("/usr/bin/tar", "-tf", path).split(separator: "\n").map(String.init)
+        #expect(names == [String(repeating: "d", count: 120) + "/", long])
     }
 
     private func run(_ arguments: String...) async throws -> String {

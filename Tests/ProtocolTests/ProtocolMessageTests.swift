@@ -114,20 +114,31 @@ struct ProtocolMessageTests {
         #expect(throws: ProtocolError.self) { try ProtocolMessage.goToProcessState(.init()).payload() }
     }
 
-    @Test("100,000 random payloads decode or fail with a ProtocolError, never crash")
+    @Test("100,000 random payloads decode or fail with a ProtocolError, never crash; a known name with a bad body is malformed")
     func randomPayloads() async {
         var generator = SystemRandomNumberGenerator()
         let names = ["SetConfigMessage", "ConnectionMessage", "ProcessStateUpdateMessage", "ConnectionHandshake"]
-        var decoded = 0
+        var decoded = 0, refused = 0
+        var misnamed: [String] = []
         for index in 0..<100_000 {
             let body = (0..<Int.random(in: 0...40, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) }
             // Half with a real name, so the protobuf decoders see random bodies too.
-            let name = Array(names[index % names.count].utf8)
-            let payload = index % 2 == 0 ? [UInt8(name.count)] + name + body : body
-            if (try? ProtocolMessage(payload: payload)) != nil { decoded += 1 }
+            let name = names[index % names.count]
+            let named = index % 2 == 0
+            let payload = named ? [UInt8(name.utf8.count)] + Array(name.utf8) + body : body
+            do {
+                _ = try ProtocolMessage(payload: payload)
+                decoded += 1
+            } catch {
+                // Typed throws make every failure a ProtocolError; one with a known name must
+                // have reached that message's decoder.
+                refused += 1
+                if named, case .malformed(name, _) = error {} else if named, misnamed.count < 5 { misnamed.append("\(error)") }
+            }
             // Other tests share the two threads of the concurrency pool.
             if index % 1_000 == 0 { await Task.yield() }
         }
-        #expect(decoded < 100_000)
+        #expect(misnamed.isEmpty, "known names refused before their decoder: \(misnamed)")
+        #expect(refused > 0 && decoded + refused == 100_000)
     }
 }
