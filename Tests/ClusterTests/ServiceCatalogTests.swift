@@ -14,10 +14,22 @@ struct ServiceCatalogTests {
         registryURL = try #require(TestBed.registryURL, "the test bed's registry is not up")
     }
 
-    func publish(_ sample: SampleService, id: String, version: String) async throws -> DefpiCommand.Result {
+    func publish(_ sample: SampleService, id: String, version: String, through registry: String? = nil) async throws
+        -> DefpiCommand.Result
+    {
         try await DefpiCommand.run(
             ["service", "publish", sample.executable, "--id", id, "--version", version],
-            environment: ["DEFPI_REGISTRY": registryURL, "DEFPI_REGISTRY_PREFIX": prefix])
+            environment: ["DEFPI_REGISTRY": registry ?? registryURL, "DEFPI_REGISTRY_PREFIX": prefix])
+    }
+
+    /// A proxy in front of the registry that prints each request it forwards ("METHOD PATH"), and
+    /// cuts off every request whose path contains `cutting` ("CUT METHOD PATH").
+    func proxy(cutting: String? = nil) async throws -> (process: ChildProcess, url: String) {
+        let port = freePort()
+        let process = try ChildProcess("/usr/bin/env", ["python3", TestBed.repositoryRoot + "/Tests/Fixtures/registry-proxy.py",
+                                                        "\(port)", registryURL] + (cutting.map { [$0] } ?? []))
+        #expect(await waitForPort(port), "\(process.errors)")
+        return (process, "http://127.0.0.1:\(port)")
     }
 
     @Test("two services, three versions each, published by the CLI, read back newest first with interfaces")
@@ -35,12 +47,18 @@ struct ServiceCatalogTests {
         for version in ["0.1", "0.2", "0.10"] {
             #expect(try await publish(aggregator, id: "aggregator", version: version).status == 0)
         }
-        // Unchanged inputs give the same image: the same digest, nothing new uploaded.
+        // Unchanged inputs give the same image: the same digest, and the registry receives no blob.
+        let (watcher, watched) = try await proxy()
+        defer { watcher.kill() }
         var digests: [String?] = []
         for _ in 0..<2 {
-            digests.append(try await publish(meter, id: "meter", version: "1.2.0").stdout.split(separator: "\n").last.map(String.init))
+            let again = try await publish(meter, id: "meter", version: "1.2.0", through: watched)
+            digests.append(again.stdout.split(separator: "\n").last.map(String.init))
         }
         #expect(digests[0] != nil && digests[0] == digests[1])
+        let received = watcher.output.split(separator: "\n")
+        #expect(received.contains { $0.hasPrefix("HEAD ") } && !received.contains { $0.contains("/blobs/uploads") },
+                "\(watcher.output)")
 
         let services = ServiceManager(registry: try RegistryClient(url: registryURL), prefix: prefix)
         let catalog = try await services.catalog()
@@ -145,11 +163,31 @@ struct ServiceCatalogTests {
         #expect(result.stderr.split(separator: "\n").count == 1)
     }
 
+    @Test("a registry failing in the middle of a read, for one repository, fails the catalog instead of returning part of it")
+    func registryDiesMidRead() async throws {
+        let registry = try RegistryClient(url: registryURL)
+        for id in ["first", "second", "third"] {
+            try await ImagePushing.pushImage(registry, repository: "\(prefix)/\(id)", tag: "1",
+                                             labels: ImagePushing.serviceLabels(name: id, serviceId: id))
+        }
+        let whole = try await ServiceManager(registry: registry, prefix: prefix).catalog()
+        #expect(whole.entries.map(\.id) == ["first", "second", "third"])
+        // The catalog and the first two repositories answer; the third's tags never do.
+        let (failing, url) = try await proxy(cutting: "/\(prefix)/third/")
+        defer { failing.kill() }
+        await #expect(throws: RegistryError.self) {
+            try await ServiceManager(registry: try RegistryClient(url: url), prefix: prefix).catalog()
+        }
+        #expect(failing.output.contains("CUT GET /v2/\(prefix)/third/tags/list"), "\(failing.output)")
+    }
+
     @Test("publish refuses bad input before touching the registry")
     func publishErrors() async throws {
+        let (watcher, registryURL) = try await proxy()
+        defer { watcher.kill() }
         let sample = try SampleService(name: "meter", displayName: "Meter", interface: "Readings",
                                        sends: ["Reading"], receives: [])
-        let badVersion = try await publish(sample, id: "meter", version: "1 0")
+        let badVersion = try await publish(sample, id: "meter", version: "1 0", through: registryURL)
         #expect(badVersion.status == 1 && badVersion.stderr.contains("\"1 0\" is not a valid version"))
         let missing = try await DefpiCommand.run(["service", "publish", "/nonexistent/meter", "--id", "m", "--version", "1"],
                                            environment: ["DEFPI_REGISTRY": registryURL])
@@ -158,5 +196,6 @@ struct ServiceCatalogTests {
             ["service", "publish", sample.executable, "--id", "m", "--version", "1", "--description", "/nonexistent.yaml"],
             environment: ["DEFPI_REGISTRY": registryURL])
         #expect(noDescription.status == 1 && noDescription.stderr.contains("cannot read /nonexistent.yaml"))
+        #expect(watcher.output.isEmpty, "the registry was asked: \(watcher.output)")
     }
 }
