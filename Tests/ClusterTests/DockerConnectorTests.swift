@@ -202,6 +202,22 @@ struct DockerConnectorTests {
         #expect(ContinuousClock.now - started < .seconds(5))
     }
 
+    @Test("a daemon that accepts and never answers times out at the request timeout, saying what to check")
+    func hungDaemon() async throws {
+        let server = try SilentServer()
+        defer { server.stop() }
+        let client = DockerClient(endpoint: try DockerEndpoint(host: "tcp://127.0.0.1:\(server.port)"), requestTimeout: .seconds(2))
+        let started = ContinuousClock.now
+        await #expect {
+            try await client.nodes()
+        } throws: { error in
+            guard case DockerError.unreachable(_, .timedOut) = error else { return false }
+            return (error as! DockerError).userMessage.contains("is the daemon overloaded or hung?")
+        }
+        let waited = ContinuousClock.now - started
+        #expect(waited >= .seconds(2) && waited < .seconds(6), "\(waited)")
+    }
+
     @Test("a server that is not Docker is named as such")
     func notDocker() async throws {
         let registry = try #require(TestBed.registryURL)

@@ -154,6 +154,22 @@ struct RegistryConnectorTests {
         #expect(ContinuousClock.now - started < .seconds(5))
     }
 
+    @Test("a registry that accepts and never answers times out at the request timeout, with its URL")
+    func hung() async throws {
+        let server = try SilentServer()
+        defer { server.stop() }
+        let client = try RegistryClient(url: "http://127.0.0.1:\(server.port)", requestTimeout: .seconds(2))
+        let started = ContinuousClock.now
+        await #expect {
+            try await client.catalog()
+        } throws: { error in
+            guard case RegistryError.unreachable(_, .timedOut) = error else { return false }
+            return (error as! RegistryError).userMessage.contains(client.baseURL)
+        }
+        let waited = ContinuousClock.now - started
+        #expect(waited >= .seconds(2) && waited < .seconds(6), "\(waited)")
+    }
+
     @Test("a web server that is not a registry is named as such")
     func garbage() async throws {
         let server = try await StaticWebServer(files: [

@@ -19,6 +19,12 @@ struct ProcessConnectorTests {
         let closed = Counter()
 
         init(answer: @escaping @Sendable (NIOAsyncChannelOutboundWriter<ByteBuffer>) async throws -> Void) async throws {
+            try await self.init(answerReading: { outbound, _ in try await answer(outbound) })
+        }
+
+        /// A peer that is handed each chunk's size as it reads it.
+        init(answerReading: @escaping @Sendable (NIOAsyncChannelOutboundWriter<ByteBuffer>, Int) async throws -> Void) async throws {
+            let answer = answerReading
             server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .bind(host: "127.0.0.1", port: 0) { channel in
                     channel.eventLoop.makeCompletedFuture {
@@ -35,8 +41,8 @@ struct ProcessConnectorTests {
                         _ = await accepted.next()
                         Task {
                             try await connection.executeThenClose { inbound, outbound in
-                                for try await _ in inbound {
-                                    try await answer(outbound)
+                                for try await chunk in inbound {
+                                    try await answer(outbound, chunk.readableBytes)
                                 }
                             }
                             _ = await closed.next()
@@ -159,7 +165,21 @@ extension ProcessConnectorTests {
 
     @Test("requests sent at once to one process go one after another over one connection")
     func concurrentRequests() async throws {
-        let peer = try await Peer(answer: Self.running(as: "p1"))
+        // The peer answers each request 20 ms later, without waiting to read the next: a request
+        // written before the previous one was answered shows as two in flight.
+        let inFlight = Gauge()
+        let frameSize = try Self.request.frame().count
+        let answer = Self.running(as: "p1")
+        let peer = try await Peer(answerReading: { outbound, received in
+            for _ in 0..<max(1, received / frameSize) {
+                await inFlight.rise()
+                Task {
+                    try await Task.sleep(for: .milliseconds(20))
+                    await inFlight.fall()
+                    try await answer(outbound)
+                }
+            }
+        })
         defer { Task { await peer.stop() } }
         let connector = ProcessConnector(route: .direct(host: "127.0.0.1", port: peer.port))
         let replies = try await withThrowingTaskGroup(of: ProtocolMessage.self) { group in
@@ -168,7 +188,19 @@ extension ProcessConnectorTests {
         }
         #expect(replies.count == 8)
         #expect(await peer.accepted.value == 1)
+        #expect(await inFlight.highest == 1)
     }
+}
+
+/// How many requests a peer holds unanswered, and the most it ever held.
+actor Gauge {
+    private(set) var current = 0
+    private(set) var highest = 0
+    func rise() {
+        current += 1
+        highest = max(highest, current)
+    }
+    func fall() { current -= 1 }
 }
 
 /// Counts what a peer saw (requests, connections), to script its answers.
