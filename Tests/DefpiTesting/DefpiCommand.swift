@@ -36,11 +36,17 @@ public enum DefpiCommand {
         try start(arguments, environment: environment, launcher: [])
     }
 
+    /// libmongoc starts its shared-memory counters when the binary loads, before defpi can
+    /// turn them off, and warns on stderr when a killed defpi left a segment under the same pid.
+    /// The tests kill many, and read stderr line by line: their children never make segments.
+    public static let noSharedMemoryCounters = "1"
+
     private static func start(_ arguments: [String], environment: [String: String], launcher: [String],
                               input: String? = nil) throws -> ChildProcess
     {
         var base = ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"]
         base["HOME"] = TemporaryDirectory.make().path
+        base["MONGOC_DISABLE_SHM"] = Self.noSharedMemoryCounters
         let program = launcher.first ?? executable.path
         let arguments = launcher.isEmpty ? arguments : Array(launcher.dropFirst()) + [executable.path] + arguments
         return try ChildProcess(program, arguments, environment: base.merging(environment) { $1 }, input: input)

@@ -7,7 +7,8 @@ public final class TmuxSession: @unchecked Sendable {
 
     /// Starts `command` (a shell command line) with `environment` in a `width`x`height` terminal.
     public init(_ command: String, environment: [String: String] = [:], width: Int = 120, height: Int = 40) throws {
-        let exports = environment.map { "\($0.key)='\($0.value)'" }.sorted().joined(separator: " ")
+        let exports = environment.merging(["MONGOC_DISABLE_SHM": DefpiCommand.noSharedMemoryCounters]) { given, _ in given }
+            .map { "\($0.key)='\($0.value)'" }.sorted().joined(separator: " ")
         try Self.tmux(["new-session", "-d", "-s", name, "-x", "\(width)", "-y", "\(height)",
                        "env TERM=xterm-256color NCURSES_NO_UTF8_ACS=1 \(exports) \(command)"])
     }
