@@ -1,4 +1,5 @@
 import DefpiTesting
+import Engine
 import Foundation
 import Testing
 
@@ -82,9 +83,22 @@ struct NodeCommandTests {
         #expect(queued.status == 1)
         #expect(queued.stderr.contains("has not taken effect yet (cannot reach Docker"))
         #expect(queued.stderr.contains("it stays queued"))
-        // Docker is back: the next verb's queue work carries the change out.
-        let retried = try await defpi("node", "declassify", workers[1], "--timeout", "20")
+        // It is in the queue, waiting for a retry ...
+        let changes = try await defpi("change", "ls", "-o", "json").stdout
+        let queue = try #require(try JSONSerialization.jsonObject(with: Data(changes.utf8)) as? [[String: Any]])
+        let waiting = try #require(queue.first {
+            $0["type"] as? String == "NODE_LABELS" && ($0["description"] as? String)?.contains(workers[1]) == true
+                && ($0["description"] as? String)?.contains("offline") == true
+        }, "\(changes)")
+        #expect(["NEW", "FAILED_TEMPORARY"].contains(waiting["state"] as? String), "\(waiting)")
+        // ... and with Docker back it takes effect: the node's labels say public, in the pool.
+        let retried = try await defpi("change", "retry", try #require(waiting["id"] as? String))
         #expect(retried.status == 0, "\(retried.stderr)")
+        let docker = DockerClient(endpoint: try #require(TestBed.dockerEndpoint))
+        let labels = try #require(try await docker.nodes().first { $0.description.hostname == workers[1] }).spec.labels
+        #expect(labels[NodeLabels.kind] == "public" && labels[NodeLabels.pool] != nil, "\(labels)")
+        let declassified = try await defpi("node", "declassify", workers[1], "--timeout", "20")
+        #expect(declassified.status == 0, "\(declassified.stderr)")
         #expect(try await defpi("pool", "rm", "offline").status == 0)
     }
 

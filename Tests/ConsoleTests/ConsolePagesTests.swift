@@ -87,7 +87,28 @@ struct ConsolePagesTests {
         #expect(rows.first { $0.cells[0] == "lonely" }?.cells[2] == "(no links)")
         let drawing = NeighbourhoodDrawing(center: "meter-1", topology: topology)
         #expect(drawing.columns == [["meter-1"], ["agg-1"], ["meter-2", "echo-1"]])
-        #expect(drawing.edges.count == 3)
+        let joined = Set(drawing.edges.map { edge in
+            [edge.ends.0, edge.ends.1].map { "\($0.process).\($0.interface)" }.sorted().joined(separator: " - ")
+        })
+        #expect(joined == [
+            "agg-1.aggregator/readings-in - meter-1.meter/readings",
+            "agg-1.aggregator/readings-in - meter-2.meter/readings",
+            "agg-1.aggregator/setpoints - echo-1.echo/echo",
+        ])
+    }
+
+    @Test("a process with an interface nobody is connected to draws that port (free)")
+    func freePort() {
+        var view = ConsoleViewTests.sampleView()
+        let spare = ServiceProcess(id: "spare", name: "spare", userId: "u1", serviceId: "meter", serviceVersion: "1.10.0",
+                                   placement: .pool("edge"), state: .running, runningNodeId: "n2")
+        view.topology = Topology(processes: ConsoleViewTests.sampleProcesses + [spare],
+                                 connections: ConsoleViewTests.sampleConnections, nodes: ConsoleViewTests.sampleNodes,
+                                 users: [ConsoleViewTests.alice], catalog: ConsoleViewTests.sampleCatalog)
+        view.detail = .neighbourhood(processId: "spare")
+        let screen = view.render(width: 80, height: 24).text()
+        #expect(screen.contains("Readings (free)"), "\(screen)")
+        Golden.check(screen, named: "neighbourhood-free-port-80x24")
     }
 
     @Test("rows that went away stay a moment marked deleted, then go")

@@ -16,15 +16,7 @@ struct ConsoleViewTests {
             cluster: "unix:///var/run/docker.sock", store: "/home/op/.local/share/defpi/defpi.sqlite", user: "op",
             version: "0.1.0"))
         let pool = NodePool(id: "p1", name: "edge")
-        let alice = User(id: "u1", username: "alice")
-        let nodes = [
-            Node(id: "n1", kind: .unidentified, dockerId: "d1", hostname: "tb-mgr", status: .ready, architecture: .x86_64,
-                 role: .manager),
-            Node(id: "n2", kind: .public, name: "edge-1", dockerId: "d2", hostname: "tb-w1", status: .ready,
-                 architecture: .arm64, nodePoolId: "p1"),
-            Node(id: "n3", kind: .private, name: "lab", dockerId: "d3", hostname: "tb-w2", status: .down,
-                 architecture: .x86_64, availability: .pause, userId: "u1"),
-        ]
+        let (alice, nodes) = (Self.alice, Self.sampleNodes)
         let changes = [
             PendingChange(id: "c1", type: "NODE_LABELS", description: "node edge-1: public in pool edge", resources: ["n2"],
                           state: .finished, count: 1, runAt: now.addingTimeInterval(-60), createdBy: "op"),
@@ -49,6 +41,17 @@ struct ConsoleViewTests {
         view.catalog = catalog
         return view
     }
+
+    static let alice = User(id: "u1", username: "alice")
+
+    static let sampleNodes = [
+        Node(id: "n1", kind: .unidentified, dockerId: "d1", hostname: "tb-mgr", status: .ready, architecture: .x86_64,
+             role: .manager),
+        Node(id: "n2", kind: .public, name: "edge-1", dockerId: "d2", hostname: "tb-w1", status: .ready,
+             architecture: .arm64, nodePoolId: "p1"),
+        Node(id: "n3", kind: .private, name: "lab", dockerId: "d3", hostname: "tb-w2", status: .down,
+             architecture: .x86_64, availability: .pause, userId: "u1"),
+    ]
 
     static func hash(_ seed: String) -> String { String(repeating: seed, count: 64 / seed.count) }
 
