@@ -19,14 +19,31 @@ struct ProcessHealth: Sendable {
     }
 
     /// Reads every process's tasks and node (or only `processId`'s), and records each state
-    /// that changed.
+    /// that changed. Only the processes Docker may have news of are read from the store: those
+    /// whose newest task failed or cannot be placed, those on a node that is not ready, and
+    /// those FAILING or NODE_DOWN whose container runs again — a quiet cluster of 10,000
+    /// processes costs one Docker call and a query that matches nothing.
     func check(only processId: String? = nil) async throws {
-        let processes = try await store.all(ServiceProcess.self, processId.map { .where("id", is: $0) } ?? .all)
-            .filter { $0.dockerId != nil }
-        guard !processes.isEmpty else { return }
-        let tasks = Dictionary(grouping: processId == nil ? try await docker.allTasks()
-                                   : try await docker.tasks(service: processes[0].dockerId!), by: \.serviceID)
         let nodes = Dictionary(try await store.all(Node.self).map { ($0.id, $0) }) { first, _ in first }
+        let tasks: [String: [DockerTask]]
+        let processes: [ServiceProcess]
+        if let processId {
+            processes = try await store.all(ServiceProcess.self, .where("id", is: processId)).filter { $0.dockerId != nil }
+            guard let service = processes.first?.dockerId else { return }
+            tasks = [service: try await docker.tasks(service: service)]
+        } else {
+            tasks = Dictionary(grouping: try await docker.allTasks(), by: \.serviceID)
+            let newest = tasks.compactMapValues(Self.newest)
+            let troubled = newest.filter { Self.isTrouble($0.value) }.keys
+            let running = newest.filter { $0.value.status.state == "running" }.keys
+            let downNodes = nodes.values.filter { $0.status != .ready }.map(\.id)
+            processes = try await store.all(ServiceProcess.self, .or([
+                .isIn("dockerId", troubled.map { .string($0) }),
+                .isIn("runningNodeId", downNodes.map { .string($0) }),
+                .and([.isIn("dockerId", running.map { .string($0) }),
+                      .isIn("state", [ProcessState.failing, .nodeDown].map { .string($0.rawValue) })]),
+            ])).filter { $0.dockerId != nil }
+        }
         for process in processes {
             let node = process.runningNodeId.flatMap { nodes[$0] }
             guard let (state, problem) = Self.assess(process, tasks: tasks[process.dockerId ?? ""] ?? [], node: node) else {
@@ -42,6 +59,15 @@ struct ProcessHealth: Sendable {
         }
     }
 
+    private static func newest(of tasks: [DockerTask]) -> DockerTask? {
+        tasks.max(by: { ($0.updatedAt ?? "") < ($1.updatedAt ?? "") })
+    }
+
+    /// Whether a task says its process is failing, whatever the process's state.
+    private static func isTrouble(_ task: DockerTask) -> Bool {
+        assess(task, current: .running).map { $0.0 == .failing } ?? false
+    }
+
     /// The state and problem Docker's view gives `process`, when they differ from its own; nil
     /// when Docker has nothing to add (the protocol states are the process's to tell).
     static func assess(_ process: ServiceProcess, tasks: [DockerTask], node: Node?) -> (ProcessState, String?)? {
@@ -49,7 +75,7 @@ struct ProcessHealth: Sendable {
         let wanted: (ProcessState, String?)?
         if let node, node.status != .ready {
             wanted = (.nodeDown, "node \(node.name) is \(node.status.rawValue.lowercased())")
-        } else if let latest = tasks.max(by: { ($0.updatedAt ?? "") < ($1.updatedAt ?? "") }) {
+        } else if let latest = newest(of: tasks) {
             wanted = assess(latest, current: process.state)
         } else {
             wanted = nil
