@@ -38,7 +38,7 @@ struct ProcessCommandTests {
         try await SwarmGateway.turn {
             defer { Task { try? await docker.removeService(GatewayManager.serviceName) } }
             let created = try await bed.defpi("process", "create", "meter:1.0.0", "--user", "alice", "--node", worker, "--name", "meter-a",
-                                          "-e", "INTERVAL=0.2", "-e", "WATTS=75", "--memory", "64m")
+                                              "-e", "INTERVAL=0.2", "-e", "WATTS=75", "--memory", "64m")
             #expect(created.status == 0, "\(created.stdout)\(created.stderr)")
             #expect(created.stdout.contains("process meter-a (") && created.stdout.contains("is running"))
 
@@ -95,7 +95,7 @@ struct ProcessCommandTests {
 
             // A task Docker cannot start shows as FAILING with Docker's reason, and create says so.
             let broken = try await bed.defpi("process", "create", "meter", "--user", "alice", "--node", worker, "--name", "broken",
-                                         "--mount", "/nonexistent/defpi-device:/dev/meter:bind", "--timeout", "30")
+                                             "--mount", "/nonexistent/defpi-device:/dev/meter:bind", "--timeout", "30")
             #expect(broken.status != 0 && broken.stderr.contains("is deployed but not running yet: it is FAILING")
                     && broken.stderr.contains("bind source path does not exist"), "\(broken.stderr)")
             #expect(try await bed.defpi("process", "rm", "broken").status == 0)

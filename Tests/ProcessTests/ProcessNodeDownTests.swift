@@ -25,7 +25,7 @@ struct ProcessNodeDownTests {
             let server = try DefpiCommand.spawn(["serve"], environment: bed.environment)
             defer { server.kill() }
             let created = try await bed.defpi("process", "create", "meter", "--user", "alice", "--node", doomed, "--name", "nd-1",
-                                          "-e", "INTERVAL=0.2", "--detach")
+                                              "-e", "INTERVAL=0.2", "--detach")
             #expect(created.status == 0, "\(created.stderr)")
             #expect(await eventually(timeout: .seconds(60)) { await shown()["state"] as? String == "RUNNING" })
             let id = try #require(await shown()["id"] as? String)
