@@ -15,6 +15,9 @@ public actor DataConnection {
     /// The peer, as the orchestrator named it.
     public nonisolated let remoteProcessId: String
     public private(set) var state: Connection_ConnectionState = .starting
+    /// How many of this side's heartbeats the peer has answered since the connection was made:
+    /// a peer that answers is alive, however quiet its data.
+    public private(set) var heartbeatsAnswered = 0
 
     private var endpoint: Endpoint
     private let group: any EventLoopGroup
@@ -232,6 +235,7 @@ public actor DataConnection {
         }
         if payload == [Heartbeat.pong] {
             missedPongs = 0
+            heartbeatsAnswered += 1
             return
         }
         let typed = try TypedPayload(parsing: payload)

@@ -5,17 +5,24 @@ import Foundation
 public final class TmuxSession: @unchecked Sendable {
     public let name = "defpi-test-\(UUID().uuidString.prefix(8))"
 
-    /// Starts `command` (a shell command line) with `environment` in a `width`x`height` terminal.
+    /// Starts `command` (a shell command line) with `environment` in a `width`x`height` colour
+    /// terminal. (`swift test` sets NO_COLOR=1, and the tmux server would hand it on.)
     public init(_ command: String, environment: [String: String] = [:], width: Int = 120, height: Int = 40) throws {
         let exports = environment.merging(["MONGOC_DISABLE_SHM": DefpiCommand.noSharedMemoryCounters]) { given, _ in given }
             .map { "\($0.key)='\($0.value)'" }.sorted().joined(separator: " ")
         try Self.tmux(["new-session", "-d", "-s", name, "-x", "\(width)", "-y", "\(height)",
-                       "env TERM=xterm-256color NCURSES_NO_UTF8_ACS=1 \(exports) \(command)"])
+                       "env -u NO_COLOR TERM=xterm-256color NCURSES_NO_UTF8_ACS=1 \(exports) \(command)"])
     }
 
     /// The screen as text.
     public func capture() -> String {
         (try? Self.tmux(["capture-pane", "-p", "-t", name])) ?? ""
+    }
+
+    /// The screen with its attributes, as the terminal holds them: SGR escape sequences
+    /// (`ESC[32m` ...) before the characters they colour.
+    public func captureWithAttributes() -> String {
+        (try? Self.tmux(["capture-pane", "-p", "-e", "-t", name])) ?? ""
     }
 
     public func send(_ keys: String...) {

@@ -129,10 +129,18 @@ extension GatewayChainTests {
         let logger = Logger(label: "test")
         let serving = Task { await EngineAPI(engine: first).serveWhenFree(unixSocket: socket, logger: logger) }
         #expect(await eventually(timeout: .seconds(5)) { (try? await status()) == "404" })
+        func owner() throws -> Int? { try FileManager.default.attributesOfItem(atPath: socket)[.systemFileNumber] as? Int }
+        let firstOwner = try #require(try owner())
         let waiting = Task { await EngineAPI(engine: second).serveWhenFree(unixSocket: socket, logger: logger) }
         defer { waiting.cancel() }
-        try await Task.sleep(for: .milliseconds(500))
-        #expect(try await status() == "404", "the second engine took the socket away")
+        // Watched over time: the socket stays the first engine's file and the first one answers
+        // (it does not know the process: 404), through the second's first look and after.
+        var samples: [String] = []
+        for _ in 0..<10 {
+            samples.append("\(try await status()) \(try owner() == firstOwner ? "first" : "replaced")")
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(samples == Array(repeating: "404 first", count: 10), "the second engine took the socket away: \(samples)")
         serving.cancel()
         #expect(await eventually(timeout: .seconds(15)) { (try? await status()) == "204" })
     }

@@ -64,8 +64,15 @@ struct DataConnectionTests {
         try await sending.send(Google_Protobuf_StringValue("ping"))
         #expect(await Self.eventually { connectorSide.events.withLock { $0.contains("received pong") } })
         #expect(listenerSide.events.withLock { $0 } == ["connected", "received ping"])
-        // Heartbeats flow without disturbing anything.
-        try await Task.sleep(for: .milliseconds(400))
+        // Heartbeats flow both ways, each side's answered by the other, without disturbing anything.
+        let listening = try #require(listenerSide.connection.withLock { $0 })
+        let answered = await DefpiTesting.eventually {
+            let listened = await listening.heartbeatsAnswered
+            let sent = await sending.heartbeatsAnswered
+            return listened >= 3 && sent >= 3
+        }
+        let tally = (listener: await listening.heartbeatsAnswered, connector: await sending.heartbeatsAnswered)
+        #expect(answered, "heartbeats answered: \(tally)")
         #expect(listenerSide.events.withLock { !$0.contains("interrupted") })
         // A type the interface does not send is refused before it leaves.
         await #expect(throws: RuntimeFailure.self) { try await sending.send(Google_Protobuf_Int64Value(1)) }

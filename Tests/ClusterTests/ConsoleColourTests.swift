@@ -1,0 +1,67 @@
+import DefpiTesting
+import Foundation
+import Testing
+
+extension SwarmNodeTests {
+/// The console's colours as a real terminal (tmux, xterm-256color) holds them: what the golden
+/// renders cannot show, since they are text.
+@Suite("Console colours on a terminal")
+struct ConsoleColourTests {
+    static let escape = "\u{1B}["
+
+    /// The console on the test bed's swarm, until its nodes are listed; the screen with attributes.
+    func nodesScreen(arguments: String = "", environment extra: [String: String] = [:]) async throws -> String {
+        let socket = try #require(TestBed.dockerEndpoint?.unixSocketPath, "the test bed's swarm is not up")
+        let environment = ["DOCKER_HOST": "unix://\(socket)", "DEFPI_STORE": TemporaryDirectory.make().path + "/defpi.sqlite"]
+            .merging(extra) { _, given in given }
+        let console = try TmuxSession(
+            "\(DefpiCommand.executable.path) console --log \(TemporaryDirectory.make().path)/console.log \(arguments)",
+            environment: environment)
+        defer { console.kill() }
+        #expect(await eventually(timeout: .seconds(10)) { console.capture().contains("Nodes [3]") }, "\(console.capture())")
+        return console.captureWithAttributes()
+    }
+
+    /// The line of the screen that shows `node`.
+    func row(_ node: String, in screen: String) throws -> String {
+        try #require(screen.split(separator: "\n").first { $0.contains(" \(node) ") || $0.contains("m\(node) ") }.map(String.init),
+                     "no row for \(node) in \(screen)")
+    }
+
+    @Test("the default theme: a ready node's status in green, the selected row black on cyan")
+    func defaultTheme() async throws {
+        let screen = try await nodesScreen()
+        let worker = try row(TestBed.nodeNames[1], in: screen)
+        #expect(worker.contains("\(Self.escape)32mready"), "\(worker.debugDescription)")
+        let selected = try row(TestBed.nodeNames[0], in: screen)
+        #expect(selected.contains("\(Self.escape)30m\(Self.escape)46m\(TestBed.nodeNames[0])"), "\(selected.debugDescription)")
+    }
+
+    @Test("a theme file's colours reach the terminal, xterm-256 indexes included")
+    func themeFile() async throws {
+        let theme = TemporaryDirectory.make().path + "/orange.yaml"
+        try """
+        name: orange
+        border: ascii
+        roles:
+          ok: {fg: 208}
+          selected: {fg: 16, bg: 226}
+        """.write(toFile: theme, atomically: true, encoding: .utf8)
+        let screen = try await nodesScreen(arguments: "--theme \(theme)")
+        let worker = try row(TestBed.nodeNames[1], in: screen)
+        #expect(worker.contains("\(Self.escape)38;5;208mready"), "\(worker.debugDescription)")
+        let selected = try row(TestBed.nodeNames[0], in: screen)
+        #expect(selected.contains("\(Self.escape)38;5;16m\(Self.escape)48;5;226m\(TestBed.nodeNames[0])"),
+                "\(selected.debugDescription)")
+    }
+
+    @Test("NO_COLOR: no colour at all, the selected row still marked (reverse)")
+    func noColor() async throws {
+        let screen = try await nodesScreen(environment: ["NO_COLOR": "1"])
+        let colours = try Regex(#"\x1B\[(3[0-7]|9[0-7]|4[0-7]|10[0-7]|38;|48;)"#)
+        #expect(screen.firstMatch(of: colours) == nil, "\(screen.debugDescription)")
+        let selected = try row(TestBed.nodeNames[0], in: screen)
+        #expect(selected.contains("\(Self.escape)7m"), "\(selected.debugDescription)")
+    }
+}
+}
