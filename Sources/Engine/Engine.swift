@@ -48,6 +48,7 @@ public final class Engine: Sendable {
     public let pools: PoolManager
     public let services: ServiceManager
     public let processes: ProcessManager
+    public let connections: ConnectionManager
     public let gateway: GatewayManager
     private let logger = Logger(label: "defpi.engine")
 
@@ -67,9 +68,13 @@ public final class Engine: Sendable {
         let nodes = NodeManager(store: store, docker: docker, queue: queue, users: users, notifications: notifications)
         let services = ServiceManager(registry: registry, prefix: settings.registry.prefix)
         let gateway = GatewayManager(settings: settings.gateway, docker: docker, registry: registry)
+        let connector = ProcessConnector(route: settings.processRoute)
+        let connections = ConnectionManager(store: store, queue: queue, services: services, connector: connector,
+                                            notifications: notifications)
         processes = ProcessManager(store: store, docker: docker, queue: queue, users: users, services: services,
-                                   gateway: gateway, connector: ProcessConnector(route: settings.processRoute),
+                                   gateway: gateway, connector: connector, connections: connections,
                                    notifications: notifications)
+        self.connections = connections
         self.gateway = gateway
         self.services = services
         self.store = store

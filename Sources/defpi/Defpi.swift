@@ -8,6 +8,6 @@ struct Defpi: AsyncParsableCommand {
         commandName: "defpi",
         abstract: "Orchestrate dEF-Pi services on a Docker Swarm cluster.",
         version: DefpiVersion.current,
-        subcommands: [ConsoleCommand.self, ServeCommand.self, NodeCommand.self, PoolCommand.self, ServiceCommand.self, ProcessCommand.self, UserCommand.self,
+        subcommands: [ConsoleCommand.self, ServeCommand.self, NodeCommand.self, PoolCommand.self, ServiceCommand.self, ProcessCommand.self, ConnectionCommand.self, UserCommand.self,
                       ChangeCommand.self, StoreCommand.self])
 }

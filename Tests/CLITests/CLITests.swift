@@ -23,7 +23,7 @@ struct CLITests {
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("store:    \(path)"))
         #expect(result.stdout.contains("backend:  SQLite 3."))
-        #expect(result.stdout.contains("schema:   version 3"))
+        #expect(result.stdout.contains("schema:   version 4"))
         #expect(result.stdout.contains("PendingChange  0"))
         #expect(FileManager.default.fileExists(atPath: path))
     }

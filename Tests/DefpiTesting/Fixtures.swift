@@ -30,7 +30,7 @@ public enum Fixtures {
     public static func connection(_ first: String, _ second: String) -> Connection {
         Connection(endpoint1: Endpoint(processId: first, interfaceId: "meter/readings", interfaceVersionName: "v1"),
                    endpoint2: Endpoint(processId: second, interfaceId: "aggregator/readings", interfaceVersionName: "v1"),
-                   port: 5123)
+                   port: 5123, userId: "6b0fc7eadb89fb5433e4d024", created: epoch)
     }
 
     /// The kind of the sample changes.

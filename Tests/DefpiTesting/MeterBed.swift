@@ -2,7 +2,7 @@ import Engine
 import Foundation
 
 /// defpi set up on the test bed as the process tests start: a fresh store, the sample meter
-/// published in `versions` under a registry prefix of the test's own (so a test sees only its
+/// published in `versions` (and `alsoPublish` samples in 1.0.0) under a registry prefix of the test's own (so a test sees only its
 /// own images and services), and alice added. With `shortLeases`, an engine takes over quickly
 /// what a killed one held.
 public struct MeterBed: Sendable {
@@ -18,7 +18,7 @@ public struct MeterBed: Sendable {
     private let queue: QueueSettings
 
     /// Refuses to start without a swarm and a registry (the suites enable themselves only with both).
-    public init(versions: [String] = ["1.0.0"], shortLeases: Bool = false) async throws {
+    public init(versions: [String] = ["1.0.0"], shortLeases: Bool = false, alsoPublish: [BuiltSample] = []) async throws {
         guard let socket = TestBed.dockerEndpoint?.unixSocketPath, let registryURL = TestBed.registryURL else {
             throw BedSetupFailure("the test bed's swarm and registry are needed")
         }
@@ -41,6 +41,10 @@ public struct MeterBed: Sendable {
         for version in versions {
             try await succeed(["service", "publish", BuiltSample.meter.executable, "--id", "meter", "--version", version,
                                "--description", BuiltSample.meter.descriptionPath])
+        }
+        for sample in alsoPublish {
+            try await succeed(["service", "publish", sample.executable, "--id", sample.rawValue.lowercased(), "--version", "1.0.0",
+                               "--description", sample.descriptionPath])
         }
         try await succeed(["user", "add", "alice", "--password-stdin"], input: "a-long-password\n")
     }

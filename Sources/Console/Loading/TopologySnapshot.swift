@@ -20,7 +20,7 @@ struct TopologySnapshot: Sendable {
         if stale.contains(.nodePool) { pools = try await engine.pools.pools(by: caller) }
         if stale.contains(.user) { users = try await engine.users.users(by: caller) }
         if stale.contains(.process) { processes = try await engine.processes.processes(by: caller) }
-        if stale.contains(.connection) { connections = try await engine.processes.connections(by: caller) }
+        if stale.contains(.connection) { connections = try await engine.connections.connections(by: caller) }
     }
 
     /// The topology and the panes' rows.

@@ -139,6 +139,7 @@ public final class MongoStore: Store, @unchecked Sendable {
                 spec.append("key", document: keys)
                 spec.append("name", .string(index.name))
                 if index.unique { spec.append("unique", .bool(true)) }
+                if index.sparse { spec.append("sparse", .bool(true)) }
                 return spec
             })
             _ = try command(client, database: databaseName, create)

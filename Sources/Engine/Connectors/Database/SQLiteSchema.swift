@@ -36,6 +36,20 @@ enum SQLiteSchema {
             for index in StoreIndex.all where index.inSQLite { try create(index, in: db) }
             try db.execute(sql: "PRAGMA user_version = 3")
         }
+        migrator.registerMigration("v4: unique connection pair") { db in
+            // Connections stored before carry no pair: fill it from the endpoints (the model's rule).
+            try db.execute(sql: """
+                UPDATE Connection SET data = json_set(data, '$.pair',
+                    min(json_extract(data, '$.endpoint1.processId') || ' ' || json_extract(data, '$.endpoint1.interfaceId'),
+                        json_extract(data, '$.endpoint2.processId') || ' ' || json_extract(data, '$.endpoint2.interfaceId'))
+                    || ' | ' ||
+                    max(json_extract(data, '$.endpoint1.processId') || ' ' || json_extract(data, '$.endpoint1.interfaceId'),
+                        json_extract(data, '$.endpoint2.processId') || ' ' || json_extract(data, '$.endpoint2.interfaceId')))
+                WHERE json_extract(data, '$.pair') IS NULL
+                """)
+            for index in StoreIndex.all where index.inSQLite { try create(index, in: db) }
+            try db.execute(sql: "PRAGMA user_version = 4")
+        }
         return migrator
     }
 

@@ -9,13 +9,18 @@ struct StoreIndex: Sendable {
     /// Whether SQLite keeps it too (it cannot index array elements, and has a partial index of
     /// its own for the queue's due order).
     let inSQLite: Bool
+    /// Whether documents without the field stay out of the index (MongoDB; SQLite's unique
+    /// indexes never compare NULLs): documents older than the field do not collide.
+    let sparse: Bool
 
-    init(_ collection: EntityCollection, _ name: String, _ fields: [String], unique: Bool = false, inSQLite: Bool = true) {
+    init(_ collection: EntityCollection, _ name: String, _ fields: [String], unique: Bool = false, inSQLite: Bool = true,
+         sparse: Bool = false) {
         self.collection = collection
         self.name = name
         self.fields = fields
         self.unique = unique
         self.inSQLite = inSQLite
+        self.sparse = sparse
     }
 
     static let all: [StoreIndex] = [
@@ -28,6 +33,7 @@ struct StoreIndex: Sendable {
         StoreIndex(.process, "Process_runningNodeId", ["runningNodeId"]),
         StoreIndex(.connection, "Connection_endpoint1", ["endpoint1.processId"]),
         StoreIndex(.connection, "Connection_endpoint2", ["endpoint2.processId"]),
+        StoreIndex(.connection, "Connection_pair", ["pair"], unique: true, sparse: true),
         StoreIndex(.pendingChange, "PendingChange_due", ["state", "runAt"], inSQLite: false),
         StoreIndex(.pendingChange, "PendingChange_lease", ["state", "leaseExpiry"]),
         StoreIndex(.pendingChange, "PendingChange_userId", ["userId"]),

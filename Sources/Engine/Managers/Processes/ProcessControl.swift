@@ -130,16 +130,19 @@ final class ProcessControl: Sendable {
     }
 }
 
-/// Sends a started process its configuration (or its saved state) and records it RUNNING.
+/// Sends a started process its configuration (or its saved state) and records it RUNNING; then
+/// its connections are made (again) and its auto-connect interfaces connected.
 struct SendConfigurationStep: ChangeStep {
     typealias Payload = ProcessSubject
 
     static let kind: PendingChangeKind = "SEND_CONFIGURATION"
 
     let control: ProcessControl
+    let connections: ConnectionManager
 
     func run(_ payload: Payload, change: PendingChange, lease: ChangeLease) async throws {
         try await control.sendConfiguration(payload.processId, lease: lease)
+        try await connections.processRuns(payload.processId)
     }
 }
 

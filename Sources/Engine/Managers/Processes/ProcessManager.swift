@@ -14,11 +14,16 @@ public final class ProcessManager: Sendable {
     let control: ProcessControl
     let deployment: ProcessDeployment
     private let health: ProcessHealth
+    private let lookup: ProcessLookup
+    private let connections: ConnectionManager
     private let logger = Logger(label: "defpi.processes")
 
     init(store: any Store, docker: DockerClient, queue: PendingChangeManager, users: UserManager, services: ServiceManager,
-         gateway: GatewayManager, connector: ProcessConnector, notifications: EngineNotifications) {
+         gateway: GatewayManager, connector: ProcessConnector, connections: ConnectionManager,
+         notifications: EngineNotifications) {
         self.store = store
+        self.connections = connections
+        lookup = ProcessLookup(store: store)
         self.docker = docker
         self.queue = queue
         self.users = users
@@ -28,7 +33,7 @@ public final class ProcessManager: Sendable {
         control = ProcessControl(store: store, connector: connector, notifications: notifications)
         deployment = ProcessDeployment(store: store, docker: docker, services: services, gateway: gateway, record: record)
         health = ProcessHealth(store: store, docker: docker, record: record)
-        queue.register(SendConfigurationStep(control: control))
+        queue.register(SendConfigurationStep(control: control, connections: connections))
         queue.register(DeployProcessStep(deployment: deployment))
         queue.register(RelocateProcessStep(relocation: ProcessRelocation(
             store: store, control: control, deployment: deployment, record: record)))
@@ -41,28 +46,13 @@ public final class ProcessManager: Sendable {
 
     /// The processes `caller` may see, by name: all for an admin, their own for a user.
     public func processes(by caller: Caller) async throws -> [ServiceProcess] {
-        let filter: StoreFilter = caller.isAdmin ? .all : .where("userId", is: caller.userId ?? "")
-        return try await store.all(ServiceProcess.self, filter).sorted { ($0.name, $0.id) < ($1.name, $1.id) }
+        try await lookup.processes(by: caller)
     }
 
     /// The process a reference names among those `caller` may see: its id, its name, or a unique
     /// id prefix. Another user's process is not found, never forbidden.
     public func process(_ reference: String, by caller: Caller) async throws -> ServiceProcess {
-        let visible = try await processes(by: caller)
-        let owners = caller.isAdmin ? try await usernames() : [:]
-        return try References.resolve(reference, in: visible, what: "process", key: { [$0.id, $0.name] }, prefix: { $0.id },
-                                      label: { process in owners[process.userId].map { "\(process.name) of \($0)" } ?? process.name })
-    }
-
-    /// The connections between processes `caller` may see (both ends are one user's processes).
-    public func connections(by caller: Caller) async throws -> [Connection] {
-        guard !caller.isAdmin else { return try await store.all(Connection.self) }
-        let own = try await processes(by: caller).map { StoreValue.string($0.id) }
-        return try await store.all(Connection.self, .isIn("endpoint1.processId", own))
-    }
-
-    private func usernames() async throws -> [String: String] {
-        Dictionary(try await store.all(User.self).map { ($0.id, $0.username) }, uniquingKeysWith: { first, _ in first })
+        try await lookup.process(reference, by: caller)
     }
 
     // MARK: Creating and terminating
@@ -164,9 +154,11 @@ public final class ProcessManager: Sendable {
         return change
     }
 
-    /// Queues the end of a process: TERMINATE, its swarm service removed, its record deleted.
+    /// Queues the end of a process: its connections removed first, then TERMINATE, its swarm
+    /// service removed, its record deleted.
     public func terminate(_ reference: String, by caller: Caller) async throws -> PendingChange {
         let process = try await process(reference, by: caller)
+        try await connections.removeAll(of: process, by: caller)
         if let waiting = try await queue.openChange(of: TerminateProcessStep.kind, on: process.id) { return waiting }
         return try await queue.enqueue(try PendingChange(
             TerminateProcessStep.self, .init(processId: process.id), description: "process \(process.name): terminate",

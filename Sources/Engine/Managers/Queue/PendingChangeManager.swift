@@ -49,15 +49,23 @@ public final class PendingChangeManager: Sendable {
     /// its change. The audit record follows; failing to write it is logged, not reported.
     @discardableResult
     public func enqueue(_ change: PendingChange, with intent: StoreBatch = StoreBatch()) async throws -> PendingChange {
-        let queued = change.queued
+        try await enqueue([change], with: intent)[0]
+    }
+
+    /// Queues several changes together with `intent`, as `enqueue(_:with:)` queues one.
+    @discardableResult
+    public func enqueue(_ changes: [PendingChange], with intent: StoreBatch) async throws -> [PendingChange] {
+        let queued = changes.map(\.queued)
         var batch = StoreBatch()
-        batch.insert(queued)
+        for change in queued { batch.insert(change) }
         batch.append(intent)
         try await store.write(batch)
-        await audit(queued, action: "change.queued", detail: queued.description)
-        notifications.publish(.entity(.pendingChange, id: queued.id, change: .added))
+        for change in queued {
+            await audit(change, action: "change.queued", detail: change.description)
+            notifications.publish(.entity(.pendingChange, id: change.id, change: .added))
+        }
         doorbell.ring()
-        return queued.atRevision(1)
+        return queued.map { $0.atRevision(1) }
     }
 
     /// A change of `kind` on `resource` in one of `states` (by default: waiting to run), if any:

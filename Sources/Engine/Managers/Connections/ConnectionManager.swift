@@ -1,0 +1,291 @@
+import Foundation
+import Logging
+
+/// Connections between processes' interfaces: defpi alone makes them. It refuses what would
+/// not work (and says why), chooses the interface versions and the port, and has each side told
+/// through the queue once its process runs; a process that starts again is told again, and a
+/// removed connection is ended on both sides before its record goes.
+public final class ConnectionManager: Sendable {
+    private let store: any Store
+    private let queue: PendingChangeManager
+    private let services: ServiceManager
+    private let lookup: ProcessLookup
+    private let notifications: EngineNotifications
+    private let logger = Logger(label: "defpi.connections")
+
+    init(store: any Store, queue: PendingChangeManager, services: ServiceManager, connector: ProcessConnector,
+         notifications: EngineNotifications) {
+        self.store = store
+        self.queue = queue
+        self.services = services
+        self.notifications = notifications
+        lookup = ProcessLookup(store: store)
+        let endpoints = ConnectionEndpoints(store: store, services: services, connector: connector, notifications: notifications)
+        queue.register(ConnectEndpointStep(endpoints: endpoints))
+        queue.register(DisconnectEndpointStep(endpoints: endpoints))
+        queue.register(AutoConnectStep(connections: self))
+    }
+
+    // MARK: Reading
+
+    /// The connections `caller` may see (those of their processes; every one for an admin),
+    /// optionally only those of one process, oldest first.
+    public func connections(by caller: Caller, process reference: String? = nil) async throws -> [Connection] {
+        var connections: [Connection]
+        if let reference {
+            connections = try await self.connections(of: try await lookup.process(reference, by: caller).id)
+        } else if caller.isAdmin {
+            connections = try await store.all(Connection.self)
+        } else {
+            connections = try await store.all(Connection.self, .where("userId", is: caller.userId ?? ""))
+        }
+        connections.sort { ($0.created ?? .distantPast, $0.id) < ($1.created ?? .distantPast, $1.id) }
+        return connections
+    }
+
+    /// The connection an id (or a unique id prefix) names among those `caller` may see.
+    public func connection(_ reference: String, by caller: Caller) async throws -> Connection {
+        try References.resolve(reference, in: try await connections(by: caller), what: "connection", key: { [$0.id] },
+                               prefix: { $0.id }, label: { $0.id })
+    }
+
+    /// Labels (`m1.readings`) for the ends of the connections `caller` may see.
+    public func endpointLabels(by caller: Caller) async throws -> EndpointLabels {
+        EndpointLabels(processes: try await lookup.processes(by: caller))
+    }
+
+    /// The connections with an end at `processId`.
+    func connections(of processId: String) async throws -> [Connection] {
+        try await store.all(Connection.self, .or([
+            .where("endpoint1.processId", is: processId), .where("endpoint2.processId", is: processId),
+        ]))
+    }
+
+    /// For one interface of a process: every interface of the owner's other processes, as
+    /// compatible, incompatible or full (each with why), or connected already.
+    public func candidates(for reference: InterfaceReference, by caller: Caller) async throws -> [ConnectionCandidate] {
+        let side = try await side(reference, by: caller)
+        let others = try await store.all(ServiceProcess.self, .where("userId", is: side.process.userId))
+            .filter { $0.id != side.process.id && $0.state != .terminated }
+            .sorted { ($0.name, $0.id) < ($1.name, $1.id) }
+        let existing = try await store.all(Connection.self, .where("userId", is: side.process.userId))
+        let labels = EndpointLabels(processes: others + [side.process])
+        var candidates: [ConnectionCandidate] = []
+        for process in others {
+            guard let service = try? await services.service(process.serviceId, version: process.serviceVersion) else { continue }
+            for interface in service.interfaces {
+                let other = ConnectionSide(process: process, service: service, interface: interface)
+                candidates.append(ConnectionCandidate(other, fitting: side, existing: existing, labels: labels.label))
+            }
+        }
+        return candidates
+    }
+
+    // MARK: Creating and removing
+
+    /// Checks and stores a connection between two interfaces, with the changes that tell each
+    /// side; nothing is written when a rule is broken.
+    public func create(_ first: InterfaceReference, _ second: InterfaceReference, by caller: Caller) async throws
+        -> (connection: Connection, changes: [PendingChange])
+    {
+        let a = try await side(first, by: caller)
+        let b = try await side(second, by: caller)
+        return try await create(a, b, actor: caller.name)
+    }
+
+    private func create(_ a: ConnectionSide, _ b: ConnectionSide, actor: String) async throws
+        -> (connection: Connection, changes: [PendingChange])
+    {
+        let existing = try await connections(of: a.process.id) + connections(of: b.process.id)
+        let labels = EndpointLabels(processes: try await store.all(ServiceProcess.self, .where("userId", is: a.process.userId)))
+        let (mine, theirs) = try ConnectionRules.check(a, b, existing: existing, labels: labels.label)
+        let connection = Connection(
+            endpoint1: Endpoint(processId: a.process.id, interfaceId: a.interface.id, interfaceVersionName: mine.versionName),
+            endpoint2: Endpoint(processId: b.process.id, interfaceId: b.interface.id, interfaceVersionName: theirs.versionName),
+            port: try ConnectionRules.freePort(for: [a.process.id, b.process.id], existing: existing),
+            userId: a.process.userId)
+        var intent = StoreBatch()
+        intent.insert(connection)
+        let description = "\(a.label) ↔ \(b.label)"
+        let changes: [PendingChange]
+        do {
+            changes = try await queue.enqueue([a.process, b.process].map { process in
+                try PendingChange(ConnectEndpointStep.self, .init(connectionId: connection.id, processId: process.id),
+                                  description: "connection \(description): tell \(process.name)",
+                                  resources: [process.id, EndpointSubject.resource(connection.id, process.id)],
+                                  userId: process.userId, createdBy: actor)
+            }, with: intent)
+        } catch StoreError.duplicate(.connection, _, _) {
+            throw ConnectionError.duplicate(first: a.label, second: b.label, connection: "made at the same time")
+        }
+        notifications.publish(.entity(.connection, id: connection.id, change: .added))
+        await store.audit(AuditEvent(actor: actor, action: "connection.created", target: connection.id,
+                                     detail: "\(description) (\(mine.versionName)/\(theirs.versionName), port \(connection.port))"),
+                          logger: logger)
+        return (connection.atRevision(1), changes)
+    }
+
+    /// Queues the end of a connection: both sides are told, then its record goes.
+    public func remove(_ reference: String, by caller: Caller) async throws -> [PendingChange] {
+        try await remove(try await connection(reference, by: caller), actor: caller.name)
+    }
+
+    /// Removes every connection of `process` (before it is terminated).
+    func removeAll(of process: ServiceProcess, by caller: Caller) async throws {
+        for connection in try await connections(of: process.id) where !connection.removing {
+            _ = try await remove(connection, actor: caller.name)
+        }
+    }
+
+    private func remove(_ connection: Connection, actor: String) async throws -> [PendingChange] {
+        if connection.removing {
+            return try await connection.endpoints.asyncCompactMap {
+                try await self.queue.openChange(of: DisconnectEndpointStep.kind,
+                                                on: EndpointSubject.resource(connection.id, $0.processId))
+            }
+        }
+        var removing = connection
+        removing.removing = true
+        var intent = StoreBatch()
+        intent.update(removing)
+        let changes = try await queue.enqueue(connection.endpoints.map { endpoint in
+            try PendingChange(DisconnectEndpointStep.self, .init(connectionId: connection.id, processId: endpoint.processId),
+                              description: "connection \(connection.id): end it at process \(endpoint.processId)",
+                              resources: [endpoint.processId, EndpointSubject.resource(connection.id, endpoint.processId)],
+                              userId: connection.userId, createdBy: actor)
+        }, with: intent)
+        notifications.publish(.entity(.connection, id: connection.id, change: .modified))
+        await store.audit(AuditEvent(actor: actor, action: "connection.removing", target: connection.id,
+                                     detail: connection.pair), logger: logger)
+        return changes
+    }
+
+    // MARK: When a process runs
+
+    /// A process has been sent its configuration and runs: each of its connections is made at
+    /// its side (again, after a restart or a move), and its auto-connect interfaces are
+    /// connected, one user's at a time.
+    func processRuns(_ processId: String) async throws {
+        guard let process = try await store.fetch(ServiceProcess.self, id: processId) else { return }
+        for connection in try await connections(of: processId) where !connection.removing {
+            try await tell(connection, at: process)
+        }
+        if try await queue.openChange(of: AutoConnectStep.kind, on: "auto-connect:\(processId)") == nil {
+            try await queue.enqueue(PendingChange(
+                AutoConnectStep.self, .init(processId: processId),
+                description: "process \(process.name): connect its auto-connect interfaces",
+                resources: [process.userId, "auto-connect:\(processId)"], userId: process.userId, createdBy: "defpi"))
+        }
+    }
+
+    /// Queues telling `process`'s side of `connection`, unless that waits already.
+    private func tell(_ connection: Connection, at process: ServiceProcess) async throws {
+        let waiting = try await queue.openChange(of: ConnectEndpointStep.kind, on: EndpointSubject.resource(connection.id, process.id))
+        guard waiting == nil else { return }
+        try await queue.enqueue(PendingChange(
+            ConnectEndpointStep.self, .init(connectionId: connection.id, processId: process.id),
+            description: "connection \(connection.id): tell \(process.name) again",
+            resources: [process.id, EndpointSubject.resource(connection.id, process.id)],
+            userId: process.userId, createdBy: "defpi"))
+    }
+
+    /// Connects each auto-connect interface of `processId` to the compatible auto-connect
+    /// interfaces of the owner's other processes, within cardinality, never twice.
+    func autoConnect(_ processId: String) async throws {
+        guard let process = try await store.fetch(ServiceProcess.self, id: processId), process.state != .terminated else { return }
+        let service = try await services.service(process.serviceId, version: process.serviceVersion)
+        let others = try await store.all(ServiceProcess.self, .where("userId", is: process.userId))
+            .filter { $0.id != processId && $0.state != .terminated }
+            .sorted { ($0.created ?? .distantPast, $0.id) < ($1.created ?? .distantPast, $1.id) }
+        for interface in service.interfaces where interface.autoConnect {
+            let side = ConnectionSide(process: process, service: service, interface: interface)
+            for other in others {
+                guard let otherService = try? await services.service(other.serviceId, version: other.serviceVersion) else { continue }
+                for otherInterface in otherService.interfaces where otherInterface.autoConnect {
+                    let peer = ConnectionSide(process: other, service: otherService, interface: otherInterface)
+                    do {
+                        _ = try await create(side, peer, actor: "defpi")
+                    } catch let refusal as ConnectionError {
+                        logger.debug("auto-connect \(side.label) ↔ \(peer.label): \(refusal.userMessage)")
+                    }
+                }
+            }
+        }
+    }
+
+    // MARK: Resolving
+
+    /// The side a reference names: a process `caller` may see and an interface of its version.
+    private func side(_ reference: InterfaceReference, by caller: Caller) async throws -> ConnectionSide {
+        let process = try await lookup.process(reference.process, by: caller)
+        let service = try await services.service(process.serviceId, version: process.serviceVersion)
+        return try ConnectionSide(process: process, service: service, interface: reference.interface)
+    }
+}
+
+/// `m1.readings` for an endpoint, from the processes' names.
+public struct EndpointLabels: Sendable {
+    let names: [String: String]
+
+    init(processes: [ServiceProcess]) {
+        names = Dictionary(processes.map { ($0.id, $0.name) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    /// The process's name and the interface's short name; the process's id when it is not known.
+    public func label(_ endpoint: Endpoint) -> String {
+        "\(names[endpoint.processId] ?? endpoint.processId).\(endpoint.interfaceId.split(separator: "/").last.map(String.init) ?? endpoint.interfaceId)"
+    }
+}
+
+/// Connects a process's auto-connect interfaces (see `ConnectionManager.autoConnect`); runs
+/// one at a time per user, so two processes starting together do not both make a connection.
+struct AutoConnectStep: ChangeStep {
+    typealias Payload = ProcessSubject
+
+    static let kind: PendingChangeKind = "AUTO_CONNECT"
+
+    let connections: ConnectionManager
+
+    func run(_ payload: Payload, change: PendingChange, lease: ChangeLease) async throws {
+        try await connections.autoConnect(payload.processId)
+    }
+}
+
+/// An interface of another process, as a candidate to connect to one interface.
+public struct ConnectionCandidate: Sendable, Equatable, Codable {
+    public enum Fit: String, Sendable, Codable {
+        case compatible, incompatible, full, connected
+    }
+
+    public var processId: String
+    public var process: String
+    public var interfaceId: String
+    public var interface: String
+    public var fit: Fit
+    /// Why it does not fit; nil when compatible.
+    public var reason: String?
+
+    /// `a1.readings-in`.
+    public var label: String { "\(process).\(interface)" }
+
+    init(_ candidate: ConnectionSide, fitting side: ConnectionSide, existing: [Connection], labels: (Endpoint) -> String) {
+        processId = candidate.process.id
+        process = candidate.process.name
+        interfaceId = candidate.interface.id
+        interface = ConnectionSide.shortName(candidate.interface)
+        do {
+            _ = try ConnectionRules.check(side, candidate, existing: existing, labels: labels)
+            fit = .compatible
+        } catch let refusal as ConnectionError {
+            switch refusal {
+            case .duplicate: fit = .connected
+            case .full: fit = .full
+            default: fit = .incompatible
+            }
+            reason = refusal.userMessage
+        } catch {
+            fit = .incompatible
+            reason = "\(error)"
+        }
+    }
+}

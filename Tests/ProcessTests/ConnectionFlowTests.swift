@@ -1,0 +1,72 @@
+import DefpiTesting
+@testable import Engine
+import Foundation
+import Testing
+
+/// Connections on the test bed, as an operator makes them: a meter on one worker and an
+/// aggregator on another, wired with `defpi connection create`; readings flow one way and
+/// setpoints the other; removed, both ends report it ended and the readings stop.
+@Suite("Connection flow", .enabled(if: TestBed.hasSwarm && TestBed.hasRegistry), .timeLimit(.minutes(5)))
+struct ConnectionFlowTests {
+    @Test("meter → aggregator on two workers: readings arrive, setpoints go back; removed: both ends TERMINATED, readings stop")
+    func meterToAggregator() async throws {
+        let workers = [TestBed.nodeNames[1], TestBed.nodeNames[2]]
+        let bed = try await MeterBed(alsoPublish: [.aggregator])
+        try await bed.classifyForAlice(workers)
+        try await SwarmGateway.turn {
+            defer { Task { try? await bed.docker.removeService(GatewayManager.serviceName) } }
+            for (name, service, node) in [("m1", "meter", workers[0]), ("a1", "aggregator", workers[1])] {
+                let created = try await bed.defpi(["process", "create", service, "--user", "alice", "--node", node, "--name", name,
+                                                   "-e", "INTERVAL=0.2", "--detach"])
+                #expect(created.status == 0, "\(created.stderr)")
+            }
+            // Wired before either runs: each side is told once its process runs.
+            let created = try await bed.defpi("connection", "create", "m1.readings", "a1.Readings-In", "-o", "json")
+            #expect(created.status == 0, "\(created.stderr)")
+            let connection = try JSONDecoder().decode(Connection.self, from: Data(created.stdout.utf8))
+            #expect(connection.endpoint1.state == nil && connection.endpoint2.state == nil && connection.port == 5000)
+
+            let server = try DefpiCommand.spawn(["serve"], environment: bed.environment)
+            defer { server.kill() }
+            let started = ContinuousClock.now
+            var shown: Connection?
+            let connected = await eventually(timeout: .seconds(90)) {
+                shown = try? await Self.connection(connection.id, in: bed)
+                return shown?.state == .connected
+            }
+            #expect(connected, "\(String(describing: shown))\(server.errors)")
+            let processes = try JSONSerialization.jsonObject(with: Data(try await bed.defpi("process", "ls", "-o", "json").stdout.utf8))
+                as? [[String: Any]] ?? []
+            let meterId = try #require(processes.first { $0["name"] as? String == "m1" }?["id"] as? String)
+            var logs = ""
+            let readings = await eventually(timeout: .seconds(30)) {
+                logs = (try? await bed.defpi("process", "logs", "a1", "--tail", "50"))?.stdout ?? ""
+                return logs.contains("from \(meterId)")
+            }
+            #expect(readings, "\(logs)")
+            print("connection flow: from both processes queued to the first reading: \(ContinuousClock.now - started)")
+            let setpoints = await eventually(timeout: .seconds(20)) {
+                logs = (try? await bed.defpi("process", "logs", "m1", "--tail", "50"))?.stdout ?? ""
+                return logs.contains("setpoint")
+            }
+            #expect(setpoints, "\(logs)")
+
+            // A second connection to the meter's single-connection interface is refused, with its reason.
+            let refused = try await bed.defpi("connection", "create", "a1.readings-in", "m1.readings")
+            #expect(refused.status != 0 && refused.stderr.contains("are already connected"), "\(refused.stderr)")
+
+            let removed = try await bed.defpi("connection", "rm", connection.id)
+            #expect(removed.status == 0, "\(removed.stderr)")
+            let left = try await bed.defpi("connection", "ls").stdout
+            #expect(left.split(separator: "\n").count == 1, "\(left)")
+            let meterLogs = try await bed.defpi("process", "logs", "m1", "--tail", "100").stdout
+            #expect(meterLogs.contains("to 0 connections"), "\(meterLogs)")
+
+            for name in ["m1", "a1"] { #expect(try await bed.defpi("process", "rm", name).status == 0) }
+        }
+    }
+
+    static func connection(_ id: String, in bed: MeterBed) async throws -> Connection {
+        try JSONDecoder().decode(Connection.self, from: Data(try await bed.defpi("connection", "show", id, "-o", "json").stdout.utf8))
+    }
+}
