@@ -64,6 +64,28 @@ struct ConsoleDialogTests {
                    ActionChoice(value: "INTERVAL=2 DEBUG=1 -WATTS", title: "apply"),
                    ActionChoice(value: "", title: "cancel"),
                ])),
+        Dialog(name: "wire-interface", action: WireProcess.self, answers: [],
+               prompt: WireProcess.interfacePicker(ConsoleViewTests.sampleProcesses[0], Service(
+                   id: "meter", name: "Meter", version: "1.10.0", registry: "r", interfaces: [
+                       Interface(id: "meter/readings", name: "Readings", serviceId: "meter", interfaceVersions: [], autoConnect: true),
+                       Interface(id: "meter/status", name: "Status", serviceId: "meter", interfaceVersions: [], allowMultiple: true),
+                   ]))),
+        Dialog(name: "wire-candidates", action: WireProcess.self, answers: ["readings"],
+               prompt: WireProcess.candidatePicker(InterfaceReference(process: "meter-1", interface: "readings"), [
+                   ConnectionCandidate(processId: "agg-1", process: "agg-1", interfaceId: "aggregator/readings-in",
+                                       interface: "readings-in", fit: .connected,
+                                       reason: "meter-1.readings and agg-1.readings-in are already connected (connection c1)"),
+                   ConnectionCandidate(processId: "agg-1", process: "agg-1", interfaceId: "aggregator/status", interface: "status",
+                                       fit: .incompatible, reason: "meter-1.readings and agg-1.status are not compatible: no version of one sends what a version of the other receives"),
+                   ConnectionCandidate(processId: "agg-2", process: "agg-2", interfaceId: "aggregator/readings-in",
+                                       interface: "readings-in", fit: .full,
+                                       reason: "meter-1.readings allows one connection and is already connected to agg-1.readings-in"),
+                   ConnectionCandidate(processId: "agg-3", process: "agg-3", interfaceId: "aggregator/readings-in",
+                                       interface: "readings-in", fit: .compatible),
+               ])),
+        Dialog(name: "wire-confirmation", action: WireProcess.self, answers: ["readings", "agg-3.readings-in"],
+               prompt: WireProcess.confirmation(ConsoleViewTests.sampleProcesses[0], interface: "readings",
+                                                candidate: "agg-3.readings-in")),
     ]
 
     @Test("each wizard step and dialog at 80×24 and 120×40 matches its golden file", arguments: dialogs)

@@ -280,8 +280,9 @@ struct ConsoleKeysTests {
             }
         }
         // Classify, rename and declassify a node; create, rename and delete a pool; :pool;
-        // deploy, move, upgrade and configure a process (key and command each), terminate one.
-        #expect(tried == 17)
+        // deploy, move, upgrade and configure a process (key and command each), terminate one;
+        // wire (key on processes and connections, :connect) and disconnect.
+        #expect(tried == 21)
         var view = ConsoleViewTests.sampleView()
         view.readOnly = true
         #expect(view.render(width: 80, height: 24).text().contains("‹read-only›"))

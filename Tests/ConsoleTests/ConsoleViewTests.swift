@@ -105,14 +105,17 @@ struct ConsoleViewTests {
 
     static let sampleConnections: [Connection] = {
         func link(_ id: String, _ first: String, _ firstInterface: String, _ second: String, _ secondInterface: String,
-                  port: Int) -> Connection {
-            Connection(id: id, endpoint1: Endpoint(processId: first, interfaceId: firstInterface, interfaceVersionName: "v1"),
-                       endpoint2: Endpoint(processId: second, interfaceId: secondInterface, interfaceVersionName: "v1"),
+                  port: Int, states: (EndpointState?, EndpointState?) = (.connected, .connected)) -> Connection {
+            Connection(id: id, endpoint1: Endpoint(processId: first, interfaceId: firstInterface, interfaceVersionName: "v1",
+                                                   state: states.0),
+                       endpoint2: Endpoint(processId: second, interfaceId: secondInterface, interfaceVersionName: "v1",
+                                           state: states.1),
                        port: port)
         }
         return [
             link("c1", "meter-1", "meter/readings", "agg-1", "aggregator/readings-in", port: 5001),
-            link("c2", "meter-2", "meter/readings", "agg-1", "aggregator/readings-in", port: 5002),
+            // meter-2 has not been told yet: pending.
+            link("c2", "meter-2", "meter/readings", "agg-1", "aggregator/readings-in", port: 5002, states: (nil, .connected)),
             link("c3", "agg-1", "aggregator/setpoints", "echo-1", "echo/echo", port: 5003),
         ]
     }()

@@ -60,7 +60,7 @@ public enum OperatorActions {
     public static let all: [any OperatorAction.Type] = [
         ClassifyNodes.self, RenameNode.self, RenamePool.self, DeclassifyNodes.self, DeletePool.self,
         TerminateProcesses.self, CreatePool.self, DeployProcess.self, MoveProcess.self, UpgradeProcess.self,
-        ConfigureProcess.self, ChangeTheme.self,
+        ConfigureProcess.self, WireProcess.self, DisconnectConnection.self, ChangeTheme.self,
     ]
 
     /// The key-map entries the actions bring, each once, in the order of `all`.
@@ -93,6 +93,7 @@ public struct ActionBinding: Equatable, Sendable {
     public static let move = ActionBinding(name: "move", keys: [.character("m")])
     public static let upgrade = ActionBinding(name: "upgrade", keys: [.character("u")])
     public static let edit = ActionBinding(name: "edit", keys: [.character("e")])
+    public static let wire = ActionBinding(name: "wire", keys: [.character("w")])
 }
 
 /// A `:` command that runs an action: its word, and how the unknown-command hint shows it.

@@ -151,7 +151,7 @@ public struct Pane: Sendable {
         Pane(kind: .graph, columns: [
             TableColumn("PROCESS", minWidth: 6, weight: 2), TableColumn("INTERFACE", minWidth: 9, weight: 1),
             TableColumn("PEER", minWidth: 6, weight: 2), TableColumn("PEER INTERFACE", minWidth: 9, weight: 1),
-            TableColumn("VERSION", minWidth: 7), TableColumn("PORT", minWidth: 4),
+            TableColumn("VERSION", minWidth: 7), TableColumn("PORT", minWidth: 4), TableColumn("STATE", minWidth: 9),
         ], emptyText: "no processes yet")
     }
 

@@ -87,18 +87,20 @@ extension RowRenderer {
         topology.processes.flatMap { process -> [TableRow] in
             let links = topology.connections(of: process.id)
             guard !links.isEmpty else {
-                return [TableRow(id: process.id, cells: [process.name, "-", "(no links)", "-", "-", "-"],
+                return [TableRow(id: process.id, cells: [process.name, "-", "(no links)", "-", "-", "-", "-"],
                                  cellRoles: [2: .dim])]
             }
             return links.map { connection in
                 let (mine, theirs) = connection.endpoint1.processId == process.id
                     ? (connection.endpoint1, connection.endpoint2) : (connection.endpoint2, connection.endpoint1)
                 let peerKnown = topology.process(theirs.processId) != nil
+                var roles: [Int: ScreenRole] = [6: connection.state.role]
+                if !peerKnown { roles[2] = .error }
                 return TableRow(
                     id: "\(process.id)/\(connection.id)",
                     cells: [process.name, mine.interfaceId, topology.processName(theirs.processId), theirs.interfaceId,
-                            mine.interfaceVersionName ?? "-", "\(connection.port)"],
-                    cellRoles: peerKnown ? [:] : [2: .error])
+                            mine.interfaceVersionName ?? "-", "\(connection.port)", connection.state.rawValue.lowercased()],
+                    cellRoles: roles)
             }
         }
     }
@@ -106,6 +108,23 @@ extension RowRenderer {
     /// The process a row of the processes or connections pane stands for.
     static func processId(ofRow id: String) -> String {
         String(id.split(separator: "/", maxSplits: 1).first ?? Substring(id))
+    }
+
+    /// The connection a row of the connections pane stands for; nil on a process without links.
+    static func connectionId(ofRow id: String) -> String? {
+        let parts = id.split(separator: "/", maxSplits: 1)
+        return parts.count == 2 ? String(parts[1]) : nil
+    }
+}
+
+extension ConnectionState {
+    var role: ScreenRole {
+        switch self {
+        case .connected: return .ok
+        case .pending, .starting, .suspended: return .warning
+        case .interrupted: return .error
+        case .removing: return .dim
+        }
     }
 }
 

@@ -34,6 +34,8 @@ public struct NeighbourhoodDrawing {
     /// A connection between two drawn boxes, and where it runs once laid out.
     struct Edge {
         var ends: (End, End)
+        /// As both sides report it: the ends are drawn filled once it is connected.
+        var state: ConnectionState
         var channel = 0
         var track = 0
         /// The two horizontal runs (from a port to the track) and the vertical run on the track.
@@ -86,7 +88,7 @@ public struct NeighbourhoodDrawing {
                 let second = End(process: connection.endpoint2.processId, interface: connection.endpoint2.interfaceId)
                 guard boxes[first.process] != nil, boxes[second.process] != nil else { continue }
                 seen.insert(connection.id)
-                edges.append(Edge(ends: (first, second)))
+                edges.append(Edge(ends: (first, second), state: connection.state))
             }
         }
         layOut()
@@ -232,9 +234,10 @@ public struct NeighbourhoodDrawing {
         lines.draw(into: &grid, ascii: ascii, style: CellStyle(.key))
         for box in boxes.values { draw(box, into: &grid, border: border, ascii: ascii) }
         for edge in edges {
+            let (glyph, style) = Self.ends(of: edge.state, ascii: ascii)
             for run in edge.horizontals {
                 let port = run.from < run.to ? run.from - 1 : run.from + 1
-                grid.put(ascii ? "*" : "●", x: port, y: run.y, style: CellStyle(.ok, bold: true))
+                grid.put(glyph, x: port, y: run.y, style: style)
             }
         }
         if leftOut > 0 {
@@ -242,6 +245,17 @@ public struct NeighbourhoodDrawing {
                        x: 0, y: size.height - 1, style: CellStyle(.dim))
         }
         return grid
+    }
+
+    /// How an edge's ends show its state: filled once connected, hollow while pending or
+    /// starting, crossed while interrupted or being removed.
+    static func ends(of state: ConnectionState, ascii: Bool) -> (String, CellStyle) {
+        switch state {
+        case .connected: return (ascii ? "*" : "●", CellStyle(.ok, bold: true))
+        case .pending, .starting, .suspended: return (ascii ? "o" : "○", CellStyle(.warning, bold: true))
+        case .interrupted: return (ascii ? "x" : "✕", CellStyle(.error, bold: true))
+        case .removing: return (ascii ? "x" : "✕", CellStyle(.dim))
+        }
     }
 
     private func draw(_ box: Box, into grid: inout CellGrid, border: BorderStyle, ascii: Bool) {

@@ -268,6 +268,15 @@ public struct ConnectionCandidate: Sendable, Equatable, Codable {
     /// `a1.readings-in`.
     public var label: String { "\(process).\(interface)" }
 
+    public init(processId: String, process: String, interfaceId: String, interface: String, fit: Fit, reason: String? = nil) {
+        self.processId = processId
+        self.process = process
+        self.interfaceId = interfaceId
+        self.interface = interface
+        self.fit = fit
+        self.reason = reason
+    }
+
     init(_ candidate: ConnectionSide, fitting side: ConnectionSide, existing: [Connection], labels: (Endpoint) -> String) {
         processId = candidate.process.id
         process = candidate.process.name
