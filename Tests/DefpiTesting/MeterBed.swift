@@ -18,7 +18,8 @@ public struct MeterBed: Sendable {
     private let queue: QueueSettings
 
     /// Refuses to start without a swarm and a registry (the suites enable themselves only with both).
-    public init(versions: [String] = ["1.0.0"], shortLeases: Bool = false, alsoPublish: [BuiltSample] = []) async throws {
+    public init(versions: [String] = ["1.0.0"], shortLeases: Bool = false, alsoPublish: [BuiltSample] = [],
+                autoConnect: Bool = true) async throws {
         guard let socket = TestBed.dockerEndpoint?.unixSocketPath, let registryURL = TestBed.registryURL else {
             throw BedSetupFailure("the test bed's swarm and registry are needed")
         }
@@ -40,13 +41,28 @@ public struct MeterBed: Sendable {
         docker = DockerClient(endpoint: DockerEndpoint(unixSocketPath: socket))
         for version in versions {
             try await succeed(["service", "publish", BuiltSample.meter.executable, "--id", "meter", "--version", version,
-                               "--description", BuiltSample.meter.descriptionPath])
+                               "--description", try Self.description(of: .meter, autoConnect: autoConnect)])
         }
         for sample in alsoPublish {
             try await succeed(["service", "publish", sample.executable, "--id", sample.rawValue.lowercased(), "--version", "1.0.0",
-                               "--description", sample.descriptionPath])
+                               "--description", try Self.description(of: sample, autoConnect: autoConnect)])
         }
         try await succeed(["user", "add", "alice", "--password-stdin"], input: "a-long-password\n")
+    }
+
+    /// The sample's description; without auto-connect, a copy (beside a copy of the message
+    /// definitions it names) where no interface connects by itself, so a test wires them.
+    static func description(of sample: BuiltSample, autoConnect: Bool) throws -> String {
+        guard !autoConnect else { return sample.descriptionPath }
+        let root = TemporaryDirectory.make().path
+        let services = TestBed.repositoryRoot + "/Sources/Services"
+        try FileManager.default.createDirectory(atPath: root + "/\(sample.rawValue)", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: services + "/SampleSupport", toPath: root + "/SampleSupport")
+        let description = try String(contentsOfFile: sample.descriptionPath, encoding: .utf8)
+            .replacingOccurrences(of: "autoConnect: true", with: "autoConnect: false")
+        let path = root + "/\(sample.rawValue)/defpi-service.yaml"
+        try description.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
     }
 
     /// Runs `defpi` with this bed's environment (and `extra` over it).
