@@ -89,10 +89,10 @@ struct ProcessCrashTests {
         }
     }
 
-    @Test("every lifecycle step killed at its named crash point converges: create, upgrade, move, configure, terminate")
+    @Test("every lifecycle step killed at its named crash point converges: create, upgrade, move, configure, connect, disconnect, terminate")
     func pinnedKills() async throws {
         let (manager, worker) = (TestBed.nodeNames[0], TestBed.nodeNames[1])
-        let bed = try await MeterBed(versions: ["1.0.0", "1.1.0"], shortLeases: true)
+        let bed = try await MeterBed(versions: ["1.0.0", "1.1.0"], shortLeases: true, alsoPublish: [.aggregator], autoConnect: false)
         func defpi(_ arguments: [String], crashAt point: CrashPoint? = nil) async throws -> DefpiCommand.Result {
             try await bed.defpi(arguments, extra: ["DEFPI_CRASH_AT": point?.rawValue ?? ""])
         }
@@ -109,7 +109,7 @@ struct ProcessCrashTests {
             /// One engine works the queue and answers the trigger until `done` holds and nothing is
             /// open; then the common checks: no change failed or finished twice, one swarm service
             /// per process and none more.
-            func converge(_ what: String, until done: @escaping @Sendable ([ServiceProcess]) -> Bool) async throws {
+            func converge(_ what: String, until done: @escaping @Sendable ([ServiceProcess], [Connection]) -> Bool) async throws {
                 let engine = try await bed.makeEngine()
                 let api = Task {
                     await EngineAPI(engine: engine).serveWhenFree(unixSocket: engine.settings.gateway.engineSocket, logger: .init(label: "test"))
@@ -120,7 +120,8 @@ struct ProcessCrashTests {
                 let converged = await eventually(timeout: .seconds(90)) {
                     let open = (try? await store.count(PendingChange.self, .isIn("state", PendingChangeState.open.map { .string($0.rawValue) }))) ?? 1
                     let processes = (try? await store.all(ServiceProcess.self)) ?? []
-                    return open == 0 && done(processes)
+                    let connections = (try? await store.all(Connection.self)) ?? []
+                    return open == 0 && done(processes, connections)
                 }
                 let processes = try await store.all(ServiceProcess.self)
                 let changes = try await store.all(PendingChange.self)
@@ -142,12 +143,12 @@ struct ProcessCrashTests {
 
             try await kill("process", "create", "meter:1.0.0", "--user", "alice", "--node", worker, "--name", "k1", at: .deployNetworkReady)
             try await kill("process", "create", "meter:1.0.0", "--user", "alice", "--node", worker, "--name", "k2", at: .deployServiceCreated)
-            try await converge("two creates") { processes in
+            try await converge("two creates") { processes, _ in
                 processes.count == 2 && processes.allSatisfy { $0.state == .running && $0.dockerId != nil }
             }
             try await kill("process", "upgrade", "k1", "--version", "1.1.0", at: .relocateSuspended)
             try await kill("process", "move", "k2", "--node", manager, at: .relocateReplaced)
-            try await converge("an upgrade and a move") { processes in
+            try await converge("an upgrade and a move") { processes, _ in
                 process("k1", in: processes)?.serviceVersion == "1.1.0" && process("k1", in: processes)?.state == .running
                     && process("k2", in: processes).map { $0.state == .running && $0.relocation == nil } == true
             }
@@ -155,13 +156,25 @@ struct ProcessCrashTests {
             let moved = try #require((try? JSONSerialization.jsonObject(with: Data(shown.utf8)) as? [String: Any])?["id"] as? String)
             #expect(try await docker.service(moved)?.spec.taskTemplate.placement?.constraints == ["node.id == \(managerId)"])
             try await kill("process", "config", "k1", "-e", "INTERVAL=0.5", at: .configureSent)
-            try await converge("a configuration") { processes in
+            try await converge("a configuration") { processes, _ in
                 guard let k1 = process("k1", in: processes) else { return false }
                 return k1.pendingConfiguration == nil && k1.configuration.contains(ProcessParameter(key: "INTERVAL", value: "0.5"))
             }
+
+            // A connection made and removed, each killed once one side has been told.
+            #expect(try await defpi(["process", "create", "aggregator", "--user", "alice", "--node", worker, "--name", "g1"]).status == 0)
+            try await kill("connection", "create", "k1.readings", "g1.readings-in", at: .connectTold)
+            try await converge("a connection") { _, connections in
+                connections.count == 1 && connections[0].state == .connected
+            }
+            let connection = try #require(try await bed.makeEngine().store.all(Connection.self).first)
+            try await kill("connection", "rm", connection.id, at: .disconnectTold)
+            try await converge("a removal") { _, connections in connections.isEmpty }
+
             try await kill("process", "rm", "k1", at: .terminateTold)
             try await kill("process", "rm", "k2", at: .terminateServiceRemoved)
-            try await converge("two terminations") { $0.isEmpty }
+            #expect(try await defpi(["process", "rm", "g1"]).status == 0)
+            try await converge("two terminations") { processes, _ in processes.isEmpty }
             print("pinned crash points (point, verb killed there, then how it converged):\n" + table.joined(separator: "\n"))
             #expect(Set(CrashPoint.allCases.map(\.rawValue)).isSubset(of: Set(table.compactMap { $0.split(separator: " ").first.map(String.init) })),
                     "a crash point was not exercised")

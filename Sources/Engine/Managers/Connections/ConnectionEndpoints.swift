@@ -28,6 +28,7 @@ struct ConnectionEndpoints: Sendable {
                                          mode: connection.endpoint(of: processId)?.state == .suspended ? .resume : .create)
         try lease.check()
         var state = try await ask(message, to: process)
+        CrashPoint.connectTold.reached()
         try await record(connectionId, at: processId, state)
         // A repeated CREATE reports the connection's state without creating it again.
         var polled = message
@@ -54,6 +55,7 @@ struct ConnectionEndpoints: Sendable {
             try lease.check()
             do {
                 _ = try await ask(message, to: process)
+                CrashPoint.disconnectTold.reached()
             } catch let refusal as PermanentChangeFailure {
                 // The original library fails a TERMINATE of a connection it does not know: ended all the same.
                 Self.logger.info("process \(process.name) does not know connection \(connectionId): \(refusal.userMessage)")

@@ -20,6 +20,11 @@ enum CrashPoint: String, CaseIterable, Sendable {
     /// The swarm service is removed; the process record is not yet.
     case terminateServiceRemoved = "terminate.service-removed"
 
+    /// A side of a connection was told CREATE; what it answered is not recorded yet.
+    case connectTold = "connect.told"
+    /// A side of a connection was told TERMINATE; it is not recorded as ended yet.
+    case disconnectTold = "disconnect.told"
+
     private static let armed = ProcessInfo.processInfo.environment["DEFPI_CRASH_AT"].flatMap(CrashPoint.init(rawValue:))
 
     /// Kills this program here when the point is armed.
