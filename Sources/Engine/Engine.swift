@@ -101,6 +101,7 @@ public final class Engine: Sendable {
             case .connected:
                 notifications.publish(.dockerConnection(problem: nil))
                 await resyncNodes()
+            do { try await connections.repair() } catch { logger.warning("connection repair failed: \(error)") }
             case .event(let event) where event.type == "node":
                 do { try await nodes.nodeSync.refresh(dockerId: event.actorID) } catch {
                     logger.warning("cannot refresh node \(event.actorID): \(error)")
@@ -120,6 +121,7 @@ public final class Engine: Sendable {
         while !Task.isCancelled {
             try? await Task.sleep(for: settings.resyncInterval)
             await resyncNodes()
+            do { try await connections.repair() } catch { logger.warning("connection repair failed: \(error)") }
             if Date().timeIntervalSince(lastPruning) >= 3600 {
                 lastPruning = Date()
                 do { try await queue.prune() } catch { logger.warning("pruning the queue failed: \(error)") }

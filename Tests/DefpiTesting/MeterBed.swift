@@ -41,29 +41,32 @@ public struct MeterBed: Sendable {
         docker = DockerClient(endpoint: DockerEndpoint(unixSocketPath: socket))
         for version in versions {
             try await succeed(["service", "publish", BuiltSample.meter.executable, "--id", "meter", "--version", version,
-                               "--description", try Self.description(of: .meter, autoConnect: autoConnect)])
+                               "--description", try Self.description(of: .meter, replacing: autoConnect ? [:] : Self.noAutoConnect)])
         }
         for sample in alsoPublish {
             try await succeed(["service", "publish", sample.executable, "--id", sample.rawValue.lowercased(), "--version", "1.0.0",
-                               "--description", try Self.description(of: sample, autoConnect: autoConnect)])
+                               "--description", try Self.description(of: sample, replacing: autoConnect ? [:] : Self.noAutoConnect)])
         }
         try await succeed(["user", "add", "alice", "--password-stdin"], input: "a-long-password\n")
     }
 
-    /// The sample's description; without auto-connect, a copy (beside a copy of the message
-    /// definitions it names) where no interface connects by itself, so a test wires them.
-    static func description(of sample: BuiltSample, autoConnect: Bool) throws -> String {
-        guard !autoConnect else { return sample.descriptionPath }
+    /// The sample's description, or, with `replacing`, a copy with those texts replaced (beside
+    /// a copy of the message definitions it names): a variant a test publishes.
+    public static func description(of sample: BuiltSample, replacing: [String: String] = [:]) throws -> String {
+        guard !replacing.isEmpty else { return sample.descriptionPath }
         let root = TemporaryDirectory.make().path
         let services = TestBed.repositoryRoot + "/Sources/Services"
         try FileManager.default.createDirectory(atPath: root + "/\(sample.rawValue)", withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: services + "/SampleSupport", toPath: root + "/SampleSupport")
-        let description = try String(contentsOfFile: sample.descriptionPath, encoding: .utf8)
-            .replacingOccurrences(of: "autoConnect: true", with: "autoConnect: false")
+        var description = try String(contentsOfFile: sample.descriptionPath, encoding: .utf8)
+        for (text, replacement) in replacing { description = description.replacingOccurrences(of: text, with: replacement) }
         let path = root + "/\(sample.rawValue)/defpi-service.yaml"
         try description.write(toFile: path, atomically: true, encoding: .utf8)
         return path
     }
+
+    /// No interface connects by itself: a test wires them.
+    public static let noAutoConnect = ["autoConnect: true": "autoConnect: false"]
 
     /// Runs `defpi` with this bed's environment (and `extra` over it).
     public func defpi(_ arguments: [String], input: String? = nil, extra: [String: String] = [:]) async throws

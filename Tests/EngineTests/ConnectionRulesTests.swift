@@ -162,6 +162,24 @@ struct ConnectionRulesTests {
         #expect(connection.state == .removing)
     }
 
+    @Test("after an upgrade, a connection whose versions no longer fit is reported, saying whether others would")
+    func upgradeProblems() {
+        let connection = Connection(endpoint1: Endpoint(processId: Self.m1.id, interfaceId: "meter/readings", interfaceVersionName: "v1"),
+                                    endpoint2: Endpoint(processId: Self.a1.id, interfaceId: "aggregator/readings-in",
+                                                        interfaceVersionName: "v1"), port: 5000)
+        #expect(ConnectionRules.problem(of: connection, between: (Self.m1, Self.meter), and: (Self.a1, Self.aggregator)) == nil)
+        var upgraded = Self.meter
+        upgraded.version = "2.0.0"
+        upgraded.interfaces[0].interfaceVersions.removeFirst()  // Readings speaks v2 only.
+        #expect(ConnectionRules.problem(of: connection, between: (Self.m1, upgraded), and: (Self.a1, Self.aggregator))
+                == "the versions it was made with (v1/v1) no longer fit meter 2.0.0 and aggregator 1.0.0; v2/v2 would fit: remove it and connect again")
+        #expect(ConnectionRules.problem(of: connection, between: (Self.m1, upgraded), and: (Self.a1, Self.oldAggregator))
+                == "the versions it was made with (v1/v1) no longer fit meter 2.0.0 and aggregator 0.9.0; no versions of the two fit any more")
+        upgraded.interfaces.removeFirst()
+        #expect(ConnectionRules.problem(of: connection, between: (Self.m1, upgraded), and: (Self.a1, Self.aggregator))
+                == "meter 2.0.0 (process m1) has no interface meter/readings")
+    }
+
     @Test("candidates: compatible, incompatible, full and connected, each with why")
     func candidates() throws {
         let a2 = Self.process("a2", "6b0fc7eadb89fb5433e4d0b2")

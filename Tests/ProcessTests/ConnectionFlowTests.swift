@@ -66,6 +66,48 @@ struct ConnectionFlowTests {
         }
     }
 
+    @Test("a meter upgraded to a version whose readings no longer fit: the connection is reported, not told again")
+    func upgradeBreaksConnection() async throws {
+        let worker = TestBed.nodeNames[1]
+        let bed = try await MeterBed(alsoPublish: [.aggregator])
+        // 2.0.0 sends Status where 1.0.0 sent Reading: not what the aggregator receives.
+        let incompatible = try MeterBed.description(of: .meter, replacing: ["sends: [Reading]": "sends: [Status]"])
+        try await bed.succeed(["service", "publish", BuiltSample.meter.executable, "--id", "meter", "--version", "2.0.0",
+                               "--description", incompatible])
+        try await bed.classifyForAlice([worker])
+        try await SwarmGateway.turn {
+            defer { Task { try? await bed.docker.removeService(GatewayManager.serviceName) } }
+            for (name, service) in [("m1", "meter:1.0.0"), ("a1", "aggregator")] {
+                let created = try await bed.defpi(["process", "create", service, "--user", "alice", "--node", worker, "--name", name,
+                                                   "--detach"])
+                #expect(created.status == 0, "\(created.stderr)")
+            }
+            let server = try DefpiCommand.spawn(["serve"], environment: bed.environment)
+            defer { server.kill() }
+            var listed: [Connection] = []
+            let connected = await eventually(timeout: .seconds(90)) {
+                let json = (try? await bed.defpi("connection", "ls", "-o", "json"))?.stdout ?? ""
+                listed = (try? JSONDecoder().decode([Connection].self, from: Data(json.utf8))) ?? []
+                return listed.count == 1 && listed[0].state == .connected
+            }
+            #expect(connected, "auto-connect did not connect m1 and a1: \(listed)")
+            let id = try #require(listed.first?.id)
+
+            let upgraded = try await bed.defpi("process", "upgrade", "m1", "--version", "2.0.0")
+            #expect(upgraded.status == 0, "\(upgraded.stderr)")
+            var shown: Connection?
+            let reported = await eventually(timeout: .seconds(30)) {
+                shown = try? await Self.connection(id, in: bed)
+                return shown?.problem != nil
+            }
+            #expect(reported, "\(String(describing: shown))")
+            #expect(shown?.problem == "the versions it was made with (v1/v1) no longer fit meter 2.0.0 and aggregator 1.0.0; no versions of the two fit any more")
+            let listing = try await bed.defpi("connection", "ls").stdout
+            #expect(listing.contains("no longer fit meter 2.0.0"), "\(listing)")
+            for name in ["m1", "a1"] { #expect(try await bed.defpi("process", "rm", name).status == 0) }
+        }
+    }
+
     static func connection(_ id: String, in bed: MeterBed) async throws -> Connection {
         try JSONDecoder().decode(Connection.self, from: Data(try await bed.defpi("connection", "show", id, "-o", "json").stdout.utf8))
     }

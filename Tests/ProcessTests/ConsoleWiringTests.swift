@@ -51,6 +51,13 @@ struct ConsoleWiringTests {
             let wired = ContinuousClock.now
             console.send("y")
             #expect(await sees("queued: connection m1.readings ↔ a1.readings-in"), "\(console.capture())")
+            var logs = ""
+            let reading = await eventually(timeout: .seconds(30)) {
+                logs = (try? await bed.defpi("process", "logs", "a1", "--tail", "50"))?.stdout ?? ""
+                return logs.contains("reading 1 from")
+            }
+            #expect(reading, "\(logs)")
+            print("console wiring: from y to the aggregator's first reading: \(ContinuousClock.now - wired)")
 
             console.send("3")
             #expect(await row("m1", contains: "readings", "a1", "connected", within: 30), "\(console.capture())")

@@ -94,12 +94,13 @@ extension RowRenderer {
                 let (mine, theirs) = connection.endpoint1.processId == process.id
                     ? (connection.endpoint1, connection.endpoint2) : (connection.endpoint2, connection.endpoint1)
                 let peerKnown = topology.process(theirs.processId) != nil
-                var roles: [Int: ScreenRole] = [6: connection.state.role]
+                var roles: [Int: ScreenRole] = [6: connection.problem == nil ? connection.state.role : .error]
                 if !peerKnown { roles[2] = .error }
                 return TableRow(
                     id: "\(process.id)/\(connection.id)",
                     cells: [process.name, mine.interfaceId, topology.processName(theirs.processId), theirs.interfaceId,
-                            mine.interfaceVersionName ?? "-", "\(connection.port)", connection.state.rawValue.lowercased()],
+                            mine.interfaceVersionName ?? "-", "\(connection.port)",
+                            connection.problem == nil ? connection.state.rawValue.lowercased() : "problem"],
                     cellRoles: roles)
             }
         }

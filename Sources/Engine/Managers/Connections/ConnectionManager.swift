@@ -163,12 +163,17 @@ public final class ConnectionManager: Sendable {
     // MARK: When a process runs
 
     /// A process has been sent its configuration and runs: each of its connections is made at
-    /// its side (again, after a restart or a move), and its auto-connect interfaces are
-    /// connected, one user's at a time.
+    /// its side (again, after a restart or a move) and its running peers are asked how theirs
+    /// stand; a connection whose versions no longer fit (after an upgrade) is reported instead.
+    /// Then its auto-connect interfaces are connected, one user's at a time.
     func processRuns(_ processId: String) async throws {
         guard let process = try await store.fetch(ServiceProcess.self, id: processId) else { return }
         for connection in try await connections(of: processId) where !connection.removing {
+            guard let peerId = connection.otherEndpoint(of: processId)?.processId,
+                  let peer = try await store.fetch(ServiceProcess.self, id: peerId) else { continue }
+            guard try await stillFits(connection, process, peer) else { continue }
             try await tell(connection, at: process)
+            if peer.state == .running { try await tell(connection, at: peer) }
         }
         if try await queue.openChange(of: AutoConnectStep.kind, on: "auto-connect:\(processId)") == nil {
             try await queue.enqueue(PendingChange(
@@ -177,6 +182,47 @@ public final class ConnectionManager: Sendable {
                 resources: [process.userId, "auto-connect:\(processId)"], userId: process.userId, createdBy: "defpi"))
         }
     }
+
+    /// Whether the interface versions the connection was made with are still those of both
+    /// processes' service versions and compatible; when not, the connection carries the problem
+    /// (and the audit says so) until it is removed.
+    private func stillFits(_ connection: Connection, _ first: ServiceProcess, _ second: ServiceProcess) async throws -> Bool {
+        let services = (try await self.services.service(first.serviceId, version: first.serviceVersion),
+                        try await self.services.service(second.serviceId, version: second.serviceVersion))
+        let problem = ConnectionRules.problem(of: connection, between: (first, services.0), and: (second, services.1))
+        guard problem != connection.problem else { return problem == nil }
+        try await EntityRecord<Connection>(store: store, notifications: notifications).update(connection.id) { $0.problem = problem }
+        if let problem {
+            await store.audit(AuditEvent(actor: "defpi", action: "connection.incompatible", target: connection.id, detail: problem),
+                              logger: logger)
+        }
+        return problem == nil
+    }
+
+    /// Repairs what a lost change or a crash left behind: a side of a running process that was
+    /// never told, or whose last report is unsettled and old, is told again; a connection whose
+    /// process no longer exists is removed. Part of the engine's periodic re-sync.
+    func repair(now: Date = Date()) async throws {
+        for connection in try await store.all(Connection.self) where !connection.removing {
+            var processes: [ServiceProcess] = []
+            for endpoint in connection.endpoints {
+                if let process = try await store.fetch(ServiceProcess.self, id: endpoint.processId) { processes.append(process) }
+            }
+            guard processes.count == 2 else {
+                _ = try await remove(connection, actor: "defpi")
+                continue
+            }
+            for process in processes where process.state == .running {
+                let endpoint = connection.endpoint(of: process.id)
+                let unsettled = endpoint?.state != .connected && endpoint?.state != .suspended
+                let old = (endpoint?.reported).map { now.timeIntervalSince($0) > Self.unsettledAge } ?? true
+                if connection.problem == nil, unsettled, old { try await tell(connection, at: process) }
+            }
+        }
+    }
+
+    /// How long a side may report STARTING or INTERRUPTED before the re-sync asks it again.
+    static let unsettledAge: TimeInterval = 30
 
     /// Queues telling `process`'s side of `connection`, unless that waits already.
     private func tell(_ connection: Connection, at process: ServiceProcess) async throws {

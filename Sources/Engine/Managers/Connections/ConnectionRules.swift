@@ -101,6 +101,27 @@ enum ConnectionRules {
         }.first
     }
 
+    /// What keeps an existing connection from working with the processes' current service
+    /// versions (after an upgrade or a downgrade); nil when its interface versions still fit.
+    static func problem(of connection: Connection, between first: (ServiceProcess, Service), and second: (ServiceProcess, Service))
+        -> String?
+    {
+        func version(of process: ServiceProcess, in service: Service) -> (Interface, InterfaceVersion?)? {
+            guard let endpoint = connection.endpoint(of: process.id),
+                  let interface = service.interfaces.first(where: { $0.id == endpoint.interfaceId }) else { return nil }
+            return (interface, interface.interfaceVersions.first { $0.versionName == endpoint.interfaceVersionName })
+        }
+        let sides = [first, second]
+        for (process, service) in sides where version(of: process, in: service) == nil {
+            return "\(service.id) \(service.version) (process \(process.name)) has no interface \(connection.endpoint(of: process.id)?.interfaceId ?? "")"
+        }
+        let (a, b) = (version(of: first.0, in: first.1)!, version(of: second.0, in: second.1)!)
+        if let mine = a.1, let theirs = b.1, mine.isCompatible(with: theirs) { return nil }
+        let refit = a.0.bestCompatibleVersions(with: b.0).map { "; \($0.mine.versionName)/\($0.theirs.versionName) would fit: remove it and connect again" }
+            ?? "; no versions of the two fit any more"
+        return "the versions it was made with (\(connection.endpoint1.interfaceVersionName ?? "?")/\(connection.endpoint2.interfaceVersionName ?? "?")) no longer fit \(first.1.id) \(first.1.version) and \(second.1.id) \(second.1.version)" + refit
+    }
+
     /// The lowest port in `range` that no connection of either process uses.
     static func freePort(for processes: [String], existing: [Connection], in range: ClosedRange<Int> = 5000...9999) throws -> Int {
         let used = Set(existing.filter { connection in processes.contains { connection.endpoint(of: $0) != nil } }.map(\.port))
