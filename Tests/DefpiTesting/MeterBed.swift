@@ -87,6 +87,15 @@ public struct MeterBed: Sendable {
         }
     }
 
+    /// Queues alice's `processes` (name, service, node), each with `configuration`, without
+    /// waiting: the engine a test starts next deploys them.
+    public func queue(_ processes: [(name: String, service: String, node: String)], configuration: [String] = []) async throws {
+        for process in processes {
+            try await succeed(["process", "create", process.service, "--user", "alice", "--node", process.node,
+                               "--name", process.name, "--detach"] + configuration.flatMap { ["-e", $0] })
+        }
+    }
+
     /// Makes `nodes` alice's private nodes.
     public func classifyForAlice(_ nodes: [String]) async throws {
         for node in nodes { try await succeed(["node", "classify", node, "--owner", "alice", "--detach"]) }

@@ -25,6 +25,18 @@ public final class TmuxSession: @unchecked Sendable {
         (try? Self.tmux(["capture-pane", "-p", "-e", "-t", name])) ?? ""
     }
 
+    /// Whether `text` shows on the screen within `seconds`.
+    public func sees(_ text: String, within seconds: Int = 10) async -> Bool {
+        await eventually(timeout: .seconds(seconds)) { self.capture().contains(text) }
+    }
+
+    /// Whether a line of the screen shows `name` and every one of `words` within `seconds`.
+    public func row(_ name: String, contains words: String..., within seconds: Int = 60) async -> Bool {
+        await eventually(timeout: .seconds(seconds)) {
+            self.capture().split(separator: "\n").contains { line in line.contains(name) && words.allSatisfy(line.contains) }
+        }
+    }
+
     public func send(_ keys: String...) {
         _ = try? Self.tmux(["send-keys", "-t", name] + keys)
     }

@@ -15,11 +15,7 @@ struct ConnectionFlowTests {
         try await bed.classifyForAlice(workers)
         try await SwarmGateway.turn {
             defer { Task { try? await bed.docker.removeService(GatewayManager.serviceName) } }
-            for (name, service, node) in [("m1", "meter", workers[0]), ("a1", "aggregator", workers[1])] {
-                let created = try await bed.defpi(["process", "create", service, "--user", "alice", "--node", node, "--name", name,
-                                                   "-e", "INTERVAL=0.2", "--detach"])
-                #expect(created.status == 0, "\(created.stderr)")
-            }
+            try await bed.queue([("m1", "meter", workers[0]), ("a1", "aggregator", workers[1])], configuration: ["INTERVAL=0.2"])
             // Wired before either runs: each side is told once its process runs.
             let created = try await bed.defpi("connection", "create", "m1.readings", "a1.Readings-In", "-o", "json")
             #expect(created.status == 0, "\(created.stderr)")
@@ -77,11 +73,7 @@ struct ConnectionFlowTests {
         try await bed.classifyForAlice([worker])
         try await SwarmGateway.turn {
             defer { Task { try? await bed.docker.removeService(GatewayManager.serviceName) } }
-            for (name, service) in [("m1", "meter:1.0.0"), ("a1", "aggregator")] {
-                let created = try await bed.defpi(["process", "create", service, "--user", "alice", "--node", worker, "--name", name,
-                                                   "--detach"])
-                #expect(created.status == 0, "\(created.stderr)")
-            }
+            try await bed.queue([("m1", "meter:1.0.0", worker), ("a1", "aggregator", worker)])
             let server = try DefpiCommand.spawn(["serve"], environment: bed.environment)
             defer { server.kill() }
             var listed: [Connection] = []

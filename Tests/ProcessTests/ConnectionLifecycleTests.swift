@@ -16,11 +16,7 @@ struct ConnectionLifecycleTests {
         try await bed.classifyForAlice(nodes)
         try await SwarmGateway.turn {
             defer { Task { try? await bed.docker.removeService(GatewayManager.serviceName) } }
-            for (name, service, node) in [("m1", "meter", nodes[1]), ("m2", "meter", nodes[2]), ("a1", "aggregator", nodes[1])] {
-                let created = try await bed.defpi(["process", "create", service, "--user", "alice", "--node", node, "--name", name,
-                                                   "-e", "INTERVAL=0.2", "--detach"])
-                #expect(created.status == 0, "\(created.stderr)")
-            }
+            try await bed.queue([("m1", "meter", nodes[1]), ("m2", "meter", nodes[2]), ("a1", "aggregator", nodes[1])], configuration: ["INTERVAL=0.2"])
             let server = try DefpiCommand.spawn(["serve"], environment: bed.environment)
             defer { server.kill() }
             let ids = try await processIds(bed)

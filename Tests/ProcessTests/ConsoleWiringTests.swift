@@ -15,42 +15,30 @@ struct ConsoleWiringTests {
         try await bed.classifyForAlice(workers)
         try await SwarmGateway.turn {
             defer { Task { try? await bed.docker.removeService(GatewayManager.serviceName) } }
-            for (name, service, node) in [("m1", "meter", workers[0]), ("a1", "aggregator", workers[1])] {
-                let created = try await bed.defpi(["process", "create", service, "--user", "alice", "--node", node, "--name", name,
-                                                   "-e", "INTERVAL=0.2", "--detach"])
-                #expect(created.status == 0, "\(created.stderr)")
-            }
+            try await bed.queue([("m1", "meter", workers[0]), ("a1", "aggregator", workers[1])], configuration: ["INTERVAL=0.2"])
             let console = try TmuxSession(
                 "\(DefpiCommand.executable.path) console --log \(TemporaryDirectory.make().path)/console.log",
                 environment: bed.environment)
             defer { console.kill() }
-            func sees(_ text: String, within seconds: Int = 10) async -> Bool {
-                await eventually(timeout: .seconds(seconds)) { console.capture().contains(text) }
-            }
-            func row(_ name: String, contains words: String..., within seconds: Int = 60) async -> Bool {
-                await eventually(timeout: .seconds(seconds)) {
-                    console.capture().split(separator: "\n").contains { line in line.contains(name) && words.allSatisfy(line.contains) }
-                }
-            }
-            #expect(await sees("Nodes ["), "\(console.capture())")
+            #expect(await console.sees("Nodes ["), "\(console.capture())")
             console.send("2")
-            #expect(await row("m1", contains: "running", within: 90), "\(console.capture())")
-            #expect(await row("a1", contains: "running", within: 30), "\(console.capture())")
+            #expect(await console.row("m1", contains: "running", within: 90), "\(console.capture())")
+            #expect(await console.row("a1", contains: "running", within: 30), "\(console.capture())")
 
             // Select m1: filter by its name.
             console.send("/")
             console.send("-l", "m1")
             console.send("Enter")
             console.send("w")
-            #expect(await sees("wire which interface of m1 (meter 1.0.0)"), "\(console.capture())")
+            #expect(await console.sees("wire which interface of m1 (meter 1.0.0)"), "\(console.capture())")
             console.send("Enter")  // Readings, the first.
-            #expect(await sees("connect m1.readings to"), "\(console.capture())")
+            #expect(await console.sees("connect m1.readings to"), "\(console.capture())")
             #expect(console.capture().contains("a1.status") && console.capture().contains("not compatible"), "\(console.capture())")
             console.send("Enter")  // a1.readings-in, the first.
-            #expect(await sees("connect m1.readings to a1.readings-in? (y/n)"), "\(console.capture())")
+            #expect(await console.sees("connect m1.readings to a1.readings-in? (y/n)"), "\(console.capture())")
             let wired = ContinuousClock.now
             console.send("y")
-            #expect(await sees("queued: connection m1.readings ↔ a1.readings-in"), "\(console.capture())")
+            #expect(await console.sees("queued: connection m1.readings ↔ a1.readings-in"), "\(console.capture())")
             var logs = ""
             let reading = await eventually(timeout: .seconds(30)) {
                 logs = (try? await bed.defpi("process", "logs", "a1", "--tail", "50"))?.stdout ?? ""
@@ -60,7 +48,7 @@ struct ConsoleWiringTests {
             print("console wiring: from y to the aggregator's first reading: \(ContinuousClock.now - wired)")
 
             console.send("3")
-            #expect(await row("m1", contains: "readings", "a1", "connected", within: 30), "\(console.capture())")
+            #expect(await console.row("m1", contains: "readings", "a1", "connected", within: 30), "\(console.capture())")
             print("console wiring: from y to connected in the connections pane: \(ContinuousClock.now - wired)")
 
             // The aggregator's log, in the console: its counter grows.
@@ -70,8 +58,8 @@ struct ConsoleWiringTests {
             console.send("-l", "a1")
             console.send("Enter")
             console.send("l")
-            #expect(await sees("reading 5 from", within: 30), "\(console.capture())")
-            #expect(await sees("reading 15 from", within: 30), "\(console.capture())")
+            #expect(await console.sees("reading 5 from", within: 30), "\(console.capture())")
+            #expect(await console.sees("reading 15 from", within: 30), "\(console.capture())")
             console.send("Escape")
 
             // Disconnect from the connections pane, after a y.
@@ -80,9 +68,9 @@ struct ConsoleWiringTests {
             console.send("-l", "m1")
             console.send("Enter")
             console.send("d")
-            #expect(await sees("remove this connection of "), "\(console.capture())")
+            #expect(await console.sees("remove this connection of "), "\(console.capture())")
             console.send("y")
-            #expect(await row("m1", contains: "(no links)", within: 30), "\(console.capture())")
+            #expect(await console.row("m1", contains: "(no links)", within: 30), "\(console.capture())")
             console.send("q")
 
             for name in ["m1", "a1"] { #expect(try await bed.defpi("process", "rm", name).status == 0) }
