@@ -65,9 +65,17 @@ public final class ChildProcess: @unchecked Sendable {
         return (child.wait(), child.output)
     }
 
-    /// Waits for the program to end, polling, so no thread of the concurrency pool is held.
+    /// Waits for the program to end, polling, so no thread of the concurrency pool is held. A
+    /// cancelled wait (a test over its time limit) kills the program rather than spin on it.
     public func exited() async -> Int32 {
-        while isRunning { try? await Task.sleep(for: .milliseconds(10)) }
+        while isRunning {
+            do {
+                try await Task.sleep(for: .milliseconds(10))
+            } catch {
+                kill()
+                break
+            }
+        }
         return wait()
     }
 

@@ -214,14 +214,52 @@ public final class DockerClient: Sendable {
         let query = "stdout=1&stderr=1&timestamps=1&tail=\(tail)&follow=\(follow ? 1 : 0)"
         let request = HTTPRequest(url: try await url("/services/\(service.percentEncoded)/logs?" + query))
         let splitter = DockerLogSplitter(onLine: onLine)
-        let response: HTTPResponse
+        let quiet = QuietTime()
+        let http = self.http
+        let response: HTTPResponse?
         do {
-            response = try await http.stream(request) { chunk in splitter.feed(chunk) }
+            response = try await withThrowingTaskGroup(of: HTTPResponse?.self) { group in
+                group.addTask {
+                    try await http.stream(request) { chunk in
+                        quiet.reset()
+                        return splitter.feed(chunk)
+                    }
+                }
+                if !follow {
+                    // Docker's service logs can stall without ending (a task's node not sending its
+                    // part): a read that is not followed ends once nothing has come for a while.
+                    group.addTask {
+                        while quiet.elapsed < Self.logsStallTime {
+                            try await Task.sleep(for: .milliseconds(500))
+                        }
+                        return nil
+                    }
+                }
+                let first = try await group.next() ?? nil
+                group.cancelAll()
+                return first
+            }
         } catch let error as HTTPTransportError {
             throw DockerError.unreachable(endpoint: endpoint.description, error)
         }
+        guard let response else {
+            splitter.finish()
+            throw DockerError.unreachable(endpoint: endpoint.description, .failed(
+                detail: "Docker sent nothing more of the logs of \(service) for \(Self.logsStallTime) and did not end them; the lines above are what it sent"))
+        }
         guard response.isSuccess else { throw error(for: response, operation: operation) }
         splitter.finish()
+    }
+
+    /// How long a log read that is not followed waits for more before it ends.
+    static let logsStallTime: Duration = .seconds(10)
+
+    /// The time since something last arrived.
+    private final class QuietTime: Sendable {
+        private let since = Mutex(ContinuousClock.now)
+
+        func reset() { since.withLock { $0 = .now } }
+        var elapsed: Duration { ContinuousClock.now - since.withLock { $0 } }
     }
 
     // MARK: Plumbing
