@@ -72,7 +72,8 @@ struct ServeTests {
         let queued = try await defpi("node", "classify", worker, "--pool", "watched", "--detach")
         #expect(queued.status == 0)
         try await Task.sleep(for: .seconds(3))
-        #expect(try await orgLabels(worker).isEmpty, "a read-only console carried out a change")
+        // Other tests on the swarm may label this node for their own stores: only this change's pool counts.
+        #expect(try await orgLabels(worker)["org.defpi.pool"] != "watched", "a read-only console carried out a change")
         #expect(try await apiAnswer() == "000", "a read-only console serves the API")
         let waiting = try await defpi("change", "ls", "--state", "new", "-o", "json")
         #expect(waiting.stdout.contains("public in pool watched"))

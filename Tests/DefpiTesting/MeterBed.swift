@@ -87,6 +87,12 @@ public struct MeterBed: Sendable {
         }
     }
 
+    /// Gives `nodes` back unidentified, their Docker labels removed: a test whose engine applied
+    /// its classifications leaves the swarm's nodes as other tests expect them.
+    public func declassify(_ nodes: [String]) async throws {
+        for node in nodes { try await succeed(["node", "declassify", node]) }
+    }
+
     /// Queues alice's `processes` (name, service, node), each with `configuration`, without
     /// waiting: the engine a test starts next deploys them.
     public func queue(_ processes: [(name: String, service: String, node: String)], configuration: [String] = []) async throws {
