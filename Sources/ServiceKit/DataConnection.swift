@@ -87,17 +87,20 @@ public actor DataConnection {
     func resume(targetAddress: String, port: Int) {
         endpoint = Endpoint(targetAddress: targetAddress, port: port)
         guard state == .suspended, worker == nil else { return }
+        logger.info("connection \(id) to \(remoteProcessId) resumes: \(targetAddress.isEmpty ? "listening on \(port)" : "connecting to \(targetAddress):\(port)")")
         stopping = false
         worker = Task { await self.maintain() }
     }
 
     func suspend() async {
         await stop(as: .suspended)
+        logger.info("connection \(id) to \(remoteProcessId) suspended")
         await handler?.suspended()
     }
 
     func terminate() async {
         await stop(as: .terminated)
+        logger.info("connection \(id) to \(remoteProcessId) terminated")
         await handler?.terminated()
     }
 

@@ -25,12 +25,13 @@ actor DataConnections {
         switch request.mode {
         case .create, .resume:
             if let existing = connections[id] {
-                // As dEF-Pi answers: CONNECTED for a connection that exists, STARTING while it is new.
+                // A RESUME is answered CONNECTED, as dEF-Pi does; a repeated CREATE with the real
+                // state (dEF-Pi said CONNECTED for any that exists), which the orchestrator keeps.
                 if request.mode == .resume {
                     await existing.resume(targetAddress: request.targetAddress, port: Int(request.listenPort))
+                    return reply(id, .connected)
                 }
-                let state = await existing.state
-                return reply(id, state == .starting ? .starting : .connected)
+                return reply(id, await existing.state)
             }
             guard let interface = interfaces.first(where: {
                 $0.receivesHash == request.receiveHash && $0.sendsHash == request.sendHash

@@ -159,6 +159,36 @@ struct ConsoleKeysTests {
                                                      target: .pool("p1"), configuration: [ProcessParameter(key: "A", value: "1")])))
     }
 
+    @Test("w wires and x disconnects from the processes list, a neighbourhood drawing and the connections pane; :connect runs at once")
+    func wiring() {
+        var view = ConsoleViewTests.sampleView()
+        _ = view.handle(.character("2"))
+        let process = view.actionTarget
+        #expect(view.handle(.character("w")) == .ask(AskedAction(type: WireProcess.self, target: process, isConfirmation: false)))
+        #expect(view.handle(.character("x")) == .ask(AskedAction(type: DisconnectConnection.self, target: process, isConfirmation: false)))
+        // In the selected process's neighbourhood the same keys act on it.
+        _ = view.handle(.enter)
+        #expect(view.detail == .neighbourhood(processId: process.selected!.id))
+        #expect(view.handle(.character("w")) == .ask(AskedAction(type: WireProcess.self, target: process, isConfirmation: false)))
+        #expect(view.handle(.character("x")) == .ask(AskedAction(type: DisconnectConnection.self, target: process, isConfirmation: false)))
+        _ = view.handle(.escape)
+        // On a link of the connections pane, x removes that link once confirmed.
+        _ = view.handle(.character("3"))
+        let link = view.actionTarget
+        #expect(RowRenderer.connectionId(ofRow: link.selected!.id) == "c1")
+        #expect(view.handle(.character("x")) == .ask(AskedAction(type: DisconnectConnection.self, target: link, isConfirmation: false)))
+        #expect(DisconnectConnection(target: link, answers: ["y"]) == DisconnectConnection(connectionId: "c1"))
+        #expect(DisconnectConnection(target: link, answers: ["n"]) == nil)
+        #expect(DisconnectConnection(target: process, answers: ["c3", "y"]) == DisconnectConnection(connectionId: "c3"))
+        #expect(WireProcess(target: process, answers: ["readings", "agg-1.readings-in", "y"])
+                == WireProcess(first: InterfaceReference(process: process.selected!.id, interface: "readings"),
+                               second: InterfaceReference(process: "agg-1", interface: "readings-in")))
+        _ = view.handle(.character(":"))
+        _ = type("connect meter-1.readings agg-1.readings-in", into: &view)
+        #expect(view.handle(.enter) == .run(WireProcess(first: InterfaceReference(process: "meter-1", interface: "readings"),
+                                                        second: InterfaceReference(process: "agg-1", interface: "readings-in"))))
+    }
+
     @Test("processes: m moves, u upgrades, e configures: each asks the Engine; :move, :upgrade and :config run at once")
     func processChanges() {
         var view = ConsoleViewTests.sampleView()
@@ -281,8 +311,8 @@ struct ConsoleKeysTests {
         }
         // Classify, rename and declassify a node; create, rename and delete a pool; :pool;
         // deploy, move, upgrade and configure a process (key and command each), terminate one;
-        // wire (key on processes and connections, :connect) and disconnect.
-        #expect(tried == 21)
+        // wire and disconnect (keys on processes and connections), :connect.
+        #expect(tried == 22)
         var view = ConsoleViewTests.sampleView()
         view.readOnly = true
         #expect(view.render(width: 80, height: 24).text().contains("‹read-only›"))

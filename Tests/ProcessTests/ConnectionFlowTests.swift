@@ -55,10 +55,16 @@ struct ConnectionFlowTests {
             #expect(removed.status == 0, "\(removed.stderr)")
             let left = try await bed.defpi("connection", "ls").stdout
             #expect(left.split(separator: "\n").count == 1, "\(left)")
+            // Both ends report it ended; the meter sends to nobody.
+            for (name, peer) in [("m1", connection.endpoint2.processId), ("a1", connection.endpoint1.processId)] {
+                let logs = try await bed.defpi("process", "logs", name, "--tail", "300").stdout
+                #expect(logs.contains("connection \(connection.id) to \(peer) terminated"), "\(name): \(logs.suffix(2000))")
+            }
             let meterLogs = try await bed.defpi("process", "logs", "m1", "--tail", "100").stdout
             #expect(meterLogs.contains("to 0 connections"), "\(meterLogs)")
 
             for name in ["m1", "a1"] { #expect(try await bed.defpi("process", "rm", name).status == 0) }
+            try await bed.declassify(workers)
         }
     }
 
@@ -97,6 +103,7 @@ struct ConnectionFlowTests {
             let listing = try await bed.defpi("connection", "ls").stdout
             #expect(listing.contains("no longer fit meter 2.0.0"), "\(listing)")
             for name in ["m1", "a1"] { #expect(try await bed.defpi("process", "rm", name).status == 0) }
+            try await bed.declassify([worker])
         }
     }
 

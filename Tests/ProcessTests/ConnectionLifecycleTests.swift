@@ -16,7 +16,7 @@ struct ConnectionLifecycleTests {
         try await bed.classifyForAlice(nodes)
         try await SwarmGateway.turn {
             defer { Task { try? await bed.docker.removeService(GatewayManager.serviceName) } }
-            try await bed.queue([("m1", "meter", nodes[1]), ("m2", "meter", nodes[2]), ("a1", "aggregator", nodes[1])], configuration: ["INTERVAL=0.2"])
+            try await bed.queue([("m1", "meter", nodes[1]), ("m2", "meter", nodes[2]), ("a1", "aggregator", nodes[2])], configuration: ["INTERVAL=0.2"])
             let server = try DefpiCommand.spawn(["serve"], environment: bed.environment)
             defer { server.kill() }
             let ids = try await processIds(bed)
@@ -48,7 +48,8 @@ struct ConnectionLifecycleTests {
             listed = try await connections(bed)
             #expect(listed.count == 2 && Set(listed.map(\.pair)) == expected, "\(listed)")
 
-            // m1 moved to the manager: suspended, replaced there, resumed; its readings reach a1 again.
+            // m1 (on one worker, a1 on the other) moved to a third node, the manager: suspended,
+            // replaced there, resumed; its readings reach a1 again.
             let before = try await bed.defpi("process", "logs", "a1", "--tail", "5000").stdout.components(separatedBy: "from \(m1)").count
             let moved = try await bed.defpi("process", "move", "m1", "--node", nodes[0])
             #expect(moved.status == 0, "\(moved.stderr)")
@@ -59,11 +60,20 @@ struct ConnectionLifecycleTests {
             }
             #expect(flowing, "\(logs.suffix(3000))")
             print("connection lifecycle: readings resumed \(ContinuousClock.now - movedAt) after the meter's move returned")
-            listed = try await connections(bed)
-            #expect(listed.count == 2 && Set(listed.map(\.pair)) == expected, "\(listed)")
+            // The aggregator's side was suspended before the meter was, and resumed after.
+            let m1Connection = try #require(listed.first { $0.endpoint(of: m1) != nil })
+            #expect(logs.contains("connection \(m1Connection.id) to \(m1) suspended")
+                    && logs.contains("connection \(m1Connection.id) to \(m1) resumes"), "\(logs.suffix(3000))")
+            let settled = await eventually(timeout: .seconds(30)) {
+                listed = (try? await connections(bed)) ?? []
+                return listed.count == 2 && listed.allSatisfy { $0.state == .connected }
+            }
+            #expect(settled && Set(listed.map(\.pair)) == expected, "\(listed)")
 
             for name in ["m1", "m2", "a1"] { #expect(try await bed.defpi("process", "rm", name).status == 0) }
-            #expect(try await connections(bed).isEmpty)
+            // The serving engine ends the connections the terminations queued.
+            #expect(await eventually(timeout: .seconds(20)) { (try? await connections(bed))?.isEmpty == true })
+            try await bed.declassify(nodes)
         }
     }
 

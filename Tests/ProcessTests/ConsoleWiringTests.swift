@@ -67,13 +67,14 @@ struct ConsoleWiringTests {
             console.send("/")
             console.send("-l", "m1")
             console.send("Enter")
-            console.send("d")
-            #expect(await console.sees("remove this connection of "), "\(console.capture())")
+            console.send("x")
+            #expect(await console.sees("remove connection "), "\(console.capture())")
             console.send("y")
             #expect(await console.row("m1", contains: "(no links)", within: 30), "\(console.capture())")
             console.send("q")
 
             for name in ["m1", "a1"] { #expect(try await bed.defpi("process", "rm", name).status == 0) }
+            try await bed.declassify(workers)
         }
     }
 }

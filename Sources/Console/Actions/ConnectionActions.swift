@@ -81,25 +81,63 @@ public struct WireProcess: OperatorAction {
     }
 }
 
-/// `d` on connections: remove the selected connection, after a y: both sides are told to end it.
+/// `x` on processes (the list or a neighbourhood drawing) or connections: remove a connection,
+/// after a y; both sides are told to end it. On a row of the connections pane it is that row's
+/// connection; on a process, one picked from its connections.
 public struct DisconnectConnection: OperatorAction {
     public var connectionId: String
 
-    public static let binding: ActionBinding? = .remove
-    public static let panes: [Pane.Kind] = [.graph]
+    public static let binding: ActionBinding? = .disconnect
+    public static let panes: [Pane.Kind] = [.processes, .graph]
     public static let help = "disconnect"
+    public static let asksEngine = true
 
     public init(connectionId: String) { self.connectionId = connectionId }
 
-    public static func prompt(for target: ActionTarget) -> ActionPrompt? {
-        guard let selected = target.selected, RowRenderer.connectionId(ofRow: selected.id) != nil else { return nil }
-        return .confirmation("remove this connection of \(selected.name)?")
+    public static func prompt(for target: ActionTarget) -> ActionPrompt? { nil }
+
+    public static func question(after answers: [String], about target: ActionTarget, in context: ActionContext) async throws
+        -> ActionPrompt?
+    {
+        guard let selected = target.selected else { return nil }
+        let labels = try await context.engine.connections.endpointLabels(by: context.caller)
+        if let row = RowRenderer.connectionId(ofRow: selected.id) {
+            guard answers.isEmpty else { return nil }
+            return confirmation(try await context.engine.connections.connection(row, by: context.caller), labels)
+        }
+        let connections = try await context.engine.connections.connections(by: context.caller, process: selected.id)
+        switch answers.count {
+        case 0: return picker(selected.name, connections, labels)
+        case 1: return connections.first { $0.id == answers[0] }.map { confirmation($0, labels) }
+        default: return nil
+        }
     }
 
-    public init?(target: ActionTarget, answer: String) {
-        guard ActionPrompt.isYes(answer), let selected = target.selected,
-              let connection = RowRenderer.connectionId(ofRow: selected.id) else { return nil }
-        self.init(connectionId: connection)
+    /// Which of a process's connections.
+    static func picker(_ process: String, _ connections: [Connection], _ labels: EndpointLabels) -> ActionPrompt {
+        .choice("remove which connection of \(process)", connections.map { connection in
+            ActionChoice(value: connection.id, title: "\(labels.label(connection.endpoint1)) ↔ \(labels.label(connection.endpoint2))",
+                         note: connection.state.rawValue.lowercased(),
+                         problem: connection.removing ? "is being removed already" : nil)
+        })
+    }
+
+    static func confirmation(_ connection: Connection, _ labels: EndpointLabels) -> ActionPrompt {
+        .confirmation("remove connection \(labels.label(connection.endpoint1)) ↔ \(labels.label(connection.endpoint2))?")
+    }
+
+    public init?(target: ActionTarget, answer: String) { nil }
+
+    /// The connection of the row and y, or the one picked and y.
+    public init?(target: ActionTarget, answers: [String]) {
+        guard let selected = target.selected, let answer = answers.last, ActionPrompt.isYes(answer) else { return nil }
+        if let row = RowRenderer.connectionId(ofRow: selected.id), answers.count == 1 {
+            self.init(connectionId: row)
+        } else if answers.count == 2 {
+            self.init(connectionId: answers[0])
+        } else {
+            return nil
+        }
     }
 
     public func perform(in context: ActionContext) async throws -> String {

@@ -94,6 +94,7 @@ public struct ActionBinding: Equatable, Sendable {
     public static let upgrade = ActionBinding(name: "upgrade", keys: [.character("u")])
     public static let edit = ActionBinding(name: "edit", keys: [.character("e")])
     public static let wire = ActionBinding(name: "wire", keys: [.character("w")])
+    public static let disconnect = ActionBinding(name: "disconnect", keys: [.character("x")])
 }
 
 /// A `:` command that runs an action: its word, and how the unknown-command hint shows it.

@@ -18,7 +18,7 @@ struct ConnectionEndpoints: Sendable {
     static let settleTime: Duration = .seconds(5)
 
     /// Tells `processId`'s side to create the connection (or to resume it, when it was
-    /// suspended), then watches it briefly until it reports CONNECTED.
+    /// suspended), then watches it briefly while it reports STARTING or INTERRUPTED, until CONNECTED.
     func connect(_ connectionId: String, at processId: String, lease: ChangeLease) async throws {
         let (connection, process, peer) = try await current(connectionId, at: processId)
         guard process.state == .running else {
@@ -34,12 +34,18 @@ struct ConnectionEndpoints: Sendable {
         var polled = message
         polled.mode = .create
         let deadline = ContinuousClock.now + Self.settleTime
-        while state == .starting, ContinuousClock.now < deadline {
+        while state == .starting || state == .interrupted, ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(200))
             try lease.check()
             let now = try await ask(polled, to: process)
             if now != state { try await record(connectionId, at: processId, now) }
             state = now
+        }
+        // Both sides run and this one has not connected: asked again later, with the queue's
+        // back-off. (A peer that does not run is told when it does; nothing to wait for.)
+        if state == .starting || state == .interrupted,
+           try await store.fetch(ServiceProcess.self, id: peer.id)?.state == .running {
+            throw ConnectionNotYet(process: process.name, state: state)
         }
     }
 
@@ -71,6 +77,27 @@ struct ConnectionEndpoints: Sendable {
             notifications.publish(.entity(.connection, id: connectionId, change: .deleted))
             await store.audit(AuditEvent(actor: "defpi", action: "connection.removed", target: connectionId,
                                          detail: "both sides ended it"), logger: Self.logger)
+        }
+    }
+
+    /// Tells each running side of `processId`'s connections to suspend, and records it; a side
+    /// already suspended is not told again, and one that does not know the connection (its
+    /// process restarted) is left as it is.
+    func suspendAll(of processId: String, lease: ChangeLease) async throws {
+        for connection in try await store.all(Connection.self, .connections(of: processId)) where !connection.removing {
+            for endpoint in connection.endpoints where endpoint.state != .suspended {
+                guard let process = try await store.fetch(ServiceProcess.self, id: endpoint.processId),
+                      process.state == .running else { continue }
+                var message = Connection_ConnectionMessage()
+                message.connectionID = connection.id
+                message.mode = .suspend
+                try lease.check()
+                do {
+                    try await record(connection.id, at: process.id, try await ask(message, to: process))
+                } catch let unknown as PermanentChangeFailure {
+                    Self.logger.info("\(unknown.userMessage); not suspended there")
+                }
+            }
         }
     }
 
@@ -173,6 +200,13 @@ extension Sequence {
         for element in self { if let result = try await transform(element) { results.append(result) } }
         return results
     }
+}
+
+/// A side told while both processes run reports it has not connected yet: the step is tried again.
+struct ConnectionNotYet: UserFacingError {
+    let process: String
+    let state: EndpointState
+    var userMessage: String { "process \(process)'s side is still \(state.rawValue); asked again later" }
 }
 
 /// The payload of the endpoint steps: one side of one connection.

@@ -10,6 +10,7 @@ public final class ConnectionManager: Sendable {
     private let queue: PendingChangeManager
     private let services: ServiceManager
     private let lookup: ProcessLookup
+    private let endpoints: ConnectionEndpoints
     private let notifications: EngineNotifications
     private let logger = Logger(label: "defpi.connections")
 
@@ -20,7 +21,7 @@ public final class ConnectionManager: Sendable {
         self.services = services
         self.notifications = notifications
         lookup = ProcessLookup(store: store)
-        let endpoints = ConnectionEndpoints(store: store, services: services, connector: connector, notifications: notifications)
+        endpoints = ConnectionEndpoints(store: store, services: services, connector: connector, notifications: notifications)
         queue.register(ConnectEndpointStep(endpoints: endpoints))
         queue.register(DisconnectEndpointStep(endpoints: endpoints))
         queue.register(AutoConnectStep(connections: self))
@@ -56,9 +57,14 @@ public final class ConnectionManager: Sendable {
 
     /// The connections with an end at `processId`.
     func connections(of processId: String) async throws -> [Connection] {
-        try await store.all(Connection.self, .or([
-            .where("endpoint1.processId", is: processId), .where("endpoint2.processId", is: processId),
-        ]))
+        try await store.all(Connection.self, .connections(of: processId))
+    }
+
+    /// Before `processId` is suspended for a move or an upgrade: each running side of its
+    /// connections is told to suspend (its peer then waits instead of retrying), and is told to
+    /// resume once the process runs again.
+    func suspendAll(of processId: String, lease: ChangeLease) async throws {
+        try await endpoints.suspendAll(of: processId, lease: lease)
     }
 
     /// For one interface of a process: every interface of the owner's other processes, as
@@ -269,11 +275,18 @@ public final class ConnectionManager: Sendable {
     }
 }
 
+extension StoreFilter {
+    /// The connections with an end at `processId`.
+    static func connections(of processId: String) -> StoreFilter {
+        .or([.where("endpoint1.processId", is: processId), .where("endpoint2.processId", is: processId)])
+    }
+}
+
 /// `m1.readings` for an endpoint, from the processes' names.
 public struct EndpointLabels: Sendable {
     let names: [String: String]
 
-    init(processes: [ServiceProcess]) {
+    public init(processes: [ServiceProcess]) {
         names = Dictionary(processes.map { ($0.id, $0.name) }, uniquingKeysWith: { first, _ in first })
     }
 

@@ -36,7 +36,7 @@ public final class ProcessManager: Sendable {
         queue.register(SendConfigurationStep(control: control, connections: connections))
         queue.register(DeployProcessStep(deployment: deployment))
         queue.register(RelocateProcessStep(relocation: ProcessRelocation(
-            store: store, control: control, deployment: deployment, record: record)))
+            store: store, control: control, deployment: deployment, record: record, connections: connections)))
         queue.register(UpdateConfigurationStep(configuration: ProcessConfiguration(store: store, control: control, record: record)))
         queue.register(TerminateProcessStep(termination: ProcessTermination(
             store: store, docker: docker, control: control, notifications: notifications)))

@@ -24,7 +24,8 @@ public struct Relocation: Codable, Sendable, Equatable {
     }
 }
 
-/// Carries a relocation out: suspend (the state saved before anything is removed), then the
+/// Carries a relocation out: its connections suspended at both sides, then the process
+/// suspended (the state saved before anything is removed), then the
 /// swarm service updated in place to the new version or node; the process record stays. A
 /// process whose container does not run (its node down, its task failing, or suspended already
 /// by an engine killed before it saved the answer) cannot be suspended: it starts again from its
@@ -34,6 +35,7 @@ struct ProcessRelocation: Sendable {
     let control: ProcessControl
     let deployment: ProcessDeployment
     let record: ProcessRecord
+    let connections: ConnectionManager
     private static let logger = Logger(label: "defpi.processes")
 
     func relocate(_ processId: String, by actor: String, lease: ChangeLease) async throws {
@@ -45,6 +47,7 @@ struct ProcessRelocation: Sendable {
             // A container that no longer runs cannot be asked: it may have suspended and exited
             // already, its answer lost with an engine killed before saving it.
             if process.state == .running, try await deployment.hasRunningContainer(process) {
+                try await connections.suspendAll(of: processId, lease: lease)
                 try lease.check()
                 try await control.suspend(processId)
                 CrashPoint.relocateSuspended.reached()
