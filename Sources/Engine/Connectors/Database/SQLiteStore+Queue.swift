@@ -7,18 +7,27 @@ extension SQLiteStore {
     public func leaseNextChange(owner: String, kinds: Set<PendingChangeKind>, changeId: String?, leaseUntil: Date,
                                 now: Date) async throws -> PendingChange? {
         guard !kinds.isEmpty else { return nil }
-        let lease = NextLease(owner: owner, kinds: kinds, changeId: changeId, leaseUntil: leaseUntil, now: now)
+        let lease = try NextLease(owner: owner, kinds: kinds, changeId: changeId, leaseUntil: leaseUntil, now: now)
         let leased = try await writing { db in try Self.leaseNext(lease, in: db) }
         return try leased.map { try documents.decode(PendingChange.self, $0) }
     }
 
-    /// A worker's next lease, as `leaseNextChange` takes it.
+    /// A worker's next lease, as `leaseNextChange` takes it; the kinds are encoded here, outside
+    /// the writer (the queue's bottleneck).
     private struct NextLease: Sendable {
         let owner: String
-        let kinds: Set<PendingChangeKind>
+        let kinds: String
         let changeId: String?
         let leaseUntil: Date
         let now: Date
+
+        init(owner: String, kinds: Set<PendingChangeKind>, changeId: String?, leaseUntil: Date, now: Date) throws {
+            self.owner = owner
+            self.kinds = try SQLiteStore.jsonArray(kinds.map(\.rawValue))
+            self.changeId = changeId
+            self.leaseUntil = leaseUntil
+            self.now = now
+        }
     }
 
     /// Leases the next due change inside the caller's transaction; returns its new document,
@@ -26,7 +35,7 @@ extension SQLiteStore {
     private static func leaseNext(_ lease: NextLease, in db: Database) throws -> StoredDocument? {
         let nowMillis = lease.now.epochMilliseconds
         let held = try String.fetchAll(db.cachedStatement(sql: SQLiteSchema.leasedResourcesSQL), arguments: [nowMillis])
-        let arguments: StatementArguments = [nowMillis, try jsonArray(held), try jsonArray(lease.kinds.map(\.rawValue)), lease.changeId]
+        let arguments: StatementArguments = [nowMillis, try jsonArray(held), lease.kinds, lease.changeId]
         let candidates = try [SQLiteSchema.dueChangeSQL, SQLiteSchema.expiredLeaseSQL].compactMap { sql in
             try Row.fetchOne(db.cachedStatement(sql: sql), arguments: arguments)
         }
@@ -38,7 +47,7 @@ extension SQLiteStore {
         ]).map(StoredDocument.init)
     }
 
-    private static func jsonArray(_ strings: [String]) throws -> String {
+    fileprivate static func jsonArray(_ strings: [String]) throws -> String {
         String(decoding: try JSONEncoder().encode(strings), as: UTF8.self)
     }
 
@@ -65,7 +74,7 @@ extension SQLiteStore {
                            thenLease kinds: Set<PendingChangeKind>, leaseUntil: Date) async throws -> PendingChange?
     {
         let closing = try Closing(held, owner: owner, outcome: outcome, audit: audit, now: now, documents: documents)
-        let lease = NextLease(owner: owner, kinds: kinds, changeId: nil, leaseUntil: leaseUntil, now: now)
+        let lease = try NextLease(owner: owner, kinds: kinds, changeId: nil, leaseUntil: leaseUntil, now: now)
         let documents = self.documents
         let next = try await writing { db -> StoredDocument? in
             _ = try Self.close(closing, in: db, documents: documents)
