@@ -14,9 +14,7 @@ struct ConsoleColourTests {
         let socket = try #require(TestBed.dockerEndpoint?.unixSocketPath, "the test bed's swarm is not up")
         let environment = ["DOCKER_HOST": "unix://\(socket)", "DEFPI_STORE": TemporaryDirectory.make().path + "/defpi.sqlite"]
             .merging(extra) { _, given in given }
-        let console = try TmuxSession(
-            "\(DefpiCommand.executable.path) console --log \(TemporaryDirectory.make().path)/console.log \(arguments)",
-            environment: environment)
+        let console = try TmuxSession.console(arguments, environment: environment)
         defer { console.kill() }
         #expect(await eventually(timeout: .seconds(10)) { console.capture().contains("Nodes [3]") }, "\(console.capture())")
         return console.captureWithAttributes()

@@ -12,9 +12,7 @@ struct ConsoleEndToEndTests {
         let socket = try #require(TestBed.dockerEndpoint?.unixSocketPath, "the test bed's swarm is not up")
         let store = TemporaryDirectory.make().path + "/defpi.sqlite"
         let environment = ["DOCKER_HOST": "unix://\(socket)", "DEFPI_STORE": store]
-        let console = try TmuxSession(
-            "\(DefpiCommand.executable.path) console --log \(TemporaryDirectory.make().path)/console.log",
-            environment: environment)
+        let console = try TmuxSession.console(environment: environment)
         defer { console.kill() }
         #expect(await eventually(timeout: .seconds(10)) {
             let screen = console.capture()

@@ -24,9 +24,7 @@ struct ConsoleServicesTests {
         var environment = registry
         environment["DEFPI_STORE"] = TemporaryDirectory.make().path + "/defpi.sqlite"
         if let socket = TestBed.dockerEndpoint?.unixSocketPath { environment["DOCKER_HOST"] = "unix://\(socket)" }
-        let console = try TmuxSession(
-            "\(DefpiCommand.executable.path) console --log \(TemporaryDirectory.make().path)/console.log",
-            environment: environment)
+        let console = try TmuxSession.console(environment: environment)
         defer { console.kill() }
         console.send("5")
         #expect(await eventually(timeout: .seconds(10)) {

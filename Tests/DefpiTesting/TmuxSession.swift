@@ -14,6 +14,12 @@ public final class TmuxSession: @unchecked Sendable {
                        "env -u NO_COLOR TERM=xterm-256color NCURSES_NO_UTF8_ACS=1 \(exports) \(command)"])
     }
 
+    /// The `defpi console` under test, with `arguments`, logging to a file of its own.
+    public static func console(_ arguments: String = "", environment: [String: String]) throws -> TmuxSession {
+        try TmuxSession("\(DefpiCommand.executable.path) console --log \(TemporaryDirectory.make().path)/console.log \(arguments)",
+                        environment: environment)
+    }
+
     /// The screen as text.
     public func capture() -> String {
         (try? Self.tmux(["capture-pane", "-p", "-t", name])) ?? ""

@@ -17,9 +17,7 @@ struct ConsoleProcessTests {
         try await SwarmGateway.turn {
             defer { Task { try? await docker.removeService(GatewayManager.serviceName) } }
             try await bed.classifyForAlice([worker, manager])
-            let console = try TmuxSession(
-                "\(DefpiCommand.executable.path) console --log \(TemporaryDirectory.make().path)/console.log",
-                environment: bed.environment)
+            let console = try TmuxSession.console(environment: bed.environment)
             defer { console.kill() }
             #expect(await console.sees("Nodes ["), "\(console.capture())")
             console.send("2")

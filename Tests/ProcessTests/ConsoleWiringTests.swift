@@ -16,9 +16,7 @@ struct ConsoleWiringTests {
         try await SwarmGateway.turn {
             defer { Task { try? await bed.docker.removeService(GatewayManager.serviceName) } }
             try await bed.queue([("m1", "meter", workers[0]), ("a1", "aggregator", workers[1])], configuration: ["INTERVAL=0.2"])
-            let console = try TmuxSession(
-                "\(DefpiCommand.executable.path) console --log \(TemporaryDirectory.make().path)/console.log",
-                environment: bed.environment)
+            let console = try TmuxSession.console(environment: bed.environment)
             defer { console.kill() }
             #expect(await console.sees("Nodes ["), "\(console.capture())")
             console.send("2")
