@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 source scripts/install-deps.sh
 
 sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo -E"
-bed_env=$($sudo scripts/testbed.sh up 2)
+bed_env=$($sudo scripts/testbed.sh up 4)
 trap '$sudo scripts/testbed.sh down >&2 || true' EXIT
 eval "$bed_env"
 export DEFPI_REQUIRE_TESTBED=1

@@ -16,7 +16,7 @@ struct ConsoleColourTests {
             .merging(extra) { _, given in given }
         let console = try TmuxSession.console(arguments, environment: environment)
         defer { console.kill() }
-        #expect(await eventually(timeout: .seconds(10)) { console.capture().contains("Nodes [3]") }, "\(console.capture())")
+        #expect(await eventually(timeout: .seconds(10)) { console.capture().contains("Nodes [\(TestBed.nodeNames.count)]") }, "\(console.capture())")
         return console.captureWithAttributes()
     }
 

@@ -16,11 +16,11 @@ struct ConsoleEndToEndTests {
         defer { console.kill() }
         #expect(await eventually(timeout: .seconds(10)) {
             let screen = console.capture()
-            return TestBed.nodeNames.allSatisfy { screen.contains($0) } && screen.contains("Nodes [3]")
+            return TestBed.nodeNames.allSatisfy { screen.contains($0) } && screen.contains("Nodes [\(TestBed.nodeNames.count)]")
         }, "\(console.capture())")
 
         // Classify an unidentified worker as public in a new pool, all from the console.
-        let worker = TestBed.nodeNames[1]
+        let worker = TestBed.nodeTestWorkers[0]
         console.send("n")
         console.send("-l", "field")
         console.send("Enter")
@@ -48,7 +48,7 @@ struct ConsoleEndToEndTests {
         console.send("1")
 
         try await SwarmNodes.turn { () async throws in
-        let down = TestBed.nodeNames[2]
+        let down = TestBed.nodeTestWorkers[1]
         let bedName = String(down.split(separator: "-").last!)
         #expect(try await TestBed.script("stop-node", bedName, "--kill") == 0)
         var restarted = false

@@ -42,7 +42,9 @@ struct ConsoleServicesTests {
                 && screen.contains("Interfaces of 1.1.0") && screen.contains("meter/readings")
         }, "\(console.capture())")
         let page = console.capture().split(separator: "\n")
-        #expect(page.firstIndex { $0.contains("  1.1.0 ") }! < page.firstIndex { $0.contains("  1.0.0 ") }!)
+        let newer = try #require(page.firstIndex { $0.contains("  1.1.0 ") }, "\(console.capture())")
+        let older = try #require(page.firstIndex { $0.contains("  1.0.0 ") }, "\(console.capture())")
+        #expect(newer < older)
         #expect(page.contains { $0.contains("Readings") && $0.contains("Readings in") && $0.contains("aggregator")
                 && $0.contains("0.1") && $0.contains("v1 ↔ v1") }, "\(console.capture())")
 

@@ -8,7 +8,7 @@ extension SwarmNodeTests {
 @Suite("Node and pool commands")
 struct NodeCommandTests {
     let environment: [String: String]
-    let workers = Array(TestBed.nodeNames.dropFirst())
+    let workers = TestBed.nodeTestWorkers
 
     init() throws {
         let socket = try #require(TestBed.dockerEndpoint?.unixSocketPath, "the test bed's swarm is not up")

@@ -21,7 +21,7 @@ struct NodeManagerTests {
             resyncInterval: .seconds(30)))
     }
 
-    var workers: [String] { Array(TestBed.nodeNames.dropFirst()) }
+    var workers: [String] { TestBed.nodeTestWorkers }
 
     func dockerLabels(_ engine: Engine, _ hostname: String) async throws -> [String: String] {
         let node = try await engine.nodes.node(hostname, by: .localOperator())

@@ -8,7 +8,7 @@ extension SwarmNodeTests {
 /// times, and an engine started afterwards converges with nothing lost, doubled or left leased.
 @Suite("Queue crash safety")
 struct QueueCrashTests {
-    var workers: [String] { Array(TestBed.nodeNames.dropFirst()) }
+    var workers: [String] { TestBed.nodeTestWorkers }
 
     @Test("classifications killed at random points: intent and queue agree, and a restarted engine converges",
           arguments: StoreBackend.available)

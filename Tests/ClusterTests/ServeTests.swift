@@ -38,7 +38,7 @@ struct ServeTests {
 
     @Test("serve carries out what verbs queue, answers on the API socket, and stops on SIGTERM and SIGHUP")
     func serve() async throws {
-        let worker = TestBed.nodeNames[1]
+        let worker = TestBed.nodeTestWorkers[0]
         #expect(try await defpi("pool", "create", "served").status == 0)
         let server = try DefpiCommand.spawn(["serve"], environment: environment)
         defer { server.kill() }
@@ -63,7 +63,7 @@ struct ServeTests {
 
     @Test("a read-only console works no queue and serves no API; a signal quits it")
     func readOnlyConsole() async throws {
-        let worker = TestBed.nodeNames[2]
+        let worker = TestBed.nodeTestWorkers[1]
         #expect(try await defpi("pool", "create", "watched").status == 0)
         let console = try TmuxSession("\(DefpiCommand.executable.path) console --read-only --log \(TemporaryDirectory.make().path)/console.log",
                                       environment: environment)

@@ -96,6 +96,14 @@ extension TestBed {
         (environment["TESTBED_NODES"] ?? "").split(separator: " ").map(String.init)
     }
 
+    /// The manager and the two workers the process tests classify and deploy on.
+    public static var processNodes: [String] { Array(nodeNames.prefix(3)) }
+
+    /// The workers the swarm-node tests classify, pause and stop, which no process test uses:
+    /// labels and node states belong to the swarm, not to a test's store, so tests sharing a
+    /// node would see each other's changes.
+    public static var nodeTestWorkers: [String] { Array(nodeNames.dropFirst(3)) }
+
     /// Runs `scripts/testbed.sh arguments...` and returns its exit status, without holding a
     /// thread of the concurrency pool while it runs (starting a node takes seconds).
     @discardableResult

@@ -10,7 +10,7 @@ import Testing
 struct ConnectionFlowTests {
     @Test("meter → aggregator on two workers: readings arrive, setpoints go back; removed: both ends TERMINATED, readings stop")
     func meterToAggregator() async throws {
-        let workers = [TestBed.nodeNames[1], TestBed.nodeNames[2]]
+        let workers = [TestBed.processNodes[1], TestBed.processNodes[2]]
         let bed = try await MeterBed(alsoPublish: [.aggregator])
         try await bed.classifyForAlice(workers)
         try await SwarmGateway.turn {
@@ -70,7 +70,7 @@ struct ConnectionFlowTests {
 
     @Test("a meter upgraded to a version whose readings no longer fit: the connection is reported, not told again")
     func upgradeBreaksConnection() async throws {
-        let worker = TestBed.nodeNames[1]
+        let worker = TestBed.processNodes[1]
         let bed = try await MeterBed(alsoPublish: [.aggregator])
         // 2.0.0 sends Status where 1.0.0 sent Reading: not what the aggregator receives.
         let incompatible = try MeterBed.description(of: .meter, replacing: ["sends: [Reading]": "sends: [Status]"])

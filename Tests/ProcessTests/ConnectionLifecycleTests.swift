@@ -11,7 +11,7 @@ import Testing
 struct ConnectionLifecycleTests {
     @Test("auto-connect: two meters and an aggregator make exactly two connections; a killed aggregator and a moved meter resume, none doubled")
     func autoConnectRestartAndMove() async throws {
-        let nodes = TestBed.nodeNames
+        let nodes = TestBed.processNodes
         let bed = try await MeterBed(alsoPublish: [.aggregator])
         try await bed.classifyForAlice(nodes)
         try await SwarmGateway.turn {

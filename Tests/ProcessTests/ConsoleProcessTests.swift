@@ -10,7 +10,7 @@ import Testing
 struct ConsoleProcessTests {
     @Test("deploy with the wizard, upgrade, move, read the logs and the audit trail, terminate: keys only")
     func lifecycleByKeys() async throws {
-        let (manager, worker) = (TestBed.nodeNames[0], TestBed.nodeNames[1])
+        let (manager, worker) = (TestBed.processNodes[0], TestBed.processNodes[1])
         let bed = try await MeterBed(versions: ["1.0.0", "1.1.0"])
         let docker = bed.docker
 

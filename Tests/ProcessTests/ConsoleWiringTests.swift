@@ -10,7 +10,7 @@ import Testing
 struct ConsoleWiringTests {
     @Test("w on a meter, pick readings, pick the aggregator, y: connected, and the aggregator's counter grows")
     func wireByKeys() async throws {
-        let workers = [TestBed.nodeNames[1], TestBed.nodeNames[2]]
+        let workers = [TestBed.processNodes[1], TestBed.processNodes[2]]
         let bed = try await MeterBed(alsoPublish: [.aggregator], autoConnect: false)
         try await bed.classifyForAlice(workers)
         try await SwarmGateway.turn {

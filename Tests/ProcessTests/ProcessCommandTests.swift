@@ -11,7 +11,7 @@ import Testing
 struct ProcessCommandTests {
     @Test("a meter deployed, listed, reconfigured, upgraded and moved with its counter, and removed; refusals say why")
     func createListRemove() async throws {
-        let worker = TestBed.nodeNames[1]
+        let worker = TestBed.processNodes[1]
         let bed = try await MeterBed(versions: ["1.0.0", "1.1.0"])
         let docker = bed.docker
         try await bed.classifyForAlice([worker])
@@ -21,7 +21,7 @@ struct ProcessCommandTests {
             (["meter:9.9", "--user", "alice"], "service meter has no version 9.9; it has 1.1.0, 1.0.0"),
             (["meter", "--user", "alice", "-e", "1BAD=x"], "\"1BAD\" is not a key"),
             (["meter", "--user", "alice", "--name", "Meter One"], "is not a process name"),
-            (["meter", "--user", "alice", "--node", TestBed.nodeNames[2]], "no node matches"),
+            (["meter", "--user", "alice", "--node", TestBed.processNodes[2]], "no node matches"),
             (["meter", "--user", "alice", "--memory", "lots"], "--memory lots"),
             (["meter"], "name one with --user"),
         ]
@@ -84,7 +84,7 @@ struct ProcessCommandTests {
             var resumedAt = 0
             #expect(await eventually { resumedAt = (try? await resumedReading()) ?? 0; return resumedAt > 0 },
                     "the upgraded meter did not resume from its counter")
-            let manager = TestBed.nodeNames[0]
+            let manager = TestBed.processNodes[0]
             #expect(try await bed.defpi("node", "classify", manager, "--owner", "alice", "--detach").status == 0)
             try await Task.sleep(for: .seconds(1))
             let moved = try await bed.defpi("process", "move", "meter-a", "--node", manager)
@@ -120,7 +120,7 @@ struct ProcessCommandTests {
 
     @Test("two meters on different workers, each with its own configuration: one reconfigured, the other untouched")
     func twoMetersOnTwoWorkers() async throws {
-        let workers = [TestBed.nodeNames[1], TestBed.nodeNames[2]]
+        let workers = [TestBed.processNodes[1], TestBed.processNodes[2]]
         let bed = try await MeterBed()
         try await bed.classifyForAlice(workers)
         let names = ["meter-w1", "meter-w2"]

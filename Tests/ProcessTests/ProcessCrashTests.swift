@@ -14,7 +14,7 @@ import Testing
 struct ProcessCrashTests {
     @Test("creates and upgrades killed at random points converge on two engines, with nothing lost, doubled or orphaned")
     func killedLifecycle() async throws {
-        let worker = TestBed.nodeNames[1]
+        let worker = TestBed.processNodes[1]
         // Short leases, so the engine that converges takes the killed ones over quickly.
         let bed = try await MeterBed(versions: ["1.0.0", "1.1.0"], shortLeases: true)
         try await bed.classifyForAlice([worker])
@@ -91,7 +91,7 @@ struct ProcessCrashTests {
 
     @Test("every lifecycle step killed at its named crash point converges: create, upgrade, move, configure, connect, disconnect, terminate")
     func pinnedKills() async throws {
-        let (manager, worker) = (TestBed.nodeNames[0], TestBed.nodeNames[1])
+        let (manager, worker) = (TestBed.processNodes[0], TestBed.processNodes[1])
         let bed = try await MeterBed(versions: ["1.0.0", "1.1.0"], shortLeases: true, alsoPublish: [.aggregator], autoConnect: false)
         func defpi(_ arguments: [String], crashAt point: CrashPoint? = nil) async throws -> DefpiCommand.Result {
             try await bed.defpi(arguments, extra: ["DEFPI_CRASH_AT": point?.rawValue ?? ""])

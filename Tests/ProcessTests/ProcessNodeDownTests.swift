@@ -10,7 +10,7 @@ import Testing
 struct ProcessNodeDownTests {
     @Test("a worker killed under its process: NODE_DOWN, moved to another node, running there once")
     func nodeDownThenMoved() async throws {
-        let (manager, doomed) = (TestBed.nodeNames[0], TestBed.nodeNames[2])
+        let (manager, doomed) = (TestBed.processNodes[0], TestBed.processNodes[2])
         let bed = try await MeterBed(shortLeases: true)
         let docker = bed.docker
         func shown() async -> [String: Any] {

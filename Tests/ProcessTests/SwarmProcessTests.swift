@@ -17,7 +17,7 @@ struct SwarmProcessTests {
     private func meterOnAWorkerInTurn() async throws {
         let endpoint = try #require(TestBed.dockerEndpoint)
         let registryURL = try #require(TestBed.registryURL)
-        let worker = TestBed.nodeNames[1]
+        let worker = TestBed.processNodes[1]
         let prefix = "p\(ObjectID.generate().suffix(8))"
         let published = try await DefpiCommand.run(
             ["service", "publish", BuiltSample.meter.executable, "--id", "meter", "--version", "1.0.0",
