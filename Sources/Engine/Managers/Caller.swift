@@ -48,6 +48,12 @@ public struct Caller: Sendable, Equatable {
 public enum AuthorizationError: UserFacingError, Equatable {
     case adminOnly(action: String, caller: String)
 
+    public var failureKind: FailureKind {
+        switch self {
+        case .adminOnly: return .forbidden
+        }
+    }
+
     public var userMessage: String {
         switch self {
         case .adminOnly(let action, let caller):

@@ -23,6 +23,13 @@ public enum LookupError: UserFacingError, Equatable {
     case notFound(what: String, reference: String)
     case ambiguous(what: String, reference: String, matches: [String])
 
+    public var failureKind: FailureKind {
+        switch self {
+        case .notFound: return .notFound
+        case .ambiguous: return .invalidRequest
+        }
+    }
+
     public var userMessage: String {
         switch self {
         case .notFound(let what, let reference):

@@ -254,6 +254,12 @@ public enum ServiceError: UserFacingError, Equatable {
     case unknownService(String)
     case unknownVersion(serviceId: String, version: String, known: [String])
 
+    public var failureKind: FailureKind {
+        switch self {
+        case .unknownService, .unknownVersion: return .notFound
+        }
+    }
+
     public var userMessage: String {
         switch self {
         case .unknownService(let id):

@@ -8,6 +8,13 @@ public enum PublishError: UserFacingError, Equatable {
     case libraryNotFound(executable: String, detail: String)
     case pathTooLong(String)
 
+    public var failureKind: FailureKind {
+        switch self {
+        case .invalidName, .invalidDescription: return .invalidRequest
+        default: return .failed
+        }
+    }
+
     public var userMessage: String {
         switch self {
         case .unreadable(let path, let reason):

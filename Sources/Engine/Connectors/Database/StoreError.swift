@@ -26,6 +26,16 @@ public enum StoreError: UserFacingError, Equatable {
     /// Any other failure reported by the database.
     case backend(location: String, message: String)
 
+    public var failureKind: FailureKind {
+        switch self {
+        case .notFound: return .notFound
+        case .conflict, .duplicate, .leaseLost: return .conflict
+        case .unreachable: return .unavailable
+        case .invalidEntity: return .invalidRequest
+        default: return .failed
+        }
+    }
+
     public var userMessage: String {
         switch self {
         case .notFound(let collection, let id):

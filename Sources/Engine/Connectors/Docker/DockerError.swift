@@ -18,6 +18,15 @@ public enum DockerError: UserFacingError, Equatable {
     /// The answer was not the JSON Docker documents.
     case malformedResponse(operation: String, detail: String)
 
+    public var failureKind: FailureKind {
+        switch self {
+        case .unreachable: return .unavailable
+        case .notFound: return .notFound
+        case .conflict: return .conflict
+        default: return .failed
+        }
+    }
+
     public var userMessage: String {
         switch self {
         case .invalidHost(let host):

@@ -96,6 +96,12 @@ public enum ProcessConnectorError: UserFacingError, Equatable {
     case timedOut(processId: String, after: Duration)
     case broken(processId: String, reason: String)
 
+    public var failureKind: FailureKind {
+        switch self {
+        case .unreachable, .timedOut, .broken: return .unavailable
+        }
+    }
+
     public var userMessage: String {
         switch self {
         case .unreachable(let processId, let address, _):

@@ -21,6 +21,15 @@ public enum RegistryError: UserFacingError, Equatable {
     /// A blob (an image config) is larger than defpi reads.
     case blobTooLarge(what: String, limit: Int)
 
+    public var failureKind: FailureKind {
+        switch self {
+        case .unreachable: return .unavailable
+        case .notFound: return .notFound
+        case .noImageForArchitecture, .blobTooLarge: return .invalidRequest
+        default: return .failed
+        }
+    }
+
     public var userMessage: String {
         switch self {
         case .invalidURL(let url):

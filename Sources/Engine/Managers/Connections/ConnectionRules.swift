@@ -144,6 +144,13 @@ public enum ConnectionError: UserFacingError, Equatable {
     case full(side: String, connectedTo: String)
     case noFreePort(range: ClosedRange<Int>)
 
+    public var failureKind: FailureKind {
+        switch self {
+        case .badReference, .noSuchInterface, .sameProcess, .otherOwners, .terminated, .incompatible: return .invalidRequest
+        case .duplicate, .full, .noFreePort: return .conflict
+        }
+    }
+
     public var userMessage: String {
         switch self {
         case .badReference(let text):

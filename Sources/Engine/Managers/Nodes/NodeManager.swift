@@ -156,6 +156,13 @@ public enum NodeError: UserFacingError, Equatable {
     case poolNotEmpty(pool: String, nodes: [String])
     case moveToSelf(String)
 
+    public var failureKind: FailureKind {
+        switch self {
+        case .invalidName, .invalidPoolName, .moveToSelf: return .invalidRequest
+        case .nameTaken, .poolNameTaken, .poolNotEmpty: return .conflict
+        }
+    }
+
     public var userMessage: String {
         switch self {
         case .invalidName(let name):

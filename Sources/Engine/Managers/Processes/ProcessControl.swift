@@ -151,6 +151,13 @@ public enum TriggerRefusal: UserFacingError, Equatable {
     case unknownProcess(String)
     case wrongToken(String)
 
+    public var failureKind: FailureKind {
+        switch self {
+        case .unknownProcess: return .notFound
+        case .wrongToken: return .forbidden
+        }
+    }
+
     public var userMessage: String {
         switch self {
         case .unknownProcess(let id): return "there is no process \(id)"

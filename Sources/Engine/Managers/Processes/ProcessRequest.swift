@@ -118,6 +118,14 @@ public enum ProcessError: UserFacingError, Equatable {
     case notRunning(process: String, state: String)
     case nothingToChange
 
+    public var failureKind: FailureKind {
+        switch self {
+        case .invalidName, .invalidConfiguration, .invalidLimit, .unusableVersion, .nothingToChange: return .invalidRequest
+        case .notYours: return .forbidden
+        case .nameTaken, .noEligibleNode, .busy, .notDeployed, .notRunning: return .conflict
+        }
+    }
+
     public var userMessage: String {
         switch self {
         case .invalidName(let name):

@@ -158,6 +158,13 @@ public enum QueueError: UserFacingError, Equatable {
     case changedMeanwhile(String)
     case unknownUser(String)
 
+    public var failureKind: FailureKind {
+        switch self {
+        case .notFound, .unknownUser: return .notFound
+        case .running, .notRetryable, .notCancellable, .notDismissable, .changedMeanwhile: return .conflict
+        }
+    }
+
     public var userMessage: String {
         switch self {
         case .notFound(let id):

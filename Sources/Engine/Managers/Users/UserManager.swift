@@ -185,6 +185,14 @@ public enum UserError: UserFacingError, Equatable {
     case lastAdmin(action: String, user: String)
     case signInRefused
 
+    public var failureKind: FailureKind {
+        switch self {
+        case .invalidUsername, .weakPassword, .passwordTooLong, .invalidEmail: return .invalidRequest
+        case .usernameTaken, .stillOwns, .lastAdmin: return .conflict
+        case .signInRefused: return .unauthenticated
+        }
+    }
+
     public var userMessage: String {
         switch self {
         case .invalidUsername(let name):
