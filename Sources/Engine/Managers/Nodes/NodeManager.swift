@@ -38,14 +38,14 @@ public final class NodeManager: Sendable {
 
     /// The node a reference names, if `caller` may see it: its id, its swarm id (or a unique
     /// prefix of it), its name or its hostname.
+    /// A user looks only among the nodes they see, so no answer (not even "matches several")
+    /// names another user's private node.
     public func node(_ reference: String, by caller: Caller) async throws -> Node {
-        let node = try await find(reference)
-        guard caller.maySee(node) else { throw LookupError.notFound(what: "node", reference: reference) }
-        return node
+        try await find(reference, among: { caller.maySee($0) })
     }
 
-    private func find(_ reference: String) async throws -> Node {
-        try References.resolve(reference, in: try await store.all(Node.self), what: "node",
+    private func find(_ reference: String, among visible: (Node) -> Bool = { _ in true }) async throws -> Node {
+        try References.resolve(reference, in: try await store.all(Node.self).filter(visible), what: "node",
                                key: { [$0.id, $0.dockerId, $0.name, $0.hostname] }, prefix: { $0.dockerId }, label: { $0.name })
     }
 
