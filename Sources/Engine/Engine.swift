@@ -16,11 +16,13 @@ public struct EngineSettings: Sendable {
     public var queue: QueueSettings
     /// How often the processes' tasks are read for failures and nodes down (Docker sends no task events).
     public var processCheckInterval: Duration
+    /// How long sign-in tokens live.
+    public var signIn: SignInSettings
 
     public init(store: StoreLocation, docker: DockerEndpoint, registry: RegistrySettings,
                 gateway: GatewaySettings = .standard, processRoute: ProcessRoute? = nil,
                 resyncInterval: Duration = .seconds(30), queue: QueueSettings = QueueSettings(),
-                processCheckInterval: Duration = .seconds(3)) {
+                processCheckInterval: Duration = .seconds(3), signIn: SignInSettings = SignInSettings()) {
         self.store = store
         self.docker = docker
         self.registry = registry
@@ -29,6 +31,7 @@ public struct EngineSettings: Sendable {
         self.resyncInterval = resyncInterval
         self.queue = queue
         self.processCheckInterval = processCheckInterval
+        self.signIn = signIn
     }
 }
 
@@ -44,6 +47,7 @@ public final class Engine: Sendable {
     public let notifications: EngineNotifications
     public let queue: PendingChangeManager
     public let users: UserManager
+    public let signIn: SignInManager
     public let nodes: NodeManager
     public let pools: PoolManager
     public let services: ServiceManager
@@ -83,6 +87,7 @@ public final class Engine: Sendable {
         self.notifications = notifications
         self.queue = queue
         self.users = users
+        signIn = SignInManager(store: store, users: users, settings: settings.signIn)
         self.nodes = nodes
         pools = PoolManager(store: store, nodes: nodes, notifications: notifications)
     }
@@ -101,7 +106,7 @@ public final class Engine: Sendable {
             case .connected:
                 notifications.publish(.dockerConnection(problem: nil))
                 await resyncNodes()
-            do { try await connections.repair() } catch { logger.warning("connection repair failed: \(error)") }
+                do { try await connections.repair() } catch { logger.warning("connection repair failed: \(error)") }
             case .event(let event) where event.type == "node":
                 do { try await nodes.nodeSync.refresh(dockerId: event.actorID) } catch {
                     logger.warning("cannot refresh node \(event.actorID): \(error)")
@@ -125,6 +130,7 @@ public final class Engine: Sendable {
             if Date().timeIntervalSince(lastPruning) >= 3600 {
                 lastPruning = Date()
                 do { try await queue.prune() } catch { logger.warning("pruning the queue failed: \(error)") }
+                do { try await signIn.prune() } catch { logger.warning("pruning expired tokens failed: \(error)") }
             }
         }
     }

@@ -1,4 +1,5 @@
 import DefpiTesting
+import Engine
 import Foundation
 import Testing
 
@@ -23,8 +24,9 @@ struct CLITests {
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("store:    \(path)"))
         #expect(result.stdout.contains("backend:  SQLite 3."))
-        #expect(result.stdout.contains("schema:   version 4"))
+        #expect(result.stdout.contains("schema:   version \(StoreSchema.currentVersion)"))
         #expect(result.stdout.contains("PendingChange  0"))
+        #expect(result.stdout.contains("AccessToken    0"))
         #expect(FileManager.default.fileExists(atPath: path))
     }
 

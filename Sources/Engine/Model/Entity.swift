@@ -29,6 +29,7 @@ public enum EntityCollection: String, Sendable, CaseIterable {
     case connection = "Connection"
     case pendingChange = "PendingChange"
     case auditEvent = "AuditEvent"
+    case accessToken = "AccessToken"
 
     /// The top-level fields that hold dates (epoch milliseconds in JSON), which a document
     /// database stores with its native date type.
@@ -39,6 +40,7 @@ public enum EntityCollection: String, Sendable, CaseIterable {
         case .process: return ["created"]
         case .pendingChange: return ["created", "runAt", "leaseExpiry", "updated"]
         case .auditEvent: return ["time"]
+        case .accessToken: return ["created", "expires"]
         }
     }
 }

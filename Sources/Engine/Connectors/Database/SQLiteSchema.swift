@@ -6,15 +6,9 @@ enum SQLiteSchema {
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1: document tables") { db in
-            for collection in EntityCollection.allCases {
-                try db.execute(sql: """
-                    CREATE TABLE "\(collection.rawValue)" (
-                        id TEXT PRIMARY KEY NOT NULL,
-                        revision INTEGER NOT NULL,
-                        data TEXT NOT NULL CHECK (json_valid(data)))
-                    """)
-            }
-            for index in StoreIndex.all where index.inSQLite { try create(index, in: db) }
+            // The collections of version 1; later ones come with their migration.
+            for collection in EntityCollection.allCases where collection != .accessToken { try createTable(collection, in: db) }
+            try createIndexes(in: db)
             try db.execute(sql: waitingIndexSQL)
             try db.execute(sql: "PRAGMA user_version = 1")
         }
@@ -33,7 +27,7 @@ enum SQLiteSchema {
             try db.execute(sql: "PRAGMA user_version = 2")
         }
         migrator.registerMigration("v3: queue listing indexes") { db in
-            for index in StoreIndex.all where index.inSQLite { try create(index, in: db) }
+            try createIndexes(in: db)
             try db.execute(sql: "PRAGMA user_version = 3")
         }
         migrator.registerMigration("v4: unique connection pair") { db in
@@ -47,10 +41,32 @@ enum SQLiteSchema {
                         json_extract(data, '$.endpoint2.processId') || ' ' || json_extract(data, '$.endpoint2.interfaceId')))
                 WHERE json_extract(data, '$.pair') IS NULL
                 """)
-            for index in StoreIndex.all where index.inSQLite { try create(index, in: db) }
+            try createIndexes(in: db)
             try db.execute(sql: "PRAGMA user_version = 4")
         }
+        migrator.registerMigration("v5: access tokens") { db in
+            try createTable(.accessToken, in: db)
+            try createIndexes(in: db)
+            try db.execute(sql: "PRAGMA user_version = 5")
+        }
         return migrator
+    }
+
+    /// The table of one collection: a JSON document per row, beside its id and revision.
+    private static func createTable(_ collection: EntityCollection, in db: Database) throws {
+        try db.execute(sql: """
+            CREATE TABLE "\(collection.rawValue)" (
+                id TEXT PRIMARY KEY NOT NULL,
+                revision INTEGER NOT NULL,
+                data TEXT NOT NULL CHECK (json_valid(data)))
+            """)
+    }
+
+    /// Creates the indexes of the tables that exist so far (a migration's tables come with it).
+    private static func createIndexes(in db: Database) throws {
+        for index in StoreIndex.all where index.inSQLite {
+            if try db.tableExists(index.collection.rawValue) { try create(index, in: db) }
+        }
     }
 
     /// Creates `index` unless it exists. Unique indexes end at the field; the others end with the

@@ -43,6 +43,9 @@ struct StoreIndex: Sendable {
         StoreIndex(.pendingChange, "PendingChange_ended", ["state", "updated"]),
         StoreIndex(.auditEvent, "AuditEvent_target", ["target"]),
         StoreIndex(.auditEvent, "AuditEvent_time", ["time"]),
+        StoreIndex(.accessToken, "AccessToken_tokenHash", ["tokenHash"], unique: true),
+        StoreIndex(.accessToken, "AccessToken_userId", ["userId"]),
+        StoreIndex(.accessToken, "AccessToken_expires", ["expires"]),
     ]
 
     /// The unique index whose name appears in a database's duplicate-key message.

@@ -83,6 +83,8 @@ public final class UserManager: Sendable {
             user.passwordHash = try await PasswordHashing.hash(password)
         }
         let stored = try await store.update(user)
+        // A new password ends every sign-in made with the old one.
+        if password != nil { try await revokeTokens(of: user) }
         await record(caller, "user.updated", user, detail: [email != nil ? "email" : nil, password != nil ? "password" : nil,
                                                              admin.map { $0 ? "admin" : "user" }].compactMap { $0 }
             .joined(separator: ", "))
@@ -104,6 +106,7 @@ public final class UserManager: Sendable {
         guard try await store.delete(User.self, id: user.id, revision: user.revision) else {
             throw LookupError.notFound(what: "user", reference: reference)
         }
+        try await revokeTokens(of: user)
         await record(caller, "user.deleted", user, detail: user.username)
         notifications.publish(.entity(.user, id: user.id, change: .deleted))
     }
@@ -127,6 +130,18 @@ public final class UserManager: Sendable {
             }
         }
         return user.withoutPassword
+    }
+
+    /// The caller that sees what `reference`'s user sees, for an admin who views defpi as them:
+    /// their rights exactly, never more (no admin right, even over an admin's environment).
+    public func viewing(as reference: String, by caller: Caller) async throws -> Caller {
+        try caller.requireAdmin(to: "view defpi as another user")
+        let user = try await resolve(reference)
+        return Caller(userId: user.id, name: "\(caller.name) as \(user.username)", isAdmin: false)
+    }
+
+    private func revokeTokens(of user: User) async throws {
+        _ = try await store.deleteAll(AccessToken.self, .where("userId", is: user.id))
     }
 
     private func requireAnotherAdmin(than user: User, to action: String) async throws {

@@ -1,0 +1,117 @@
+import DefpiTesting
+import Foundation
+import Synchronization
+import Testing
+
+@testable import Engine
+
+/// Signing in: tokens that live on the store (hashed, expiring, revoked with the password),
+/// failed attempts throttled per username and source, and a Basic password checked by bcrypt
+/// once while its hash stays the same.
+@Suite("Sign-in")
+struct SignInTests {
+    let admin = Caller.localOperator(name: "root")
+
+    /// A clock the test moves by hand.
+    final class TestClock: Sendable {
+        let now = Mutex(Date(timeIntervalSince1970: 1_800_000_000))
+        func advance(_ seconds: TimeInterval) { now.withLock { $0 = $0.addingTimeInterval(seconds) } }
+        var read: @Sendable () -> Date { { self.now.withLock { $0 } } }
+    }
+
+    func makeSignIn(clock: TestClock, lifetime: Duration = .seconds(3600), backend: StoreBackend = .sqlite) async throws
+        -> (UserManager, SignInManager, any Store)
+    {
+        let store = try await backend.makeStore()
+        let users = UserManager(store: store, notifications: EngineNotifications())
+        try await users.create(username: "alice", password: "a-long-password", by: admin)
+        return (users, SignInManager(store: store, users: users, settings: SignInSettings(tokenLifetime: lifetime, clock: clock.read)), store)
+    }
+
+    @Test("a token signs in until it expires; the store keeps only its SHA-256", arguments: StoreBackend.available)
+    func tokenLifetime(backend: StoreBackend) async throws {
+        let clock = TestClock()
+        let (_, signIn, store) = try await makeSignIn(clock: clock, backend: backend)
+        let issued = try await signIn.signIn(username: "alice", password: "a-long-password", source: "10.0.0.1")
+        #expect(issued.token.hasPrefix("defpi_") && issued.token.count > 40)
+        #expect(issued.user.passwordHash == nil)
+        let stored = try #require(try await store.all(AccessToken.self).first)
+        #expect(stored.tokenHash == SignInManager.digest(issued.token) && stored.tokenHash != issued.token)
+        #expect(try await signIn.caller(bearer: issued.token).name == "alice")
+        clock.advance(3601)
+        await #expect(throws: SignInError.tokenRefused) { try await signIn.caller(bearer: issued.token) }
+        #expect(try await signIn.prune() == 1)
+        await #expect(throws: SignInError.tokenRefused) { try await signIn.caller(bearer: "defpi_made-up") }
+    }
+
+    @Test("signing out, a new password and the user's removal revoke tokens; a role change counts at once",
+          arguments: StoreBackend.available)
+    func revocation(backend: StoreBackend) async throws {
+        let (users, signIn, _) = try await makeSignIn(clock: TestClock(), backend: backend)
+        let first = try await signIn.signIn(username: "alice", password: "a-long-password", source: "a")
+        let second = try await signIn.signIn(username: "alice", password: "a-long-password", source: "b")
+        try await signIn.signOut(bearer: first.token)
+        await #expect(throws: SignInError.tokenRefused) { try await signIn.caller(bearer: first.token) }
+        #expect(try await signIn.caller(bearer: second.token).isAdmin == false)
+        try await users.update("alice", admin: true, by: admin)
+        #expect(try await signIn.caller(bearer: second.token).isAdmin)
+        try await users.update("alice", password: "another-password", by: admin)
+        await #expect(throws: SignInError.tokenRefused) { try await signIn.caller(bearer: second.token) }
+        let third = try await signIn.signIn(username: "alice", password: "another-password", source: "a")
+        try await users.create(username: "root2", password: "a-long-password", admin: true, by: admin)
+        try await users.delete("alice", by: admin)
+        await #expect(throws: SignInError.tokenRefused) { try await signIn.caller(bearer: third.token) }
+    }
+
+    @Test("after a burst of failures a username and source wait, longer each time, even with the right password; others do not")
+    func throttle() async throws {
+        let clock = TestClock()
+        let (_, signIn, _) = try await makeSignIn(clock: clock)
+        for _ in 0..<5 {
+            await #expect(throws: UserError.signInRefused) { try await signIn.caller(username: "alice", password: "wrong", source: "x") }
+        }
+        // The sixth failure starts the wait: 1 s, then 2 s.
+        await #expect(throws: UserError.signInRefused) { try await signIn.caller(username: "alice", password: "wrong", source: "x") }
+        await #expect(throws: SignInError.throttled(retryAfter: .seconds(1))) {
+            try await signIn.caller(username: "alice", password: "a-long-password", source: "x")
+        }
+        #expect(try await signIn.caller(username: "alice", password: "a-long-password", source: "y").name == "alice")
+        clock.advance(1)
+        await #expect(throws: UserError.signInRefused) { try await signIn.caller(username: "alice", password: "wrong", source: "x") }
+        await #expect(throws: SignInError.throttled(retryAfter: .seconds(2))) {
+            try await signIn.signIn(username: "alice", password: "a-long-password", source: "x")
+        }
+        #expect(SignInError.throttled(retryAfter: .seconds(2)).failureKind == .throttled(retryAfter: .seconds(2)))
+        clock.advance(2)
+        #expect(try await signIn.caller(username: "alice", password: "a-long-password", source: "x").name == "alice")
+        // A success clears the count: five more failures before the next wait.
+        for _ in 0..<5 {
+            await #expect(throws: UserError.signInRefused) { try await signIn.caller(username: "alice", password: "wrong", source: "x") }
+        }
+        #expect(try await signIn.caller(username: "alice", password: "a-long-password", source: "x").name == "alice")
+    }
+
+    @Test("a repeated Basic password is checked by bcrypt once, and no longer matches once the password changed")
+    func basicCache() async throws {
+        let (users, signIn, _) = try await makeSignIn(clock: TestClock())
+        let clock = ContinuousClock()
+        let cold = try await clock.measure { _ = try await signIn.caller(username: "alice", password: "a-long-password", source: "x") }
+        let warm = try await clock.measure { _ = try await signIn.caller(username: "alice", password: "a-long-password", source: "x") }
+        #expect(warm * 10 < cold, "cold \(cold), warm \(warm)")
+        try await users.update("alice", password: "another-password", by: admin)
+        await #expect(throws: UserError.signInRefused) {
+            try await signIn.caller(username: "alice", password: "a-long-password", source: "x")
+        }
+    }
+
+    @Test("an admin views defpi as a user with that user's rights, never more")
+    func viewAs() async throws {
+        let (users, _, _) = try await makeSignIn(clock: TestClock())
+        let viewing = try await users.viewing(as: "alice", by: admin)
+        let alice = try await users.user("alice", by: admin)
+        #expect(!viewing.isAdmin && viewing.userId == alice.id)
+        await #expect(throws: AuthorizationError.adminOnly(action: "view defpi as another user", caller: viewing.name)) {
+            try await users.viewing(as: "alice", by: viewing)
+        }
+    }
+}
