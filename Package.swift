@@ -28,6 +28,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.5.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         // System libraries: a module map and a shim header each, nothing else.
@@ -73,10 +74,12 @@ let package = Package(
             name: "DefpiAPI",
             dependencies: [
                 "Engine", .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
-            path: "Sources/API"),
+            path: "Sources/API", resources: [.copy("openapi.json")]),
         .target(
             name: "Console",
             dependencies: [
@@ -131,6 +134,13 @@ let package = Package(
             name: "ConsoleTests",
             dependencies: ["Console", "Engine", "DefpiTesting", "CNcursesw", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "CLITests", dependencies: ["DefpiTesting", "Engine"]),
+        .testTarget(
+            name: "APITests",
+            dependencies: [
+                "DefpiAPI", "Engine", "DefpiTesting", .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ]),
         .testTarget(name: "ServiceKitTests", dependencies: ["ServiceKit", "Protocol", "Engine", "DefpiTesting", "SampleSupport"]),
         // Processes through the gateway and the Engine's API: locally, and on the test bed's swarm.
         .testTarget(

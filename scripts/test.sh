@@ -6,6 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/install-deps.sh
+# The OpenAPI document's test validates it with openapi-spec-validator (PyPI).
+python3 -c 'import openapi_spec_validator' 2>/dev/null \
+  || python3 -m pip install --quiet --break-system-packages openapi-spec-validator >&2
 
 sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo -E"
 bed_env=$($sudo scripts/testbed.sh up 4)

@@ -8,10 +8,20 @@ import Logging
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
-        abstract: "Run the Engine headless: Docker events, re-sync, the queue's workers and the API socket.",
+        abstract: "Run the Engine headless: Docker events, re-sync, the queue's workers, the REST API and the API socket.",
         discussion: "Logs go to standard error. SIGTERM, SIGINT or SIGHUP stop it gracefully: running changes finish, or are given back to the queue after 20 s. Several consoles and servers may run against one store.")
 
     @OptionGroup var engine: EngineOptions
+
+    @Option(help: ArgumentHelp("Where the REST API listens: HOST:PORT, [IPv6]:PORT, or :PORT for every address; port 0 takes a free one.",
+                               valueName: "address"))
+    var listen = "127.0.0.1:8080"
+
+    @Option(help: ArgumentHelp("The TLS certificate chain (PEM) of the REST API; with --tls-key.", valueName: "file"))
+    var tlsCert: String?
+
+    @Option(help: ArgumentHelp("The TLS private key (PEM) of the REST API; with --tls-cert.", valueName: "file"))
+    var tlsKey: String?
 
     @Option(help: "The least severe log level shown: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .info
@@ -25,13 +35,27 @@ struct ServeCommand: AsyncParsableCommand {
                 return handler
             }
             let logger = Logger(label: "defpi.serve")
+            let listener = try restListener()
             let engine = try await engine.makeEngine()
             let socket = engine.settings.gateway.engineSocket
+            let scheme = listener.tls == nil ? "http" : "https"
+            let api = try RESTAPI(engine: engine).service(listening: listener, logger: logger) { port in
+                logger.notice("REST API on \(scheme)://\(listener.host.contains(":") ? "[\(listener.host)]" : listener.host):\(port)")
+            }
             logger.notice("serving: store \(engine.storeLocation), Docker \(engine.settings.docker.description), API socket \(socket), \(engine.settings.queue.workers) queue workers")
             var services = engine.backgroundServices().map { Program.background($0) }
             services.append(Program.background(EngineAPI(engine: engine).service(unixSocket: socket)))
+            services.append(Program.background(api))
             try await Program.run(services, logger: logger)
             logger.notice("stopped")
+        }
+    }
+
+    private func restListener() throws -> RESTListener {
+        switch (tlsCert, tlsKey) {
+        case (nil, nil): return try RESTListener(parsing: listen)
+        case let (certificate?, key?): return try RESTListener(parsing: listen, tls: (certificate, key))
+        default: throw ValidationError("give --tls-cert and --tls-key together")
         }
     }
 }

@@ -40,7 +40,7 @@ struct ServeTests {
     func serve() async throws {
         let worker = TestBed.nodeTestWorkers[0]
         #expect(try await defpi("pool", "create", "served").status == 0)
-        let server = try DefpiCommand.spawn(["serve"], environment: environment)
+        let server = try DefpiCommand.spawn(["serve", "--listen", "127.0.0.1:0"], environment: environment)
         defer { server.kill() }
         let queued = try await defpi("node", "classify", worker, "--pool", "served", "--detach")
         #expect(queued.status == 0 && queued.stdout.hasPrefix("queued: "), "\(queued.stderr)")
@@ -52,13 +52,62 @@ struct ServeTests {
         #expect(await server.exited() == 0, "\(server.errors)")
         #expect(server.errors.contains("serving: store") && server.errors.contains("stopped"), "\(server.errors)")
 
-        let second = try DefpiCommand.spawn(["serve", "--log-level", "notice"], environment: environment)
+        let second = try DefpiCommand.spawn(["serve", "--log-level", "notice", "--listen", "127.0.0.1:0"], environment: environment)
         defer { second.kill() }
         // Once it answers on the API socket, its signal handlers are in place.
         #expect(await eventually(timeout: .seconds(10)) { (try? await apiAnswer()) == "404" })
         kill(second.pid, SIGHUP)
         #expect(await second.exited() == 0, "\(second.errors)")
         _ = try await defpi("node", "declassify", worker)
+    }
+
+    @Test("the REST API over TLS: sign in, a bearer token, sign out; no trigger; failed sign-ins throttled; stops on SIGTERM")
+    func restOverTLS() async throws {
+        let directory = TemporaryDirectory.make().path
+        let (certificate, key) = (directory + "/cert.pem", directory + "/key.pem")
+        let made = try await ChildProcess.run("/usr/bin/openssl", [
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", certificate, "-days", "1",
+            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+        ])
+        try #require(made.status == 0, "\(made.stderr)")
+        let added = try await DefpiCommand.run(["user", "add", "alice", "--password-stdin"], environment: environment,
+                                               input: "a-long-password\n")
+        try #require(added.status == 0, "\(added.stderr)")
+        let server = try DefpiCommand.spawn(["serve", "--listen", "127.0.0.1:0", "--tls-cert", certificate, "--tls-key", key],
+                                            environment: environment)
+        defer { server.kill() }
+        #expect(await eventually(timeout: .seconds(10)) { server.errors.contains("REST API on https://") }, "\(server.errors)")
+        let line = try #require(server.errors.split(separator: "\n").first { $0.contains("REST API on https://") })
+        let base = String(line[line.range(of: "https://")!.lowerBound...]).trimmingCharacters(in: .whitespaces)
+        func curl(_ arguments: String...) async throws -> (status: Int, body: String, headers: String) {
+            let headers = directory + "/headers"
+            let result = try await ChildProcess.run("/usr/bin/curl", ["-s", "--cacert", certificate, "-D", headers,
+                                                                     "-w", "\n%{http_code}"] + arguments)
+            let lines = result.stdout.split(separator: "\n", omittingEmptySubsequences: false)
+            return (Int(lines.last ?? "") ?? 0, lines.dropLast().joined(separator: "\n"),
+                    (try? String(contentsOfFile: headers, encoding: .utf8)) ?? "")
+        }
+        let login = try await curl("-u", "alice:a-long-password", "-X", "POST", base + "/login")
+        #expect(login.status == 201, "\(login.body)")
+        let token = try #require(try JSONSerialization.jsonObject(with: Data(login.body.utf8)) as? [String: Any])["token"] as? String
+        let listed = try await curl("-H", "Authorization: Bearer \(try #require(token))", base + "/process")
+        #expect(listed.status == 200 && listed.body == "[]" && listed.headers.lowercased().contains("x-total-count: 0"),
+                "\(listed)")
+        // The trigger is the gateway socket's alone.
+        let trigger = try await curl("-X", "PUT", "-H", "X-Auth-Token: x", base + "/process/trigger/\(ObjectID.generate())")
+        #expect(trigger.status == 404 && trigger.body.contains("not_found"), "\(trigger)")
+        let plain = try await ChildProcess.run("/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}",
+                                                                 base.replacingOccurrences(of: "https://", with: "http://") + "/diag"])
+        #expect(plain.stdout != "200", "the TLS port answered plain HTTP")
+        #expect(try await curl("-X", "POST", "-H", "Authorization: Bearer \(token ?? "")", base + "/logout").status == 204)
+        #expect(try await curl("-H", "Authorization: Bearer \(token ?? "")", base + "/process").status == 401)
+        var statuses: [Int] = []
+        for _ in 0..<7 { statuses.append(try await curl("-u", "alice:wrong", base + "/process").status) }
+        #expect(statuses == [401, 401, 401, 401, 401, 401, 429], "\(statuses)")
+        let throttled = try await curl("-u", "alice:a-long-password", base + "/process")
+        #expect(throttled.status == 429 && throttled.headers.lowercased().contains("retry-after: 1"), "\(throttled)")
+        kill(server.pid, SIGTERM)
+        #expect(await server.exited() == 0, "\(server.errors)")
     }
 
     @Test("a read-only console works no queue and serves no API; a signal quits it")

@@ -1,0 +1,84 @@
+import Engine
+import Foundation
+import Hummingbird
+import Synchronization
+
+/// `/process`: a user's processes, every process for an admin. Creating, updating and
+/// terminating queue changes; the answers name them in `X-Pending-Change`.
+extension RESTAPI {
+    func addProcessRoutes(to router: Router<APIContext>) {
+        let processes = engine.processes
+        let services = engine.services
+        let shape = ResourceShapes.process
+        router.get("/process") { request, context -> Response in
+            let caller = try context.signedIn()
+            let query = try ListQuery(request, shape: shape.adding("hashpair"))
+            var listed = try await processes.processes(by: caller)
+            if let pair = query.filters["hashpair"] {
+                // The original's filter: processes whose service version has an interface version of those hashes.
+                let hashes = try HashPair(ResourceShape.text(pair))
+                let catalog = try await services.catalog()
+                let offering = Set(catalog.entries.flatMap(\.versions).filter { service in
+                    service.interfaces.contains { interface in
+                        interface.interfaceVersions.contains { $0.sendsHash == hashes.sends && $0.receivesHash == hashes.receives }
+                    }
+                }.map { "\($0.id) \($0.version)" })
+                listed = listed.filter { offering.contains("\($0.serviceId) \($0.serviceVersion)") }
+            }
+            return try query.response(listed, shape: shape, context: context)
+        }
+        router.get("/process/:id") { request, context -> Response in
+            try APIBody.item(try await processes.process(try request.parameter("id", context), by: try context.signedIn()),
+                             shape: shape, context: context)
+        }
+        router.post("/process") { request, context -> Response in
+            let caller = try context.signedIn()
+            let body = try await request.decode(ProcessInput.self, context: context)
+            let (process, change) = try await processes.create(try body.request(), by: caller)
+            return try APIBody.item(process, shape: shape, context: context, status: .created).naming([change])
+        }
+        router.put("/process/:id") { request, context -> Response in
+            let caller = try context.signedIn()
+            let process = try await processes.process(try request.parameter("id", context), by: caller)
+            let update = try await request.decode(ProcessInput.self, context: context).update(of: process)
+            var changes: [PendingChange] = []
+            if update.version != nil || update.target != nil {
+                changes.append(try await processes.relocate(process.id, version: update.version, target: update.target, by: caller))
+            }
+            if let configuration = update.configuration {
+                let removed = Set(process.configuration.map(\.key)).subtracting(configuration.map(\.key))
+                changes.append(try await processes.configure(process.id, set: configuration, unset: removed.sorted(), by: caller))
+            }
+            return try APIBody.item(try await processes.process(process.id, by: caller), shape: shape, context: context)
+                .naming(changes)
+        }
+        router.delete("/process/:id") { request, context -> Response in
+            let change = try await processes.terminate(try request.parameter("id", context), by: try context.signedIn())
+            return Response(status: .noContent).naming([change])
+        }
+        router.get("/process/:id/logs") { request, context -> Response in
+            let caller = try context.signedIn()
+            let tail = try Self.count(request.uri.queryParameters["tail"], default: 100)
+            let lines = Mutex<[String]>([])
+            try await processes.logs(try request.parameter("id", context), tail: tail, follow: false, by: caller) { line in
+                lines.withLock { $0.append(line.text) }
+            }
+            let text = lines.withLock { $0.map { $0 + "\n" }.joined() }
+            return Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8"],
+                            body: .init(byteBuffer: ByteBuffer(string: text)))
+        }
+        router.get("/process/:id/history") { request, context -> Response in
+            let events = try await processes.history(try request.parameter("id", context), by: try context.signedIn())
+            return try ListQuery(request, shape: ResourceShape()).response(events, shape: ResourceShape(), context: context)
+        }
+    }
+
+    /// A count from the query (`tail=N`), 0 to 10,000.
+    static func count(_ text: Substring?, default value: Int) throws -> Int {
+        guard let text else { return value }
+        guard let count = Int(text), (0...10_000).contains(count) else {
+            throw APIError(.invalidRequest, message: "tail is a whole number from 0 to 10000, not \(text)")
+        }
+        return count
+    }
+}

@@ -1,0 +1,51 @@
+import Engine
+import Foundation
+import Hummingbird
+
+/// `/service` and `/interface`: what the registry holds, for everyone signed in.
+extension RESTAPI {
+    func addServiceRoutes(to router: Router<APIContext>) {
+        let services = engine.services
+        let shape = ResourceShapes.service
+        router.get("/service") { request, context -> Response in
+            _ = try context.signedIn()
+            let current = try await services.catalog().entries.compactMap(\.current)
+            return try ListQuery(request, shape: shape).response(current, shape: shape, context: context)
+        }
+        router.get("/service/:id") { request, context -> Response in
+            _ = try context.signedIn()
+            return try APIBody.item(try await services.service(try request.parameter("id", context)), shape: shape, context: context)
+        }
+        router.get("/service/:id/all") { request, context -> Response in
+            _ = try context.signedIn()
+            let versions = try await services.versions(of: try request.parameter("id", context))
+            return try ListQuery(request, shape: shape).response(versions, shape: shape, context: context)
+        }
+        router.get("/service/:id/:version") { request, context -> Response in
+            _ = try context.signedIn()
+            let service = try await services.service(try request.parameter("id", context),
+                                                     version: try request.parameter("version", context))
+            return try APIBody.item(service, shape: shape, context: context)
+        }
+        let interfaceShape = ResourceShapes.interface
+        router.get("/interface") { request, context -> Response in
+            _ = try context.signedIn()
+            let interfaces = try await Self.currentInterfaces(services)
+            return try ListQuery(request, shape: interfaceShape).response(interfaces, shape: interfaceShape, context: context)
+        }
+        // Interface ids are SERVICE/NAME (`meter/readings`): the two segments of the path.
+        router.get("/interface/:serviceId/:name") { request, context -> Response in
+            _ = try context.signedIn()
+            let id = "\(try request.parameter("serviceId", context))/\(try request.parameter("name", context))"
+            guard let interface = try await Self.currentInterfaces(services).first(where: { $0.id == id }) else {
+                throw LookupError.notFound(what: "interface", reference: id)
+            }
+            return try APIBody.item(interface, shape: interfaceShape, context: context)
+        }
+    }
+
+    /// The interfaces of every service's current version.
+    static func currentInterfaces(_ services: ServiceManager) async throws -> [Interface] {
+        try await services.catalog().entries.compactMap(\.current).flatMap(\.interfaces)
+    }
+}
