@@ -9,19 +9,21 @@ public struct ConsoleSettings: Sendable {
     /// Where `:theme NAME` looks.
     public var themeDirectory: String
     public var useColors: Bool
-    public var user: String
+    /// Who works the console: the local operator (an admin), a signed-in user, or an admin
+    /// viewing as a user. What is shown and allowed follows the Engine's rules for them.
+    public var caller: Caller
     /// Refuse every action.
     public var readOnly: Bool
     public var keyMap: KeyMap
     /// Clicks select, the wheel scrolls; off by default, so the terminal's own selection works.
     public var mouse: Bool
 
-    public init(theme: Theme, themeDirectory: String, useColors: Bool = true, user: String, readOnly: Bool = false,
+    public init(theme: Theme, themeDirectory: String, useColors: Bool = true, caller: Caller, readOnly: Bool = false,
                 keyMap: KeyMap = .standard, mouse: Bool = false) {
         self.theme = theme
         self.themeDirectory = themeDirectory
         self.useColors = useColors
-        self.user = user
+        self.caller = caller
         self.readOnly = readOnly
         self.keyMap = keyMap
         self.mouse = mouse
@@ -44,7 +46,7 @@ public final class ConsoleApp: Sendable {
     /// How long the UI loop waits for a key before it looks for new rows.
     private static let keyWait: Int32 = 20
     /// Panes fed from the processes, connections and nodes, loaded together.
-    private static let topologyPanes: Set<Pane.Kind> = [.nodes, .pools, .processes, .graph]
+    private static let topologyPanes: Set<Pane.Kind> = [.nodes, .pools, .processes, .graph, .users]
 
     /// What the loaders hand the UI loop: the newest rows per pane, the data of the open
     /// pages, and the Docker problem.
@@ -69,7 +71,7 @@ public final class ConsoleApp: Sendable {
         self.engine = engine
         self.settings = settings
         header = HeaderInfo(cluster: engine.settings.docker.description, store: engine.storeLocation,
-                            user: settings.user, version: DefpiVersion.current)
+                            user: settings.caller.name, version: DefpiVersion.current)
     }
 
     /// Ends `run()` as if the operator quit (the program was told to stop).
@@ -153,7 +155,7 @@ public final class ConsoleApp: Sendable {
     /// the panes agree.
     private func loadTopology(_ stale: Set<EntityCollection>, into snapshot: inout TopologySnapshot) async {
         do {
-            try await snapshot.refresh(stale, from: engine, as: Caller.localOperator(name: header.user))
+            try await snapshot.refresh(stale, from: engine, as: settings.caller)
             let (topology, rows) = snapshot.rows(catalog: latestCatalog.withLock { $0 }, now: Date())
             inbox.withLock {
                 $0.rows.merge(rows) { _, new in new }
@@ -166,7 +168,7 @@ public final class ConsoleApp: Sendable {
 
     private func loadQueue() async {
         do {
-            let changes = try await engine.queue.changes(ChangeFilter(limit: 1000), by: .localOperator(name: header.user))
+            let changes = try await engine.queue.changes(ChangeFilter(limit: 1000), by: settings.caller)
                 .items
             let rows = RowRenderer.queueRows(changes, now: Date())
             inbox.withLock { $0.rows[.queue] = rows }
@@ -213,7 +215,7 @@ public final class ConsoleApp: Sendable {
 
     /// The lines of a loaded page: a process's last 500 lines of output, or its audit trail.
     private func pageLines(_ detail: ConsoleView.Detail) async -> ConsoleView.PageLines {
-        let caller = Caller.localOperator(name: header.user)
+        let caller = settings.caller
         do {
             switch detail {
             case .logs(let processId):
@@ -323,7 +325,7 @@ public final class ConsoleApp: Sendable {
 
     /// What actions run with: the Engine, as the console's operator.
     private var actionContext: ActionContext {
-        ActionContext(engine: engine, caller: .localOperator(name: header.user), themeDirectory: settings.themeDirectory,
+        ActionContext(engine: engine, caller: settings.caller, themeDirectory: settings.themeDirectory,
                       useTheme: { [self] theme in inbox.withLock { $0.theme = theme } })
     }
 

@@ -11,7 +11,7 @@ struct ConsoleCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "console",
         abstract: "Run the administration console (ncurses) on an embedded Engine.",
-        discussion: "Keys: tab / shift-tab or 1-6 switch panes, arrows or j/k select, g/G first/last, z zoom, enter opens a service's versions or a process's neighbourhood, : command (:nodes, :queue, :theme NAME ...), / filter, ? help, q quit; on nodes c classify, r rename, d declassify, n new pool. Logs go to --log, never to the screen.")
+        discussion: "Keys: tab / shift-tab or 1-7 switch panes, arrows or j/k select, g/G first/last, z zoom, enter opens a service's versions or a process's neighbourhood, : command (:nodes, :queue, :theme NAME ...), / filter, ? help, q quit; on nodes c classify, r rename, d declassify, n new pool; on users n add, A role, p password, d delete. --user NAME signs in (the password is asked first); --as USER views as a user. Logs go to --log, never to the screen.")
 
     @OptionGroup var engine: EngineOptions
 
@@ -23,6 +23,12 @@ struct ConsoleCommand: AsyncParsableCommand {
 
     @Flag(help: "Refuse every action: watch the cluster without changing anything (works no queue, serves no API).")
     var readOnly = false
+
+    @Option(help: ArgumentHelp("Sign in as this user (the password is asked on the terminal); what is shown and allowed is theirs. Default: the local operator, an admin.", valueName: "name"))
+    var user: String?
+
+    @Option(name: .customLong("as"), help: ArgumentHelp("View defpi as this user, with their rights and no more (admins only).", valueName: "user"))
+    var viewAs: String?
 
     @Flag(inversion: .prefixedNo, help: "Clicks select and open, the wheel scrolls (default: 'console.mouse' in the config file, else off, which leaves the terminal's own text selection working).")
     var mouse: Bool?
@@ -42,9 +48,10 @@ struct ConsoleCommand: AsyncParsableCommand {
             let themes = ThemeDirectory.locate()
             let chosen = try Theme.named(theme ?? settings?.theme ?? "default", in: themes)
             let engine = try await engine.makeEngine()
+            let caller = try await signedIn(to: engine, environment: environment)
             let app = ConsoleApp(engine: engine, settings: ConsoleSettings(
                 theme: chosen, themeDirectory: themes, useColors: (environment["NO_COLOR"] ?? "").isEmpty,
-                user: Caller.localOperator().name, readOnly: readOnly, keyMap: keyMap,
+                caller: caller, readOnly: readOnly, keyMap: keyMap,
                 mouse: mouse ?? settings?.mouse ?? false))
             // A read-only console watches: it works no queue and serves no API.
             var services = engine.backgroundServices(workingQueue: !readOnly).map { Program.background($0) }
@@ -55,6 +62,21 @@ struct ConsoleCommand: AsyncParsableCommand {
             services.append(Program.front(ConsoleService(app: app)))
             try await Program.run(services, logger: Logger(label: "defpi.console"))
         }
+    }
+}
+
+extension ConsoleCommand {
+    /// Who works this console: the local operator, or the user of `--user` once their password
+    /// is checked (throttled like any sign-in, by the SSH client's address when there is one);
+    /// with `--as`, the user an admin views as.
+    func signedIn(to engine: Engine, environment: [String: String]) async throws -> Caller {
+        var caller = Caller.localOperator()
+        if let user {
+            let source = environment["SSH_CLIENT"].flatMap { $0.split(separator: " ").first.map(String.init) } ?? "console"
+            caller = try await engine.signIn.caller(username: user, password: try PasswordInput.signIn(as: user), source: source)
+        }
+        if let viewAs { caller = try await engine.users.viewing(as: viewAs, by: caller) }
+        return caller
     }
 }
 

@@ -146,6 +146,12 @@ struct PasswordInput: ParsableArguments {
         return first
     }
 
+    /// A password to sign in with, asked once on the terminal without echo.
+    static func signIn(as user: String) throws -> String {
+        guard isatty(STDIN_FILENO) == 1 else { throw PasswordInputError.noTerminal }
+        return try prompt("Password for \(user): ")
+    }
+
     /// Reads one line from the terminal with echo off, restoring the terminal afterwards.
     private static func prompt(_ text: String) throws -> String {
         FileHandle.standardError.write(Data(text.utf8))

@@ -311,14 +311,30 @@ struct ConsoleKeysTests {
         }
         // Classify, rename and declassify a node; create, rename and delete a pool; :pool;
         // deploy, move, upgrade and configure a process (key and command each), terminate one;
-        // wire and disconnect (keys on processes and connections), :connect.
-        #expect(tried == 22)
+        // wire and disconnect (keys on processes and connections), :connect; add a user, set a
+        // role, reset a password, delete a user.
+        #expect(tried == 26)
         var view = ConsoleViewTests.sampleView()
         view.readOnly = true
         #expect(view.render(width: 80, height: 24).text().contains("‹read-only›"))
         _ = view.handle(.character(":"))
         _ = type("theme light", into: &view)
         #expect(view.handle(.enter) == .run(ChangeTheme(name: "light")), "looking is not changing")
+    }
+
+    @Test("the users pane: what each owns, admins marked; p asks a new password and shows only stars")
+    func usersPane() {
+        var view = ConsoleViewTests.sampleView()
+        _ = view.handle(.character("7"))
+        #expect(view.focusedPane == .users)
+        _ = view.handle(.character("p"))
+        _ = type("s3cret-words", into: &view)
+        let screen = view.render(width: 80, height: 24).text()
+        Golden.check(screen, named: "users-password-80x24")
+        #expect(!screen.contains("s3cret") && screen.contains("new password for alice: ************"))
+        #expect(view.handle(.enter) == .run(ResetPassword(userId: "u1", password: "s3cret-words")))
+        _ = view.handle(.character("A"))
+        #expect(view.render(width: 80, height: 24).text().contains("role of alice"))
     }
 
     @Test("help lists the live key map of the focused pane; the prompt shows in the status line")

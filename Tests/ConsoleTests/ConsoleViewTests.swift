@@ -37,6 +37,10 @@ struct ConsoleViewTests {
         view.pane(.services) { $0.refresh(RowRenderer.serviceRows(catalog)) }
         view.pane(.processes) { $0.refresh(RowRenderer.processRows(topology, now: now)) }
         view.pane(.graph) { $0.refresh(RowRenderer.linkRows(topology)) }
+        view.pane(.users) {
+            $0.refresh(RowRenderer.userRows([alice, User(id: "u2", username: "root", email: "root@example.org", admin: true)],
+                                            processes: sampleProcesses, nodes: nodes))
+        }
         view.topology = topology
         view.catalog = catalog
         return view

@@ -60,7 +60,8 @@ public enum OperatorActions {
     public static let all: [any OperatorAction.Type] = [
         ClassifyNodes.self, RenameNode.self, RenamePool.self, DeclassifyNodes.self, DeletePool.self,
         TerminateProcesses.self, CreatePool.self, DeployProcess.self, MoveProcess.self, UpgradeProcess.self,
-        ConfigureProcess.self, WireProcess.self, DisconnectConnection.self, ChangeTheme.self,
+        ConfigureProcess.self, WireProcess.self, DisconnectConnection.self, ChangeTheme.self, CreateUser.self,
+        SetUserRole.self, ResetPassword.self, DeleteUser.self,
     ]
 
     /// The key-map entries the actions bring, each once, in the order of `all`.
@@ -95,6 +96,8 @@ public struct ActionBinding: Equatable, Sendable {
     public static let edit = ActionBinding(name: "edit", keys: [.character("e")])
     public static let wire = ActionBinding(name: "wire", keys: [.character("w")])
     public static let disconnect = ActionBinding(name: "disconnect", keys: [.character("x")])
+    public static let role = ActionBinding(name: "role", keys: [.character("A")])
+    public static let password = ActionBinding(name: "password", keys: [.character("p")])
 }
 
 /// A `:` command that runs an action: its word, and how the unknown-command hint shows it.
@@ -138,10 +141,17 @@ public struct ActionPrompt: Sendable, Equatable {
     public var isConfirmation: Bool
     /// The entries of a picker; empty for a line or a confirmation.
     public var choices: [ActionChoice] = []
+    /// A line whose text the screen never shows (a password).
+    public var isSecret = false
 
     /// A line to type, starting from `text`.
     public static func line(_ label: String, text: String = "") -> ActionPrompt {
         ActionPrompt(label: label, text: text, isConfirmation: false)
+    }
+
+    /// A line to type that the screen shows as stars.
+    public static func secret(_ label: String) -> ActionPrompt {
+        ActionPrompt(label: label, text: "", isConfirmation: false, isSecret: true)
     }
 
     /// One key: y goes on, anything else cancels.

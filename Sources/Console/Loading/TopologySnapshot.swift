@@ -1,7 +1,7 @@
 import Engine
 import Foundation
 
-/// What the topology panes (nodes, pools, processes, connections) are drawn from, read from the
+/// What the topology panes (nodes, pools, processes, connections, users) are drawn from, read from the
 /// Engine's managers collection by collection: a notification about a node re-reads the nodes,
 /// never the 10,000 processes beside them.
 struct TopologySnapshot: Sendable {
@@ -31,6 +31,7 @@ struct TopologySnapshot: Sendable {
             .pools: RowRenderer.poolRows(pools, nodes: nodes),
             .processes: RowRenderer.processRows(topology, now: now),
             .graph: RowRenderer.linkRows(topology),
+            .users: RowRenderer.userRows(users, processes: processes, nodes: nodes),
         ])
     }
 }

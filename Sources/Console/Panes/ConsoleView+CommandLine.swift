@@ -22,7 +22,7 @@ extension ConsoleView {
 
     /// Every command, for the hint after an unknown one.
     static var commandHint: String {
-        let panes = [":nodes", ":processes", ":graph", ":queue", ":services", ":pools"]
+        let panes = [":nodes", ":processes", ":graph", ":queue", ":services", ":pools", ":users"]
         let actions = OperatorActions.all.compactMap { $0.command?.usage }
         return (panes + actions + [":quit"]).joined(separator: ", ")
     }

@@ -15,6 +15,8 @@ public struct Prompt: Equatable, Sendable {
     /// A picker's entries (empty for a typed line), and the one selected.
     public var choices: [ActionChoice] = []
     public var selection = 0
+    /// Typed text the screen shows as stars (a password).
+    public var isSecret = false
 }
 
 /// An operator's action waiting for its answer: which one, on what, whether one key answers,
@@ -58,7 +60,7 @@ extension ConsoleView {
         let asking = AskedAction(type: asked.type, target: asked.target, isConfirmation: question.isConfirmation,
                              answers: asked.answers)
         prompt = Prompt(purpose: .action(asking), label: question.label, text: question.text, choices: question.choices,
-                        selection: question.choices.firstIndex { $0.problem == nil } ?? 0)
+                        selection: question.choices.firstIndex { $0.problem == nil } ?? 0, isSecret: question.isSecret)
     }
 
     /// Whether `action` changes something in a read-only console; then the status line says why.
@@ -105,7 +107,8 @@ extension ConsoleView {
             current.text.append(character)
         case .enter:
             prompt = nil
-            let text = current.text.trimmingCharacters(in: .whitespaces)
+            // A password is taken as typed, spaces and all.
+            let text = current.isSecret ? current.text : current.text.trimmingCharacters(in: .whitespaces)
             switch current.purpose {
             case .filter: return nil
             case .command: return runCommand(text)

@@ -130,12 +130,13 @@ extension ConsoleView {
     private func renderHeader(into grid: inout CellGrid) {
         let docker = header.dockerProblem == nil ? "● docker" : "✖ docker"
         var x = grid.write(" defpi \(header.version) ", x: 0, y: 0, style: CellStyle(.header, bold: true, reverse: true))
+        // Who works the console comes first: it decides what the screen shows.
+        x += grid.write("  user ", x: x, y: 0, style: CellStyle(.dim))
+        x += grid.write(header.user, x: x, y: 0, style: CellStyle(.header))
         x += grid.write("  cluster ", x: x, y: 0, style: CellStyle(.dim))
         x += grid.write(header.cluster, x: x, y: 0, style: CellStyle(.header))
         x += grid.write("  store ", x: x, y: 0, style: CellStyle(.dim))
         x += grid.write(header.store, x: x, y: 0, style: CellStyle(.header))
-        x += grid.write("  user ", x: x, y: 0, style: CellStyle(.dim))
-        x += grid.write(header.user, x: x, y: 0, style: CellStyle(.header))
         let health = "  " + docker
         if x + TerminalText.displayWidth(health) <= grid.width {
             grid.write(health, x: grid.width - TerminalText.displayWidth(health), y: 0,
@@ -187,7 +188,7 @@ extension ConsoleView {
         let y = grid.height - 1
         if let prompt, prompt.choices.isEmpty {
             let used = grid.write(prompt.label, x: 0, y: y, style: CellStyle(.key, bold: true))
-            let typed = grid.write(prompt.text, x: used, y: y)
+            let typed = grid.write(prompt.isSecret ? String(repeating: "*", count: prompt.text.count) : prompt.text, x: used, y: y)
             grid.put("▏", x: used + typed, y: y, style: CellStyle(.key))
             return
         }
@@ -196,7 +197,7 @@ extension ConsoleView {
             return
         }
         var x = 1
-        for binding in keyMap.bindings(for: panes[focus].kind) where !(tiled && binding.key == "1-6") {
+        for binding in keyMap.bindings(for: panes[focus].kind) where !(tiled && binding.key == Pane.Kind.digitKeys) {
             let used = grid.write("<\(binding.key)>", x: x, y: y, style: CellStyle(.key, bold: true))
             guard used > 0 else { break }
             x += used + 1

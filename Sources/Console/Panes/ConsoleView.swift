@@ -24,7 +24,7 @@ public struct HeaderInfo: Sendable, Equatable {
 /// the keys that apply now.
 public struct ConsoleView: Sendable {
     public var header: HeaderInfo
-    public var panes: [Pane] = [.nodes(), .processes(), .graph(), .queue(), .services(), .pools()]
+    public var panes: [Pane] = [.nodes(), .processes(), .graph(), .queue(), .services(), .pools(), .users()]
     /// Refuse every action: for watching a production cluster without touching it.
     public var readOnly = false
     public var keyMap = KeyMap.standard
@@ -131,7 +131,7 @@ public struct ConsoleView: Sendable {
             return nil
         }
         if case .mouse(let event) = key { return handle(event) }
-        if case .character(let digit) = key, ("1"..."6").contains(digit) {
+        if case .character(let digit) = key, ("1"...Character("\(Pane.Kind.allCases.count)")).contains(digit) {
             focus = Int(String(digit))! - 1
             detail = nil
             return nil

@@ -110,7 +110,7 @@ public struct KeyMap: Sendable, Equatable {
             if let action = ConsoleAction(rawValue: name) {
                 guard action.panes?.contains(pane) ?? true else { continue }
                 bindings.append(KeyBinding(key: label, help: action.help(in: pane), pane: action.panes == nil ? nil : pane))
-                if action == .filter { bindings.append(KeyBinding(key: "1-6", help: "pane", pane: nil)) }
+                if action == .filter { bindings.append(KeyBinding(key: Pane.Kind.digitKeys, help: "pane", pane: nil)) }
             } else if let operatorAction = OperatorActions.started(by: name, in: pane) {
                 bindings.append(KeyBinding(key: label, help: operatorAction.help, pane: pane))
             }
@@ -126,6 +126,7 @@ public struct KeyMap: Sendable, Equatable {
         "queue": .queue, "changes": .queue, "pending": .queue, "pc": .queue,
         "services": .services, "service": .services, "svc": .services, "se": .services,
         "pools": .pools, "po": .pools,
+        "users": .users, "user": .users, "us": .users,
     ]
 }
 

@@ -5,7 +5,7 @@ import Foundation
 /// changed at the last refresh (added / modified), which the theme colours.
 public struct Pane: Sendable {
     public enum Kind: String, CaseIterable, Sendable {
-        case nodes, processes, graph, queue, services, pools
+        case nodes, processes, graph, queue, services, pools, users
         public var title: String {
             switch self {
             case .nodes: return "Nodes"
@@ -14,11 +14,15 @@ public struct Pane: Sendable {
             case .queue: return "Pending changes"
             case .services: return "Services"
             case .pools: return "Pools"
+            case .users: return "Users"
             }
         }
 
         /// The four panes tiled on wide terminals; the others show one at a time.
-        public var isTiled: Bool { self != .services && self != .pools }
+        public var isTiled: Bool { [.nodes, .processes, .graph, .queue].contains(self) }
+
+        /// The digit keys that focus a pane: `1-7`.
+        public static var digitKeys: String { "1-\(allCases.count)" }
     }
 
     public let kind: Kind
@@ -170,6 +174,13 @@ public struct Pane: Sendable {
         ], emptyText: "no pools: n creates one")
     }
 
+    static func users() -> Pane {
+        Pane(kind: .users, columns: [
+            TableColumn("USERNAME", minWidth: 8, weight: 1), TableColumn("ROLE", minWidth: 5), TableColumn("EMAIL", minWidth: 6, weight: 1),
+            TableColumn("PROCESSES", minWidth: 9), TableColumn("PRIVATE NODES", minWidth: 13), TableColumn("ID", minWidth: 8),
+        ], emptyText: "no users: n adds one")
+    }
+
     static func queue() -> Pane {
         Pane(kind: .queue, columns: [
             TableColumn("KIND", minWidth: 6), TableColumn("TARGET", minWidth: 10, weight: 3),
@@ -218,6 +229,17 @@ public enum RowRenderer {
             let ready = members.filter { $0.status == .ready }.count
             return TableRow(id: pool.id, cells: [pool.name, "\(members.count)", "\(ready)", pool.id],
                             cellRoles: [2: ready == members.count ? .ok : .warning])
+        }
+    }
+
+    /// Users with what they own: an admin's role stands out.
+    public static func userRows(_ users: [User], processes: [ServiceProcess], nodes: [Node]) -> [TableRow] {
+        users.map { user in
+            let owned = processes.filter { $0.userId == user.id && $0.state != .terminated }.count
+            let privateNodes = nodes.filter { $0.kind == .private && $0.userId == user.id }.count
+            return TableRow(id: user.id, cells: [user.username, user.admin ? "admin" : "user", user.email ?? "-", "\(owned)",
+                                                 "\(privateNodes)", user.id],
+                            cellRoles: user.admin ? [1: .warning] : [:])
         }
     }
 

@@ -1,0 +1,89 @@
+import DefpiTesting
+import Engine
+import Foundation
+import Testing
+
+/// The real `defpi console` in tmux, signed in: users managed from the Users pane, a user
+/// signing in with a password prompt and seeing their own environment, an admin viewing as
+/// a user, a wrong password refused.
+@Suite("Console users", .timeLimit(.minutes(2)))
+struct ConsoleUsersTests {
+    let environment: [String: String] = {
+        var environment = ["DEFPI_STORE": TemporaryDirectory.make().path + "/defpi.sqlite"]
+        if let socket = TestBed.dockerEndpoint?.unixSocketPath { environment["DOCKER_HOST"] = "unix://\(socket)" }
+        return environment
+    }()
+
+    func defpi(_ arguments: String..., input: String? = nil) async throws -> DefpiCommand.Result {
+        try await DefpiCommand.run(arguments, environment: environment, input: input)
+    }
+
+    @Test("the Users pane adds an admin (password as stars) and deletes a user; a user signs in; an admin views as them")
+    func usersPaneAndSignIn() async throws {
+        #expect(try await defpi("user", "add", "alice", "--password-stdin", input: "alice-password\n").status == 0)
+        let console = try TmuxSession.console(environment: environment)
+        defer { console.kill() }
+        console.send("7")
+        #expect(await console.sees("Users [1]"), "\(console.capture())")
+        console.send("n")
+        #expect(await console.sees("new user's name:"), "\(console.capture())")
+        console.send("-l", "carol")
+        console.send("Enter")
+        #expect(await console.sees("password for carol"), "\(console.capture())")
+        console.send("-l", "carol-password")
+        #expect(await console.sees("**************"), "\(console.capture())")
+        #expect(!console.capture().contains("carol-password"))
+        console.send("Enter")
+        #expect(await console.sees("role of carol"), "\(console.capture())")
+        console.send("Down")
+        console.send("Enter")
+        #expect(await console.sees("added admin carol"), "\(console.capture())")
+        #expect(await console.row("carol", contains: "admin", within: 10), "\(console.capture())")
+        // alice is the first row, and owns nothing.
+        console.send("g")
+        console.send("d")
+        #expect(await console.sees("delete user alice?"), "\(console.capture())")
+        console.send("y")
+        #expect(await console.sees("deleted the user"), "\(console.capture())")
+        console.send("q")
+        let users = try await defpi("user", "ls", "-o", "json")
+        #expect(users.stdout.contains("\"carol\"") && !users.stdout.contains("\"alice\""), "\(users.stdout)")
+
+        #expect(try await defpi("user", "add", "dave", "--password-stdin", input: "dave-password\n").status == 0)
+        let carol = try TmuxSession.console("--user carol", environment: environment)
+        defer { carol.kill() }
+        #expect(await carol.sees("Password for carol:"), "\(carol.capture())")
+        carol.send("-l", "carol-password")
+        carol.send("Enter")
+        #expect(await carol.sees("Nodes ["), "\(carol.capture())")
+        #expect(carol.capture().split(separator: "\n").first?.contains("carol") == true, "\(carol.capture())")
+        carol.send("q")
+
+        // The local operator viewing as dave sees dave alone among the users.
+        let asDave = try TmuxSession.console("--as dave", environment: environment)
+        defer { asDave.kill() }
+        asDave.send("7")
+        #expect(await asDave.sees("Users [1]"), "\(asDave.capture())")
+        #expect(asDave.capture().split(separator: "\n").first?.contains("as dave") == true, "\(asDave.capture())")
+        // Each question of the wizard comes from the Engine: wait for it before typing.
+        asDave.send("n")
+        #expect(await asDave.sees("new user's name:"), "\(asDave.capture())")
+        asDave.send("-l", "eve")
+        asDave.send("Enter")
+        #expect(await asDave.sees("password for eve"), "\(asDave.capture())")
+        asDave.send("-l", "eve-password")
+        asDave.send("Enter")
+        #expect(await asDave.sees("role of eve"), "\(asDave.capture())")
+        asDave.send("Enter")
+        #expect(await asDave.sees("only an admin may add users"), "\(asDave.capture())")
+        asDave.send("q")
+
+        // A wrong password ends the console before it starts, saying why (the shell keeps the pane).
+        let wrong = try TmuxSession.console("--user carol; sleep 30", environment: environment)
+        defer { wrong.kill() }
+        #expect(await wrong.sees("Password for carol:"), "\(wrong.capture())")
+        wrong.send("-l", "not-her-password")
+        wrong.send("Enter")
+        #expect(await wrong.sees("wrong username or password"), "\(wrong.capture())")
+    }
+}
