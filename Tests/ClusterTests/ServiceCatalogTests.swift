@@ -98,7 +98,10 @@ struct ServiceCatalogTests {
         let cold = try await services.catalog()
         #expect(cold.entry("cached")?.versions.map(\.version) == ["1"])
 
-        try await ImagePushing.pushImage(registry, repository: "\(prefix)/cached", tag: "2", labels: labels)
+        // A label of its own, so the second image never has the first's digest (deleting one
+        // manifest would delete both tags).
+        try await ImagePushing.pushImage(registry, repository: "\(prefix)/cached", tag: "2",
+                                         labels: labels.merging(["org.defpi.test.push": "2"]) { $1 })
         let warm = try await services.catalog()
         #expect(warm.fetchedAt == cold.fetchedAt)
         #expect(warm.entry("cached")?.versions.map(\.version) == ["1"])
