@@ -47,12 +47,12 @@ struct OutputOptions: ParsableArguments {
     @Option(name: [.short, .long], help: "Output format: table or json.")
     var output: OutputFormat = .table
 
-    /// Prints `value` as pretty JSON with sorted keys (dates as epoch milliseconds, as stored).
+    /// Prints `value` as pretty JSON with sorted keys (dates as epoch milliseconds, as stored),
+    /// secret fields left out as the REST API leaves them out.
     func printJSON<Value: Encodable>(_ value: Value) throws {
         let encoder = ModelCoding.encoder(sortedKeys: true)
         encoder.outputFormatting.insert(.prettyPrinted)
-        encoder.outputFormatting.insert(.withoutEscapingSlashes)
-        print(String(decoding: try encoder.encode(value), as: UTF8.self))
+        print(String(decoding: try SecretFields.$redacted.withValue(true) { try encoder.encode(value) }, as: UTF8.self))
     }
 }
 

@@ -30,6 +30,23 @@ struct ModelTests {
         #expect((json["exposePorts"] as? [[String: Int]]) == [["internal": 8080, "external": 18080]])
     }
 
+    @Test("a process's token and saved state are stored, and left out of what fronts encode")
+    func secrets() throws {
+        var process = ServiceProcess(name: "m1", userId: "u1", serviceId: "meter", serviceVersion: "1.0.0", placement: .automatic,
+                                     token: "the-token", created: Date(timeIntervalSince1970: 1_800_000_000))
+        let stored = try ModelCoding.encoder().encode(process)
+        #expect(String(decoding: stored, as: UTF8.self).contains("the-token"))
+        #expect(!String(decoding: stored, as: UTF8.self).contains("suspendedState"), "a nil secret is left out, as nil fields are")
+        #expect(try ModelCoding.decoder().decode(ServiceProcess.self, from: stored) == process)
+        process.suspendedState = Data("state".utf8)
+        let withState = try ModelCoding.encoder().encode(process)
+        #expect(try ModelCoding.decoder().decode(ServiceProcess.self, from: withState).suspendedState == Data("state".utf8))
+        let shown = String(decoding: try ModelCoding.redacted([process]), as: UTF8.self)
+        #expect(!shown.contains("token") && !shown.contains("suspendedState") && shown.contains("\"name\":\"m1\""), "\(shown)")
+        #expect(String(decoding: try ModelCoding.encoder().encode(process), as: UTF8.self).contains("the-token"),
+                "redaction lasts only for the encoding that asked for it")
+    }
+
     @Test("a node in the original's document shape decodes, unknown enum values fall back")
     func originalNodeDocument() throws {
         let json = """

@@ -19,7 +19,7 @@ public struct ServiceProcess: Entity {
     /// ... or one public node; none of the three: any node the owner may use.
     public var publicNodeId: String?
     /// Secret the process presents (`X-Auth-Token`) when it calls back.
-    public var token: String
+    @Secret public var token: String
     public var state: ProcessState
     /// What Docker reports wrong with the process's task (an image that cannot be pulled, a
     /// container that keeps failing, its node down); nil while all is well.
@@ -45,7 +45,7 @@ public struct ServiceProcess: Entity {
     public var relocation: Relocation?
     /// What the process returned when it was last suspended: sent back (`ResumeProcessMessage`)
     /// when it starts again, instead of its configuration.
-    public var suspendedState: Data?
+    @Secret public var suspendedState: Data?
     public var created: Date?
 
     public init(id: String = ObjectID.generate(), revision: Int = 0, name: String, userId: String, serviceId: String,
