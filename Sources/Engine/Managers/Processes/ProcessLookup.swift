@@ -14,6 +14,11 @@ struct ProcessLookup: Sendable {
     /// The process a reference names among those `caller` may see: its id, its name, or a unique
     /// id prefix. Another user's process is not found, never forbidden.
     func process(_ reference: String, by caller: Caller) async throws -> ServiceProcess {
+        // An id is one indexed read (what the REST API and the console name processes by).
+        if ObjectID.isValid(reference), let process = try await store.fetch(ServiceProcess.self, id: reference),
+           caller.maySee(process) {
+            return process
+        }
         let visible = try await processes(by: caller)
         let owners = caller.isAdmin
             ? Dictionary(try await store.all(User.self).map { ($0.id, $0.username) }, uniquingKeysWith: { first, _ in first })
