@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "Engine", targets: ["Engine"]),
         .library(name: "Protocol", targets: ["Protocol"]),
         .library(name: "Console", targets: ["Console"]),
+        .library(name: "DefpiAPI", targets: ["DefpiAPI"]),
         .library(name: "ServiceKit", targets: ["ServiceKit"]),
     ],
     dependencies: [

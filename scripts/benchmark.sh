@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # benchmark.sh - runs the performance benchmarks (Benchmarks/) in release mode: the stores (SQLite,
 # and MongoDB on the test bed's server) and the cluster connectors (the test bed's registry and
-# swarm) and the console (rendering; the release binary in tmux on the test bed). It brings the
+# swarm), the REST API and the console (rendering; the release binary in tmux on the test bed). It brings the
 # test bed up and leaves it up; `scripts/testbed.sh down` stops it.
 # Arguments go to `swift package benchmark` (e.g. `--filter SQLite`).
 set -euo pipefail

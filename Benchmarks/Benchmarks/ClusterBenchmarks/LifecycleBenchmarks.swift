@@ -129,7 +129,7 @@ final class LifecycleBed: @unchecked Sendable {
         docker = tools.docker
         server = Process()
         server.executableURL = URL(fileURLWithPath: tools.binary)
-        server.arguments = ["serve"]
+        server.arguments = ["serve", "--listen", "127.0.0.1:0"]
         server.environment = environment
         try server.run()
         engine = try await Engine(settings: EngineSettings(

@@ -19,21 +19,16 @@ extension RESTAPI {
             let filter = try Self.changeFilter(query)
             var page = try await queue.changes(filter, by: caller)
             if query.sortField != nil && !query.descending { page.items.reverse() }
-            var response = try APIBody.json(try ListQuery.objects(page.items, hiding: shape.hidden, context: context))
-            response.headers[HTTPField.Name("X-Total-Count")!] = "\(page.total)"
-            return response
+            return try APIBody.json(page.items, total: page.total)
         }
         router.get("/pendingchange/:id") { request, context -> Response in
-            try APIBody.item(try await queue.change(try request.parameter("id", context), by: try context.signedIn()),
-                             shape: shape, context: context)
+            try APIBody.json(try await queue.change(try request.parameter("id", context), by: try context.signedIn()))
         }
         router.post("/pendingchange/:id/retry") { request, context -> Response in
-            try APIBody.item(try await queue.retry(try request.parameter("id", context), by: try context.signedIn()),
-                             shape: shape, context: context)
+            try APIBody.json(try await queue.retry(try request.parameter("id", context), by: try context.signedIn()))
         }
         router.post("/pendingchange/:id/cancel") { request, context -> Response in
-            try APIBody.item(try await queue.cancel(try request.parameter("id", context), by: try context.signedIn()),
-                             shape: shape, context: context)
+            try APIBody.json(try await queue.cancel(try request.parameter("id", context), by: try context.signedIn()))
         }
         router.delete("/pendingchange/:id") { request, context -> Response in
             let caller = try context.signedIn()

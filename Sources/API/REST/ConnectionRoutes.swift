@@ -18,8 +18,7 @@ extension RESTAPI {
         let connections = engine.connections
         let shape = ResourceShapes.connection
         router.get("/connection") { request, context -> Response in
-            try ListQuery(request, shape: shape).response(try await connections.connections(by: try context.signedIn()),
-                                                          shape: shape, context: context)
+            try ListQuery(request, shape: shape).response(try await connections.connections(by: try context.signedIn()))
         }
         // Before `/connection/:id`: for a (process, interface), every other one as compatible, incompatible or full.
         router.get("/connection/candidates") { request, context -> Response in
@@ -30,12 +29,10 @@ extension RESTAPI {
             }
             let candidates = try await connections.candidates(
                 for: InterfaceReference(process: String(process), interface: String(interface)), by: caller)
-            return try ListQuery(request, shape: ResourceShapes.candidate).response(candidates, shape: ResourceShapes.candidate,
-                                                                                   context: context)
+            return try ListQuery(request, shape: ResourceShapes.candidate).response(candidates)
         }
         router.get("/connection/:id") { request, context -> Response in
-            try APIBody.item(try await connections.connection(try request.parameter("id", context), by: try context.signedIn()),
-                             shape: shape, context: context)
+            try APIBody.json(try await connections.connection(try request.parameter("id", context), by: try context.signedIn()))
         }
         router.post("/connection") { request, context -> Response in
             let caller = try context.signedIn()
@@ -43,7 +40,7 @@ extension RESTAPI {
             let (connection, changes) = try await connections.create(
                 InterfaceReference(process: body.endpoint1.processId, interface: body.endpoint1.interfaceId),
                 InterfaceReference(process: body.endpoint2.processId, interface: body.endpoint2.interfaceId), by: caller)
-            return try APIBody.item(connection, shape: shape, context: context, status: .created).naming(changes)
+            return try APIBody.json(connection, status: .created).naming(changes)
         }
         router.delete("/connection/:id") { request, context -> Response in
             let changes = try await connections.remove(try request.parameter("id", context), by: try context.signedIn())

@@ -3,18 +3,15 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 
-/// How one kind of resource is shown and listed: the fields it never shows, and the `_filters`
-/// keys it takes (each an allow-listed match, never a query handed to the store).
+/// How one kind of resource is listed: the `_filters` keys it takes, each an allow-listed match,
+/// never a query handed to the store.
 struct ResourceShape: Sendable {
     typealias Match = @Sendable (_ item: [String: Any], _ value: Any) throws -> Bool
 
-    /// Fields no answer carries: secrets (tokens, hashes) and internals.
-    var hidden: Set<String> = []
     var filters: [String: Match] = [:]
 
     /// Every filter takes `ids[]` (a list of ids) and `name` (equal, or `/regex/`).
-    init(hidden: Set<String> = [], equal fields: [String] = [], custom: [String: Match] = [:]) {
-        self.hidden = hidden
+    init(equal fields: [String] = [], custom: [String: Match] = [:]) {
         filters = ["ids[]": Self.anyOf("id"), "ids": Self.anyOf("id"), "name": Self.nameMatch]
         for field in fields { filters[field] = Self.equal(field) }
         filters.merge(custom) { $1 }
@@ -72,8 +69,10 @@ struct ListQuery {
     var sortField: String?
     var descending = false
     var filters: [String: Any] = [:]
+    let shape: ResourceShape
 
     init(_ request: Request, shape: ResourceShape) throws {
+        self.shape = shape
         let query = request.uri.queryParameters
         page = try Self.number(query["_page"], name: "_page") ?? page
         perPage = try Self.number(query["_perPage"], name: "_perPage") ?? perPage
@@ -104,35 +103,30 @@ struct ListQuery {
         return value
     }
 
-    /// The page of `items` this query asks for, as JSON, with the filtered total.
-    func response<Item: Encodable>(_ items: [Item], shape: ResourceShape, context: APIContext) throws -> Response {
-        var objects = try Self.objects(items, hiding: shape.hidden, context: context)
-        for (key, value) in filters {
-            guard let match = shape.filters[key] else { continue }
-            objects = try objects.filter { try match($0, value) }
-        }
-        if let sortField {
-            guard objects.isEmpty || objects.contains(where: { $0[sortField] != nil }) else {
-                throw APIError(.invalidRequest, message: "cannot sort on \(sortField): no item has that field")
+    /// The page of `items` this query asks for, as JSON, with the filtered total. Filters and
+    /// sorting read the items' JSON fields (secrets left out, so none can be sorted on); the
+    /// answer encodes the items themselves.
+    func response<Item: Encodable>(_ items: [Item]) throws -> Response {
+        var selected = Array(items.indices)
+        if !filters.isEmpty || sortField != nil {
+            let objects = (try JSONSerialization.jsonObject(with: ModelCoding.redacted(items)) as? [[String: Any]]) ?? []
+            for (key, value) in filters {
+                guard let match = shape.filters[key] else { continue }
+                selected = try selected.filter { try match(objects[$0], value) }
             }
-            objects.sort { Self.ordered($0[sortField], $1[sortField], descending: descending) }
+            if let sortField {
+                guard objects.isEmpty || objects.contains(where: { $0[sortField] != nil }) else {
+                    throw APIError(.invalidRequest, message: "cannot sort on \(sortField): no item has that field")
+                }
+                selected.sort { Self.ordered(objects[$0][sortField], objects[$1][sortField], descending: descending) }
+            }
         }
-        let total = objects.count
+        let total = selected.count
         if page > 0 && perPage > 0 {
-            let start = min((page - 1).multipliedReportingOverflow(by: perPage).partialValue, total)
-            objects = Array(objects[max(0, start)..<min(total, max(0, start) + perPage)])
+            let start = min(max(0, (page - 1).multipliedReportingOverflow(by: perPage).partialValue), total)
+            selected = Array(selected[start..<min(total, start + perPage)])
         }
-        var response = try APIBody.json(objects)
-        response.headers[HTTPField.Name("X-Total-Count")!] = "\(total)"
-        return response
-    }
-
-    /// Items as JSON objects without the hidden fields.
-    static func objects<Item: Encodable>(_ items: [Item], hiding hidden: Set<String>, context: APIContext) throws -> [[String: Any]] {
-        let data = try context.responseEncoder.encode(items)
-        let objects = (try JSONSerialization.jsonObject(with: data) as? [[String: Any]]) ?? []
-        guard !hidden.isEmpty else { return objects }
-        return objects.map { $0.filter { !hidden.contains($0.key) } }
+        return try APIBody.json(selected.map { items[$0] }, total: total)
     }
 
     /// Ascending by text or number, items without the field last (in either direction).
@@ -147,18 +141,12 @@ struct ListQuery {
     }
 }
 
-/// JSON answers.
+/// JSON answers: the model's JSON, keys sorted, secret fields left out.
 enum APIBody {
-    /// `value` (a JSON object or array from `JSONSerialization`) as a JSON answer.
-    static func json(_ value: Any, status: HTTPResponse.Status = .ok) throws -> Response {
-        let data = try JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .withoutEscapingSlashes])
-        return Response(status: status, headers: [.contentType: "application/json; charset=utf-8"],
-                        body: .init(byteBuffer: ByteBuffer(bytes: data)))
-    }
-
-    /// One resource as a JSON answer, without the shape's hidden fields.
-    static func item<Item: Encodable>(_ item: Item, shape: ResourceShape, context: APIContext,
-                                      status: HTTPResponse.Status = .ok) throws -> Response {
-        try json(ListQuery.objects([item], hiding: shape.hidden, context: context).first ?? [:], status: status)
+    /// `value` as a JSON answer; with `total`, a list's `X-Total-Count`.
+    static func json<Value: Encodable>(_ value: Value, status: HTTPResponse.Status = .ok, total: Int? = nil) throws -> Response {
+        var headers: HTTPFields = [.contentType: "application/json; charset=utf-8"]
+        if let total { headers[HTTPField.Name("X-Total-Count")!] = "\(total)" }
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: try ModelCoding.redacted(value))))
     }
 }

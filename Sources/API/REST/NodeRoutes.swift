@@ -40,19 +40,19 @@ extension RESTAPI {
                 // Visibility is the Engine's: a user sees no unidentified node.
                 let caller = try context.signedIn()
                 let query = try ListQuery(request, shape: shape)
-                return try query.response(try await nodes.nodes(by: caller).filter { $0.kind == kind }, shape: shape, context: context)
+                return try query.response(try await nodes.nodes(by: caller).filter { $0.kind == kind })
             }
             router.get(RouterPath(path + "/:id")) { request, context -> Response in
                 let node = try await nodes.node(try request.parameter("id", context), by: try context.signedIn())
                 guard node.kind == kind else { throw LookupError.notFound(what: "\(kind.rawValue.lowercased()) node", reference: node.id) }
-                return try APIBody.item(node, shape: shape, context: context)
+                return try APIBody.json(node)
             }
             router.put(RouterPath(path + "/:id")) { request, context -> Response in
                 let caller = try context.signedIn()
                 let node = try await nodes.node(try request.parameter("id", context), by: caller)
                 let body = try await request.decode(Rename.self, context: context)
                 let change = try await nodes.rename(node.id, to: body.name, by: caller)
-                return try APIBody.item(try await nodes.node(node.id, by: caller), shape: shape, context: context).naming([change])
+                return try APIBody.json(try await nodes.node(node.id, by: caller)).naming([change])
             }
             guard kind != .unidentified else { continue }
             router.delete(RouterPath(path + "/:id")) { request, context -> Response in
@@ -73,7 +73,7 @@ extension RESTAPI {
                     change = try await nodes.classifyPrivate(try body.node(), owner: owner, name: body.name, by: caller)
                 }
                 let node = try await nodes.node(change.resources.first ?? "", by: caller)
-                return try APIBody.item(node, shape: shape, context: context, status: .created).naming([change])
+                return try APIBody.json(node, status: .created).naming([change])
             }
         }
         addPoolRoutes(to: router)
@@ -89,23 +89,22 @@ extension RESTAPI {
         let pools = engine.pools
         let shape = ResourceShapes.pool
         router.get("/nodepool") { request, context -> Response in
-            try ListQuery(request, shape: shape).response(try await pools.pools(by: try context.signedIn()), shape: shape, context: context)
+            try ListQuery(request, shape: shape).response(try await pools.pools(by: try context.signedIn()))
         }
         router.get("/nodepool/:id") { request, context -> Response in
-            try APIBody.item(try await pools.pool(try request.parameter("id", context), by: try context.signedIn()),
-                             shape: shape, context: context)
+            try APIBody.json(try await pools.pool(try request.parameter("id", context), by: try context.signedIn()))
         }
         router.post("/nodepool") { request, context -> Response in
             let caller = try context.signedIn()
             let body = try await request.decode(PoolInput.self, context: context)
-            return try APIBody.item(try await pools.create(named: body.name, by: caller), shape: shape, context: context, status: .created)
+            return try APIBody.json(try await pools.create(named: body.name, by: caller), status: .created)
         }
         router.put("/nodepool/:id") { request, context -> Response in
             let caller = try context.signedIn()
             let pool = try await pools.pool(try request.parameter("id", context), by: caller)
             let body = try await request.decode(PoolInput.self, context: context)
             if let id = body.id, id != pool.id { throw APIError(.invalidRequest, message: "the body's id \(id) is not the path's \(pool.id)") }
-            return try APIBody.item(try await pools.rename(pool.id, to: body.name, by: caller), shape: shape, context: context)
+            return try APIBody.json(try await pools.rename(pool.id, to: body.name, by: caller))
         }
         router.delete("/nodepool/:id") { request, context -> Response in
             try await pools.delete(try request.parameter("id", context), by: try context.signedIn())

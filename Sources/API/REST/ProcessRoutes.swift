@@ -25,17 +25,16 @@ extension RESTAPI {
                 }.map { "\($0.id) \($0.version)" })
                 listed = listed.filter { offering.contains("\($0.serviceId) \($0.serviceVersion)") }
             }
-            return try query.response(listed, shape: shape, context: context)
+            return try query.response(listed)
         }
         router.get("/process/:id") { request, context -> Response in
-            try APIBody.item(try await processes.process(try request.parameter("id", context), by: try context.signedIn()),
-                             shape: shape, context: context)
+            try APIBody.json(try await processes.process(try request.parameter("id", context), by: try context.signedIn()))
         }
         router.post("/process") { request, context -> Response in
             let caller = try context.signedIn()
             let body = try await request.decode(ProcessInput.self, context: context)
             let (process, change) = try await processes.create(try body.request(), by: caller)
-            return try APIBody.item(process, shape: shape, context: context, status: .created).naming([change])
+            return try APIBody.json(process, status: .created).naming([change])
         }
         router.put("/process/:id") { request, context -> Response in
             let caller = try context.signedIn()
@@ -49,7 +48,7 @@ extension RESTAPI {
                 let removed = Set(process.configuration.map(\.key)).subtracting(configuration.map(\.key))
                 changes.append(try await processes.configure(process.id, set: configuration, unset: removed.sorted(), by: caller))
             }
-            return try APIBody.item(try await processes.process(process.id, by: caller), shape: shape, context: context)
+            return try APIBody.json(try await processes.process(process.id, by: caller))
                 .naming(changes)
         }
         router.delete("/process/:id") { request, context -> Response in
@@ -69,7 +68,7 @@ extension RESTAPI {
         }
         router.get("/process/:id/history") { request, context -> Response in
             let events = try await processes.history(try request.parameter("id", context), by: try context.signedIn())
-            return try ListQuery(request, shape: ResourceShape()).response(events, shape: ResourceShape(), context: context)
+            return try ListQuery(request, shape: ResourceShape()).response(events)
         }
     }
 

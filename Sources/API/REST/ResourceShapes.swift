@@ -2,7 +2,7 @@ import Foundation
 
 /// How each resource of the API is shown and filtered.
 enum ResourceShapes {
-    static let user = ResourceShape(hidden: ["passwordHash"], equal: ["username", "email", "admin"])
+    static let user = ResourceShape(equal: ["username", "email", "admin"])
     static let login = ResourceShape()
     static let node = ResourceShape(equal: ["hostname", "dockerId", "status", "architecture", "availability", "role", "kind",
                                             "nodePoolId", "userId"])
@@ -10,12 +10,10 @@ enum ResourceShapes {
     static let service = ResourceShape(equal: ["version", "repository"])
     static let interface = ResourceShape(equal: ["serviceId", "allowMultiple", "autoConnect"],
                                          custom: ["hashpair": interfaceHasHashPair])
-    /// A process's token lets its holder act as the process: it never leaves the Engine.
-    static let process = ResourceShape(hidden: ["token", "suspendedState"],
-                                       equal: ["userId", "serviceId", "serviceVersion", "state", "nodePoolId", "privateNodeId",
+    static let process = ResourceShape(equal: ["userId", "serviceId", "serviceVersion", "state", "nodePoolId", "privateNodeId",
                                                "publicNodeId", "runningNodeId"])
     static let connection = ResourceShape(equal: ["userId", "state"], custom: ["processId": connectionTouches])
-    static let change = ResourceShape(hidden: ["payload"], equal: ["type", "state", "userId", "resource"])
+    static let change = ResourceShape(equal: ["type", "state", "userId", "resource"])
     static let candidate = ResourceShape(equal: ["processId", "process", "interfaceId", "fit"])
 
     /// `hashpair` = `SENDS;RECEIVES`: an interface with a version of exactly those hashes.

@@ -10,28 +10,28 @@ extension RESTAPI {
         router.get("/service") { request, context -> Response in
             _ = try context.signedIn()
             let current = try await services.catalog().entries.compactMap(\.current)
-            return try ListQuery(request, shape: shape).response(current, shape: shape, context: context)
+            return try ListQuery(request, shape: shape).response(current)
         }
         router.get("/service/:id") { request, context -> Response in
             _ = try context.signedIn()
-            return try APIBody.item(try await services.service(try request.parameter("id", context)), shape: shape, context: context)
+            return try APIBody.json(try await services.service(try request.parameter("id", context)))
         }
         router.get("/service/:id/all") { request, context -> Response in
             _ = try context.signedIn()
             let versions = try await services.versions(of: try request.parameter("id", context))
-            return try ListQuery(request, shape: shape).response(versions, shape: shape, context: context)
+            return try ListQuery(request, shape: shape).response(versions)
         }
         router.get("/service/:id/:version") { request, context -> Response in
             _ = try context.signedIn()
             let service = try await services.service(try request.parameter("id", context),
                                                      version: try request.parameter("version", context))
-            return try APIBody.item(service, shape: shape, context: context)
+            return try APIBody.json(service)
         }
         let interfaceShape = ResourceShapes.interface
         router.get("/interface") { request, context -> Response in
             _ = try context.signedIn()
             let interfaces = try await Self.currentInterfaces(services)
-            return try ListQuery(request, shape: interfaceShape).response(interfaces, shape: interfaceShape, context: context)
+            return try ListQuery(request, shape: interfaceShape).response(interfaces)
         }
         // Interface ids are SERVICE/NAME (`meter/readings`): the two segments of the path.
         router.get("/interface/:serviceId/:name") { request, context -> Response in
@@ -40,7 +40,7 @@ extension RESTAPI {
             guard let interface = try await Self.currentInterfaces(services).first(where: { $0.id == id }) else {
                 throw LookupError.notFound(what: "interface", reference: id)
             }
-            return try APIBody.item(interface, shape: interfaceShape, context: context)
+            return try APIBody.json(interface)
         }
     }
 

@@ -23,7 +23,7 @@ extension RESTAPI {
             }
             let issued = try await signIn.signIn(username: credentials.username, password: credentials.password,
                                                  source: context.source)
-            return try APIBody.item(issued, shape: ResourceShapes.login, context: context, status: .created)
+            return try APIBody.json(issued, status: .created)
         }
         router.post("/logout") { _, context -> Response in
             _ = try context.signedIn()

@@ -30,22 +30,21 @@ extension RESTAPI {
         let shape = ResourceShapes.user
         router.get("/user") { request, context -> Response in
             let query = try ListQuery(request, shape: shape)
-            return try query.response(try await users.users(by: try context.signedIn()), shape: shape, context: context)
+            return try query.response(try await users.users(by: try context.signedIn()))
         }
         router.get("/user/by_username/:name") { request, context -> Response in
             let user = try await users.user(try request.parameter("name", context), by: try context.signedIn())
-            return try APIBody.item(user, shape: shape, context: context)
+            return try APIBody.json(user)
         }
         router.get("/user/:id") { request, context -> Response in
-            try APIBody.item(try await users.user(try request.parameter("id", context), by: try context.signedIn()),
-                             shape: shape, context: context)
+            try APIBody.json(try await users.user(try request.parameter("id", context), by: try context.signedIn()))
         }
         router.post("/user") { request, context -> Response in
             let caller = try context.signedIn()
             let body = try await request.decode(NewUser.self, context: context)
             let user = try await users.create(username: body.username, password: body.password, email: body.email,
                                               admin: body.admin ?? false, by: caller)
-            return try APIBody.item(user, shape: shape, context: context, status: .created)
+            return try APIBody.json(user, status: .created)
         }
         router.put("/user/:id") { request, context -> Response in
             let caller = try context.signedIn()
@@ -64,7 +63,7 @@ extension RESTAPI {
             let password = body.password.flatMap { $0.isEmpty ? nil : $0 }
             let updated = try await users.update(current.id, email: body.email.map { .some($0) }, password: password,
                                                  admin: body.admin, by: caller)
-            return try APIBody.item(updated, shape: shape, context: context)
+            return try APIBody.json(updated)
         }
         router.delete("/user/:id") { request, context -> Response in
             try await users.delete(try request.parameter("id", context), by: try context.signedIn())
