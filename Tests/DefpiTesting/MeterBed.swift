@@ -79,6 +79,11 @@ public struct MeterBed: Sendable {
         try await defpi(arguments, input: input)
     }
 
+    /// `defpi serve` on this bed, its REST API on a free port (tests run side by side).
+    public func serve() throws -> ChildProcess {
+        try DefpiCommand.spawn(["serve", "--listen", "127.0.0.1:0"], environment: environment)
+    }
+
     /// Runs `defpi`, throwing its error output unless it succeeds: for set-up steps.
     public func succeed(_ arguments: [String], input: String? = nil) async throws {
         let result = try await defpi(arguments, input: input)

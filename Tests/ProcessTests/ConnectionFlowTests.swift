@@ -22,7 +22,7 @@ struct ConnectionFlowTests {
             let connection = try JSONDecoder().decode(Connection.self, from: Data(created.stdout.utf8))
             #expect(connection.endpoint1.state == nil && connection.endpoint2.state == nil && connection.port == 5000)
 
-            let server = try DefpiCommand.spawn(["serve"], environment: bed.environment)
+            let server = try bed.serve()
             defer { server.kill() }
             let started = ContinuousClock.now
             var shown: Connection?
@@ -80,7 +80,7 @@ struct ConnectionFlowTests {
         try await SwarmGateway.turn {
             defer { Task { try? await bed.docker.removeService(GatewayManager.serviceName) } }
             try await bed.queue([("m1", "meter:1.0.0", worker), ("a1", "aggregator", worker)])
-            let server = try DefpiCommand.spawn(["serve"], environment: bed.environment)
+            let server = try bed.serve()
             defer { server.kill() }
             var listed: [Connection] = []
             let connected = await eventually(timeout: .seconds(90)) {

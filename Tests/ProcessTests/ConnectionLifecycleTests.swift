@@ -17,7 +17,7 @@ struct ConnectionLifecycleTests {
         try await SwarmGateway.turn {
             defer { Task { try? await bed.docker.removeService(GatewayManager.serviceName) } }
             try await bed.queue([("m1", "meter", nodes[1]), ("m2", "meter", nodes[2]), ("a1", "aggregator", nodes[2])], configuration: ["INTERVAL=0.2"])
-            let server = try DefpiCommand.spawn(["serve"], environment: bed.environment)
+            let server = try bed.serve()
             defer { server.kill() }
             let ids = try await processIds(bed)
             let (m1, m2, a1) = (try #require(ids["m1"]), try #require(ids["m2"]), try #require(ids["a1"]))

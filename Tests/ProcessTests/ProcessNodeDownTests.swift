@@ -22,7 +22,7 @@ struct ProcessNodeDownTests {
         try await SwarmGateway.turn {
             defer { Task { try? await docker.removeService(GatewayManager.serviceName) } }
             try await bed.classifyForAlice([doomed, manager])
-            let server = try DefpiCommand.spawn(["serve"], environment: bed.environment)
+            let server = try bed.serve()
             defer { server.kill() }
             let created = try await bed.defpi("process", "create", "meter", "--user", "alice", "--node", doomed, "--name", "nd-1",
                                               "-e", "INTERVAL=0.2", "--detach")
