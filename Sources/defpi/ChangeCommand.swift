@@ -37,9 +37,10 @@ struct ChangeCommand: AsyncParsableCommand {
                     return state
                 }
                 let engine = try await engine.makeEngine()
+                let caller = try await self.engine.caller(on: engine)
                 let page = try await engine.queue.changes(ChangeFilter(
                     states: states, kinds: kind.map { PendingChangeKind(rawValue: $0.uppercased()) },
-                    user: user, resource: resource, offset: offset, limit: limit), by: .localOperator())
+                    user: user, resource: resource, offset: offset, limit: limit), by: caller)
                 if format.output == .json { return try format.printJSON(page.items) }
                 var table = Table("ID", "KIND", "STATE", "TRIES", "AGE", "BY", "DESCRIPTION", "LAST ERROR")
                 let now = Date()
@@ -65,7 +66,8 @@ struct ChangeCommand: AsyncParsableCommand {
         func run() async throws {
             try await reportingErrors {
                 let engine = try await engine.makeEngine()
-                let change = try await engine.queue.change(target.change, by: .localOperator())
+                let caller = try await self.engine.caller(on: engine)
+                let change = try await engine.queue.change(target.change, by: caller)
                 if format.output == .json { return try format.printJSON(change) }
                 let time = ISO8601DateFormatter()
                 var details = Details()
@@ -83,7 +85,7 @@ struct ChangeCommand: AsyncParsableCommand {
                 details.add("Last error", change.lastError)
                 details.add("Payload", String(decoding: try ModelCoding.encoder(sortedKeys: true).encode(change.payload), as: UTF8.self))
                 details.print()
-                let history = try await engine.queue.history(of: change.id, by: .localOperator())
+                let history = try await engine.queue.history(of: change.id, by: caller)
                 guard !history.isEmpty else { return }
                 print("")
                 Table.audit(history).print()
@@ -101,7 +103,8 @@ struct ChangeCommand: AsyncParsableCommand {
         func run() async throws {
             try await reportingErrors {
                 let engine = try await engine.makeEngine()
-                try await waiting.settle(try await engine.queue.retry(target.change, by: .localOperator()), in: engine)
+                let caller = try await self.engine.caller(on: engine)
+                try await waiting.settle(try await engine.queue.retry(target.change, by: caller), in: engine)
             }
         }
     }
@@ -113,7 +116,7 @@ struct ChangeCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingErrors {
-                let cancelled = try await engine.makeEngine().queue.cancel(target.change, by: .localOperator())
+                let cancelled = try await engine.acting { engine, caller in try await engine.queue.cancel(target.change, by: caller) }
                 print("cancelled: \(cancelled.description)")
             }
         }
@@ -127,7 +130,7 @@ struct ChangeCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingErrors {
-                try await engine.makeEngine().queue.dismiss(target.change, by: .localOperator())
+                try await engine.acting { engine, caller in try await engine.queue.dismiss(target.change, by: caller) }
                 print("dismissed: \(target.change)")
             }
         }

@@ -27,14 +27,15 @@ struct ConnectionCommand: AsyncParsableCommand {
             try await reportingErrors {
                 let (a, b) = (try InterfaceReference(parsing: first), try InterfaceReference(parsing: second))
                 let engine = try await engine.makeEngine()
-                let (connection, changes) = try await engine.connections.create(a, b, by: .localOperator())
+                let caller = try await self.engine.caller(on: engine)
+                let (connection, changes) = try await engine.connections.create(a, b, by: caller)
                 guard !change.detach else {
                     if format.output == .json { return try format.printJSON(connection) }
                     return print("queued: connection \(connection.id) \(a) ↔ \(b) (changes \(changes.map(\.id).joined(separator: ", ")))")
                 }
-                let made = try await ConnectionWaiting.told(connection, changes: changes, in: engine, timeout: change.timeout ?? 30)
+                let made = try await ConnectionWaiting.told(connection, changes: changes, in: engine, as: caller, timeout: change.timeout ?? 30)
                 if format.output == .json { return try format.printJSON(made) }
-                let labels = try await engine.connections.endpointLabels(by: .localOperator())
+                let labels = try await engine.connections.endpointLabels(by: caller)
                 print("connection \(made.id) \(ConnectionWaiting.describe(made, labels)): \(ConnectionWaiting.state(of: made))")
             }
         }
@@ -50,9 +51,10 @@ struct ConnectionCommand: AsyncParsableCommand {
         func run() async throws {
             try await reportingErrors {
                 let engine = try await engine.makeEngine()
-                let connections = try await engine.connections.connections(by: .localOperator(), process: process)
+                let caller = try await self.engine.caller(on: engine)
+                let connections = try await engine.connections.connections(by: caller, process: process)
                 if format.output == .json { return try format.printJSON(connections) }
-                let labels = try await engine.connections.endpointLabels(by: .localOperator())
+                let labels = try await engine.connections.endpointLabels(by: caller)
                 var table = Table("ID", "FROM", "TO", "VERSIONS", "PORT", "STATE", "AGE")
                 let now = Date()
                 for connection in connections {
@@ -76,9 +78,10 @@ struct ConnectionCommand: AsyncParsableCommand {
         func run() async throws {
             try await reportingErrors {
                 let engine = try await engine.makeEngine()
-                let connection = try await engine.connections.connection(self.connection, by: .localOperator())
+                let caller = try await self.engine.caller(on: engine)
+                let connection = try await engine.connections.connection(self.connection, by: caller)
                 if format.output == .json { return try format.printJSON(connection) }
-                let labels = try await engine.connections.endpointLabels(by: .localOperator())
+                let labels = try await engine.connections.endpointLabels(by: caller)
                 var details = Details()
                 details.add("ID", connection.id)
                 details.add("State", ConnectionWaiting.state(of: connection))
@@ -106,7 +109,8 @@ struct ConnectionCommand: AsyncParsableCommand {
         func run() async throws {
             try await reportingErrors {
                 let engine = try await engine.makeEngine()
-                let changes = try await engine.connections.remove(connection, by: .localOperator())
+                let caller = try await self.engine.caller(on: engine)
+                let changes = try await engine.connections.remove(connection, by: caller)
                 for change in changes { try await self.change.settle(change, in: engine, quiet: true) }
                 if !self.change.detach { print("connection \(connection) removed") }
             }
@@ -124,8 +128,9 @@ struct ConnectionCommand: AsyncParsableCommand {
         func run() async throws {
             try await reportingErrors {
                 let engine = try await engine.makeEngine()
+                let caller = try await self.engine.caller(on: engine)
                 let candidates = try await engine.connections.candidates(for: try InterfaceReference(parsing: interface),
-                                                                        by: .localOperator())
+                                                                        by: caller)
                 if format.output == .json { return try format.printJSON(candidates) }
                 var table = Table("INTERFACE", "FIT", "WHY")
                 for candidate in candidates { table.add(candidate.label, candidate.fit.rawValue, candidate.reason ?? "") }
@@ -139,7 +144,7 @@ struct ConnectionCommand: AsyncParsableCommand {
 enum ConnectionWaiting {
     /// Works the queue for `changes` until each side has been told (or will be, when its process
     /// runs); returns the connection as it stands then.
-    static func told(_ connection: Connection, changes: [PendingChange], in engine: Engine, timeout: Int) async throws
+    static func told(_ connection: Connection, changes: [PendingChange], in engine: Engine, as caller: Caller, timeout: Int) async throws
         -> Connection
     {
         for change in changes {
@@ -153,7 +158,7 @@ enum ConnectionWaiting {
                     "\(change.description) has not taken effect yet (\(settled.lastError ?? "still running")); it stays queued as change \(change.id)")
             }
         }
-        return try await engine.connections.connection(connection.id, by: .localOperator())
+        return try await engine.connections.connection(connection.id, by: caller)
     }
 
     static func describe(_ connection: Connection, _ labels: EndpointLabels) -> String {

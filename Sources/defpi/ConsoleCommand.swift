@@ -27,9 +27,6 @@ struct ConsoleCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Sign in as this user (the password is asked on the terminal); what is shown and allowed is theirs. Default: the local operator, an admin.", valueName: "name"))
     var user: String?
 
-    @Option(name: .customLong("as"), help: ArgumentHelp("View defpi as this user, with their rights and no more (admins only).", valueName: "user"))
-    var viewAs: String?
-
     @Flag(inversion: .prefixedNo, help: "Clicks select and open, the wheel scrolls (default: 'console.mouse' in the config file, else off, which leaves the terminal's own text selection working).")
     var mouse: Bool?
 
@@ -75,7 +72,8 @@ extension ConsoleCommand {
             let source = environment["SSH_CLIENT"].flatMap { $0.split(separator: " ").first.map(String.init) } ?? "console"
             caller = try await engine.signIn.caller(username: user, password: try PasswordInput.signIn(as: user), source: source)
         }
-        if let viewAs { caller = try await engine.users.viewing(as: viewAs, by: caller) }
+        // --as (of the engine options): an admin views as a user.
+        if let viewAs = self.engine.actingAs { caller = try await engine.users.viewing(as: viewAs, by: caller) }
         return caller
     }
 }

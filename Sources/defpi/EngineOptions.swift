@@ -24,6 +24,24 @@ struct EngineOptions: ParsableArguments {
     @Option(name: .long, help: "Repository prefix of service images (default: $DEFPI_REGISTRY_PREFIX, then the config file, then 'services').")
     var registryPrefix: String?
 
+    @Option(name: .customLong("as"), help: ArgumentHelp(
+        "Act as this user (username or id): see and change only what they may. Default: the local operator, an admin.",
+        valueName: "user"))
+    var actingAs: String?
+
+    /// Who the verb acts as: the local operator (someone with the store and the Docker socket,
+    /// an admin, as Docker treats the `docker` group), or with `--as`, exactly the user named.
+    func caller(on engine: Engine) async throws -> Caller {
+        guard let actingAs else { return .localOperator() }
+        return try await engine.users.viewing(as: actingAs, by: .localOperator())
+    }
+
+    /// Runs `body` with a new Engine and the caller the verb acts as.
+    func acting<Result>(_ body: (Engine, Caller) async throws -> Result) async throws -> Result {
+        let engine = try await makeEngine()
+        return try await body(engine, try await caller(on: engine))
+    }
+
     func registrySettings() throws -> RegistrySettings {
         let password = registryPasswordStdin ? Swift.readLine(strippingNewline: true) : nil
         return try RegistrySettings.resolve(url: registry, username: registryUsername, password: password,

@@ -17,9 +17,10 @@ struct NodeCommand: AsyncParsableCommand {
         func run() async throws {
             try await reportingErrors {
                 let engine = try await engine.makeSyncedEngine()
-                let nodes = try await engine.nodes.nodes(by: .localOperator())
+                let caller = try await self.engine.caller(on: engine)
+                let nodes = try await engine.nodes.nodes(by: caller)
                 if format.output == .json { return try format.printJSON(nodes) }
-                let names = try await PlacementNames(engine)
+                let names = try await PlacementNames(engine, as: caller)
                 var table = Table("ID", "NAME", "KIND", "POOL/OWNER", "STATUS", "AVAILABILITY", "ROLE", "ARCH", "HOSTNAME")
                 for node in nodes {
                     table.add(String(node.dockerId.prefix(12)), node.name, node.kind.rawValue.lowercased(),
@@ -41,9 +42,10 @@ struct NodeCommand: AsyncParsableCommand {
         func run() async throws {
             try await reportingErrors {
                 let engine = try await engine.makeSyncedEngine()
-                let node = try await engine.nodes.node(target.node, by: .localOperator())
+                let caller = try await self.engine.caller(on: engine)
+                let node = try await engine.nodes.node(target.node, by: caller)
                 if format.output == .json { return try format.printJSON(node) }
-                let names = try await PlacementNames(engine)
+                let names = try await PlacementNames(engine, as: caller)
                 var details = Details()
                 details.add("Name", node.name)
                 details.add("ID", node.id)
@@ -88,10 +90,11 @@ struct NodeCommand: AsyncParsableCommand {
         func run() async throws {
             try await reportingErrors {
                 let engine = try await engine.makeSyncedEngine()
+                let caller = try await self.engine.caller(on: engine)
                 let queued = if let pool {
-                    try await engine.nodes.classifyPublic(target.node, pool: pool, name: name, by: .localOperator())
+                    try await engine.nodes.classifyPublic(target.node, pool: pool, name: name, by: caller)
                 } else {
-                    try await engine.nodes.classifyPrivate(target.node, owner: owner!, name: name, by: .localOperator())
+                    try await engine.nodes.classifyPrivate(target.node, owner: owner!, name: name, by: caller)
                 }
                 try await change.settle(queued, in: engine)
             }
@@ -108,7 +111,8 @@ struct NodeCommand: AsyncParsableCommand {
         func run() async throws {
             try await reportingErrors {
                 let engine = try await engine.makeSyncedEngine()
-                try await change.settle(try await engine.nodes.declassify(target.node, by: .localOperator()), in: engine)
+                let caller = try await self.engine.caller(on: engine)
+                try await change.settle(try await engine.nodes.declassify(target.node, by: caller), in: engine)
             }
         }
     }
@@ -124,7 +128,8 @@ struct NodeCommand: AsyncParsableCommand {
         func run() async throws {
             try await reportingErrors {
                 let engine = try await engine.makeSyncedEngine()
-                try await change.settle(try await engine.nodes.rename(target.node, to: newName, by: .localOperator()), in: engine)
+                let caller = try await self.engine.caller(on: engine)
+                try await change.settle(try await engine.nodes.rename(target.node, to: newName, by: caller), in: engine)
             }
         }
     }
@@ -157,9 +162,10 @@ struct PlacementNames {
     let pools: [String: String]
     let users: [String: String]
 
-    init(_ engine: Engine) async throws {
-        pools = Dictionary(uniqueKeysWithValues: try await engine.pools.pools(by: .localOperator()).map { ($0.id, $0.name) })
-        users = Dictionary(uniqueKeysWithValues: try await engine.users.users(by: .localOperator()).map { ($0.id, $0.username) })
+    /// The names `caller` may see.
+    init(_ engine: Engine, as caller: Caller) async throws {
+        pools = Dictionary(uniqueKeysWithValues: try await engine.pools.pools(by: caller).map { ($0.id, $0.name) })
+        users = Dictionary(uniqueKeysWithValues: try await engine.users.users(by: caller).map { ($0.id, $0.username) })
     }
 
     func placement(of node: Node) -> String {

@@ -16,9 +16,10 @@ struct PoolCommand: AsyncParsableCommand {
         func run() async throws {
             try await reportingErrors {
                 let engine = try await engine.makeEngine()
-                let pools = try await engine.pools.pools(by: .localOperator())
+                let caller = try await self.engine.caller(on: engine)
+                let pools = try await engine.pools.pools(by: caller)
                 if format.output == .json { return try format.printJSON(pools) }
-                let nodes = try await engine.nodes.nodes(by: .localOperator())
+                let nodes = try await engine.nodes.nodes(by: caller)
                 var table = Table("NAME", "ID", "NODES", "READY")
                 for pool in pools {
                     let members = nodes.filter { $0.nodePoolId == pool.id }
@@ -38,7 +39,7 @@ struct PoolCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingErrors {
-                let pool = try await engine.makeEngine().pools.create(named: name, by: .localOperator())
+                let pool = try await engine.acting { engine, caller in try await engine.pools.create(named: name, by: caller) }
                 if format.output == .json { return try format.printJSON(pool) }
                 print("created pool \(pool.name) (\(pool.id))")
             }
@@ -55,8 +56,8 @@ struct PoolCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingErrors {
-                let pool = try await engine.makeEngine().pools.rename(pool, to: newName, by: .localOperator())
-                print("renamed pool \(pool.id) to \(pool.name)")
+                let renamed = try await engine.acting { engine, caller in try await engine.pools.rename(pool, to: newName, by: caller) }
+                print("renamed pool \(renamed.id) to \(renamed.name)")
             }
         }
     }
@@ -75,7 +76,8 @@ struct PoolCommand: AsyncParsableCommand {
         func run() async throws {
             try await reportingErrors {
                 let engine = try await engine.makeEngine()
-                for move in try await engine.pools.delete(pool, moveTo: moveTo, by: .localOperator()) {
+                let caller = try await self.engine.caller(on: engine)
+                for move in try await engine.pools.delete(pool, moveTo: moveTo, by: caller) {
                     try await change.settle(move, in: engine)
                 }
                 print("deleted pool \(pool)")

@@ -67,10 +67,11 @@ enum ProcessArguments {
     }
 
     /// Waits for a relocation `change` and then for the process to run again (unless --detach).
-    static func relocated(_ reference: String, by change: PendingChange, in engine: Engine, options: ChangeOptions) async throws {
+    static func relocated(_ reference: String, by change: PendingChange, in engine: Engine, as caller: Caller,
+                          options: ChangeOptions) async throws {
         guard !options.detach else { return print("queued: \(change.description) (change \(change.id))") }
         try await options.settle(change, in: engine, quiet: true)
-        let process = try await engine.processes.process(reference, by: .localOperator())
+        let process = try await engine.processes.process(reference, by: caller)
         let running = try await untilRunning(process, in: engine, timeout: options.timeout ?? 180)
         print("done: \(change.description); \(running.name) runs \(running.serviceId) \(running.serviceVersion)")
     }
@@ -95,8 +96,8 @@ struct ProcessNames {
     let nodes: [String: String]
     let pools: [String: String]
 
-    init(_ engine: Engine) async throws {
-        let caller = Caller.localOperator()
+    /// The names `caller` may see.
+    init(_ engine: Engine, as caller: Caller) async throws {
         users = Dictionary(try await engine.users.users(by: caller).map { ($0.id, $0.username) }) { first, _ in first }
         nodes = Dictionary(try await engine.nodes.nodes(by: caller).map { ($0.id, $0.name) }) { first, _ in first }
         pools = Dictionary(try await engine.pools.pools(by: caller).map { ($0.id, $0.name) }) { first, _ in first }

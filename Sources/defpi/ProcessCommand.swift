@@ -56,7 +56,8 @@ struct ProcessCommand: AsyncParsableCommand {
                     nanoCPUs: try ProcessArguments.nanoCPUs(cpus), ports: try port.map(ProcessArguments.port),
                     mounts: try mount.map(ProcessArguments.mount))
                 let engine = try await engine.makeSyncedEngine()
-                let (process, queued) = try await engine.processes.create(request, by: .localOperator())
+                let caller = try await self.engine.caller(on: engine)
+                let (process, queued) = try await engine.processes.create(request, by: caller)
                 guard !change.detach else {
                     if format.output == .json { return try format.printJSON(process) }
                     return print("queued: \(queued.description) (process \(process.id), change \(queued.id))")
@@ -79,13 +80,14 @@ struct ProcessCommand: AsyncParsableCommand {
         func run() async throws {
             try await reportingErrors {
                 let engine = try await engine.makeEngine()
-                var processes = try await engine.processes.processes(by: .localOperator())
+                let caller = try await self.engine.caller(on: engine)
+                var processes = try await engine.processes.processes(by: caller)
                 if let user {
-                    let owner = try await engine.users.user(user, by: .localOperator())
+                    let owner = try await engine.users.user(user, by: caller)
                     processes = processes.filter { $0.userId == owner.id }
                 }
                 if format.output == .json { return try format.printJSON(processes) }
-                let names = try await ProcessNames(engine)
+                let names = try await ProcessNames(engine, as: caller)
                 var table = Table("ID", "NAME", "USER", "SERVICE", "VERSION", "STATE", "NODE", "AGE")
                 let now = Date()
                 for process in processes {
@@ -107,9 +109,10 @@ struct ProcessCommand: AsyncParsableCommand {
         func run() async throws {
             try await reportingErrors {
                 let engine = try await engine.makeEngine()
-                let process = try await engine.processes.process(target.process, by: .localOperator())
+                let caller = try await self.engine.caller(on: engine)
+                let process = try await engine.processes.process(target.process, by: caller)
                 if format.output == .json { return try format.printJSON(process) }
-                let names = try await ProcessNames(engine)
+                let names = try await ProcessNames(engine, as: caller)
                 var details = Details()
                 details.add("Name", process.name)
                 details.add("ID", process.id)
@@ -145,8 +148,9 @@ struct ProcessCommand: AsyncParsableCommand {
         func run() async throws {
             try await reportingErrors {
                 let engine = try await engine.makeEngine()
+                let caller = try await self.engine.caller(on: engine)
                 guard !e.isEmpty || !unset.isEmpty else {
-                    let process = try await engine.processes.process(target.process, by: .localOperator())
+                    let process = try await engine.processes.process(target.process, by: caller)
                     if format.output == .json { return try format.printJSON(process.configuration) }
                     for parameter in process.configuration { print("\(parameter.key)=\(parameter.value)") }
                     if let pending = process.pendingConfiguration {
@@ -155,7 +159,7 @@ struct ProcessCommand: AsyncParsableCommand {
                     return
                 }
                 let queued = try await engine.processes.configure(
-                    target.process, set: try ProcessArguments.parameters(e), unset: unset, by: .localOperator())
+                    target.process, set: try ProcessArguments.parameters(e), unset: unset, by: caller)
                 try await change.settle(queued, in: engine)
             }
         }
@@ -174,8 +178,9 @@ struct ProcessCommand: AsyncParsableCommand {
         func run() async throws {
             try await reportingErrors {
                 let engine = try await engine.makeSyncedEngine()
-                let queued = try await engine.processes.relocate(target.process, version: version, target: nil, by: .localOperator())
-                try await ProcessArguments.relocated(target.process, by: queued, in: engine, options: change)
+                let caller = try await self.engine.caller(on: engine)
+                let queued = try await engine.processes.relocate(target.process, version: version, target: nil, by: caller)
+                try await ProcessArguments.relocated(target.process, by: queued, in: engine, as: caller, options: change)
             }
         }
     }
@@ -199,9 +204,10 @@ struct ProcessCommand: AsyncParsableCommand {
         func run() async throws {
             try await reportingErrors {
                 let engine = try await engine.makeSyncedEngine()
+                let caller = try await self.engine.caller(on: engine)
                 let destination: PlacementRequest = node.map { .node($0) } ?? .pool(pool!)
-                let queued = try await engine.processes.relocate(target.process, version: nil, target: destination, by: .localOperator())
-                try await ProcessArguments.relocated(target.process, by: queued, in: engine, options: change)
+                let queued = try await engine.processes.relocate(target.process, version: nil, target: destination, by: caller)
+                try await ProcessArguments.relocated(target.process, by: queued, in: engine, as: caller, options: change)
             }
         }
     }
@@ -224,8 +230,9 @@ struct ProcessCommand: AsyncParsableCommand {
         func run() async throws {
             try await reportingErrors {
                 let engine = try await engine.makeEngine()
+                let caller = try await self.engine.caller(on: engine)
                 let stamped = timestamps
-                try await engine.processes.logs(target.process, tail: tail, follow: follow, by: .localOperator()) { line in
+                try await engine.processes.logs(target.process, tail: tail, follow: follow, by: caller) { line in
                     let text = stamped ? "\(line.timestamp) \(line.text)" : line.text
                     if line.stream == .stderr {
                         FileHandle.standardError.write(Data((text + "\n").utf8))
@@ -249,7 +256,8 @@ struct ProcessCommand: AsyncParsableCommand {
         func run() async throws {
             try await reportingErrors {
                 let engine = try await engine.makeEngine()
-                let events = try await engine.processes.history(target.process, by: .localOperator())
+                let caller = try await self.engine.caller(on: engine)
+                let events = try await engine.processes.history(target.process, by: caller)
                 if format.output == .json { return try format.printJSON(events) }
                 Table.audit(events).print()
             }
@@ -267,7 +275,8 @@ struct ProcessCommand: AsyncParsableCommand {
         func run() async throws {
             try await reportingErrors {
                 let engine = try await engine.makeSyncedEngine()
-                try await change.settle(try await engine.processes.terminate(target.process, by: .localOperator()), in: engine)
+                let caller = try await self.engine.caller(on: engine)
+                try await change.settle(try await engine.processes.terminate(target.process, by: caller), in: engine)
             }
         }
     }

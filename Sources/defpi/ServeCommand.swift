@@ -51,6 +51,10 @@ struct ServeCommand: AsyncParsableCommand {
         }
     }
 
+    func validate() throws {
+        if engine.actingAs != nil { throw ValidationError("--as applies to verbs and the console; defpi serve acts for whoever signs in") }
+    }
+
     private func restListener() throws -> RESTListener {
         switch (tlsCert, tlsKey) {
         case (nil, nil): return try RESTListener(parsing: listen)

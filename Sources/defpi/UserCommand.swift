@@ -25,8 +25,8 @@ struct UserCommand: AsyncParsableCommand {
         func run() async throws {
             try await reportingErrors {
                 let secret = try password.read(for: name)
-                let user = try await engine.makeEngine().users.create(username: name, password: secret, email: email,
-                                                                      admin: admin, by: .localOperator())
+                let user = try await engine.acting { engine, caller in try await engine.users.create(username: name, password: secret, email: email,
+                                                                      admin: admin, by: caller) }
                 if format.output == .json { return try format.printJSON(user) }
                 print("added \(user.admin ? "admin" : "user") \(user.username) (\(user.id))")
             }
@@ -40,7 +40,7 @@ struct UserCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingErrors {
-                let users = try await engine.makeEngine().users.users(by: .localOperator())
+                let users = try await engine.acting { engine, caller in try await engine.users.users(by: caller) }
                 if format.output == .json { return try format.printJSON(users) }
                 var table = Table("ID", "USERNAME", "ROLE", "EMAIL")
                 for user in users { table.add(user.id, user.username, user.admin ? "admin" : "user", user.email ?? "-") }
@@ -58,7 +58,7 @@ struct UserCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingErrors {
-                let user = try await engine.makeEngine().users.user(self.user, by: .localOperator())
+                let user = try await engine.acting { engine, caller in try await engine.users.user(self.user, by: caller) }
                 if format.output == .json { return try format.printJSON(user) }
                 var details = Details()
                 details.add("ID", user.id)
@@ -80,7 +80,7 @@ struct UserCommand: AsyncParsableCommand {
         func run() async throws {
             try await reportingErrors {
                 let secret = try password.read(for: user)
-                let updated = try await engine.makeEngine().users.update(user, password: secret, by: .localOperator())
+                let updated = try await engine.acting { engine, caller in try await engine.users.update(user, password: secret, by: caller) }
                 print("password of \(updated.username) changed")
             }
         }
@@ -103,8 +103,8 @@ struct UserCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingErrors {
-                let updated = try await engine.makeEngine().users.update(
-                    user, email: email.map { $0.isEmpty ? nil : $0 }, admin: admin, by: .localOperator())
+                let updated = try await engine.acting { engine, caller in try await engine.users.update(
+                    user, email: email.map { $0.isEmpty ? nil : $0 }, admin: admin, by: caller) }
                 if format.output == .json { return try format.printJSON(updated) }
                 print("updated \(updated.username): \(updated.admin ? "admin" : "user"), email \(updated.email ?? "-")")
             }
@@ -120,7 +120,7 @@ struct UserCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingErrors {
-                try await engine.makeEngine().users.delete(user, by: .localOperator())
+                try await engine.acting { engine, caller in try await engine.users.delete(user, by: caller) }
                 print("removed \(user)")
             }
         }
