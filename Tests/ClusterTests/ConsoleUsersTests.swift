@@ -86,4 +86,33 @@ struct ConsoleUsersTests {
         wrong.send("Enter")
         #expect(await wrong.sees("wrong username or password"), "\(wrong.capture())")
     }
+
+    @Test("viewing as alice or as bob, no pane shows anything of the other's environment, and each sees their own",
+          arguments: ["alice", "bob"])
+    func eachSeesTheirOwn(viewer: String) async throws {
+        let world = try await TwoEnvironments()
+        let other = viewer == "alice" ? "bob" : "alice"
+        // Read-only and with no Docker: nothing works the queue or syncs the nodes under the test.
+        let console = try TmuxSession.console("--as \(viewer) --read-only", environment: [
+            "DEFPI_STORE": world.location, "DOCKER_HOST": "unix:///nonexistent/docker.sock",
+        ])
+        defer { console.kill() }
+        #expect(await console.sees("\(viewer)-secret-node"), "\(console.capture())")
+        var screens: [String] = []
+        for pane in 1...7 {
+            console.send("\(pane)")
+            try await Task.sleep(for: .milliseconds(300))
+            // The queue pane loads on its own schedule: wait for it.
+            if pane == 4 { _ = await console.sees("\(viewer)-secret-change") }
+            screens.append(console.capture())
+        }
+        let seen = screens.joined(separator: "\n")
+        for secret in world.secrets(of: other) {
+            #expect(!seen.contains(secret), "viewing as \(viewer), a pane shows \(secret):\n\(seen)")
+        }
+        for own in ["\(viewer)-secret-process-1", "\(viewer)-secret-node", "\(viewer)-secret-change"] {
+            #expect(seen.contains(own), "viewing as \(viewer), no pane shows \(own):\n\(seen)")
+        }
+        console.send("q")
+    }
 }
