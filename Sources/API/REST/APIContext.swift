@@ -20,9 +20,7 @@ public struct APIContext: RequestContext, RemoteAddressRequestContext {
     /// Request bodies are small: a megabyte is more than any resource needs (413 beyond).
     public var maxUploadSize: Int { 1 << 20 }
 
-    /// The model's JSON: dates as epoch milliseconds, keys sorted.
-    public var responseEncoder: JSONEncoder { ModelCoding.encoder(sortedKeys: true) }
-
+    /// The model's JSON: dates as epoch milliseconds.
     public var requestDecoder: JSONDecoder { ModelCoding.decoder() }
 
     /// The caller, or a refusal that asks to sign in.
