@@ -1,16 +1,31 @@
+import Engine
 import Foundation
 
 /// The swarm has one `defpi-gateway` service, and one Engine socket behind it: tests that run
 /// processes on the swarm take turns with it, in one shared directory, and remove it after.
+/// Their time limits (10 min) cover the wait for their turn, which grows with every such test.
 public enum SwarmGateway {
     /// The gateway directory every swarm test uses (the test bed's manager shares this host's files).
     public static let directory = TemporaryDirectory.make().path + "/gateway"
 
     private static let turns = Turns()
 
-    /// Runs `body` while no other test uses the swarm's gateway.
+    /// Runs `body` while no other test uses the swarm's gateway, then removes the gateway's swarm
+    /// service before the next test's turn, whatever `body` did: a removal left to run later
+    /// would take the next test's gateway away in the middle of its turn.
     public static func turn<T: Sendable>(_ body: () async throws -> T) async throws -> T {
-        try await turns.run(body)
+        try await turns.run {
+            defer { removeGatewayBlocking() }
+            return try await body()
+        }
+    }
+
+    /// Removes the gateway service, holding the thread: a `defer` cannot await, and the turn must
+    /// not pass on before it is gone.
+    private static func removeGatewayBlocking() {
+        guard let socket = TestBed.dockerEndpoint?.unixSocketPath else { return }
+        _ = try? ChildProcess.runBlocking("/usr/bin/curl", ["-s", "-o", "/dev/null", "-X", "DELETE", "--unix-socket", socket,
+                                                           "http://docker/services/\(GatewayManager.serviceName)"])
     }
 }
 

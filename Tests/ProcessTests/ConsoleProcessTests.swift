@@ -6,7 +6,7 @@ import Testing
 /// The real `defpi console` in tmux: a meter deployed through the wizard, upgraded, moved to
 /// another node, its logs read and its audit trail, then terminated, with keys alone; Docker
 /// shows each step.
-@Suite("Console process lifecycle", .enabled(if: TestBed.hasSwarm && TestBed.hasRegistry), .timeLimit(.minutes(5)))
+@Suite("Console process lifecycle", .enabled(if: TestBed.hasSwarm && TestBed.hasRegistry), .timeLimit(.minutes(10)))
 struct ConsoleProcessTests {
     @Test("deploy with the wizard, upgrade, move, read the logs and the audit trail, terminate: keys only")
     func lifecycleByKeys() async throws {
@@ -15,7 +15,6 @@ struct ConsoleProcessTests {
         let docker = bed.docker
 
         try await SwarmGateway.turn {
-            defer { Task { try? await docker.removeService(GatewayManager.serviceName) } }
             try await bed.classifyForAlice([worker, manager])
             let console = try TmuxSession.console(environment: bed.environment)
             defer { console.kill() }

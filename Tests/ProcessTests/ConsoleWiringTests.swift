@@ -6,7 +6,7 @@ import Testing
 /// The real `defpi console` in tmux wires a meter to an aggregator with keys alone: the
 /// interface, the candidate (those that do not fit say why), y; the connections pane shows it
 /// connected and the aggregator's log counts the meter's readings.
-@Suite("Console wiring", .enabled(if: TestBed.hasSwarm && TestBed.hasRegistry), .timeLimit(.minutes(5)))
+@Suite("Console wiring", .enabled(if: TestBed.hasSwarm && TestBed.hasRegistry), .timeLimit(.minutes(10)))
 struct ConsoleWiringTests {
     @Test("w on a meter, pick readings, pick the aggregator, y: connected, and the aggregator's counter grows")
     func wireByKeys() async throws {
@@ -14,7 +14,6 @@ struct ConsoleWiringTests {
         let bed = try await MeterBed(alsoPublish: [.aggregator], autoConnect: false)
         try await bed.classifyForAlice(workers)
         try await SwarmGateway.turn {
-            defer { Task { try? await bed.docker.removeService(GatewayManager.serviceName) } }
             try await bed.queue([("m1", "meter", workers[0]), ("a1", "aggregator", workers[1])], configuration: ["INTERVAL=0.2"])
             let console = try TmuxSession.console(environment: bed.environment)
             defer { console.kill() }

@@ -7,7 +7,7 @@ import Testing
 /// with its own configuration, running there and called back through the gateway; listed,
 /// shown, reconfigured, upgraded and moved with its state; refused with reasons when asked the
 /// impossible; a task Docker cannot start shown with Docker's reason; terminated without a trace.
-@Suite("Process commands", .enabled(if: TestBed.hasSwarm && TestBed.hasRegistry), .timeLimit(.minutes(5)))
+@Suite("Process commands", .enabled(if: TestBed.hasSwarm && TestBed.hasRegistry), .timeLimit(.minutes(10)))
 struct ProcessCommandTests {
     @Test("a meter deployed, listed, reconfigured, upgraded and moved with its counter, and removed; refusals say why")
     func createListRemove() async throws {
@@ -36,7 +36,6 @@ struct ProcessCommandTests {
         #expect(try await listed().isEmpty)
 
         try await SwarmGateway.turn {
-            defer { Task { try? await docker.removeService(GatewayManager.serviceName) } }
             let created = try await bed.defpi("process", "create", "meter:1.0.0", "--user", "alice", "--node", worker, "--name", "meter-a",
                                               "-e", "INTERVAL=0.2", "-e", "WATTS=75", "--memory", "64m")
             #expect(created.status == 0, "\(created.stdout)\(created.stderr)")
@@ -128,7 +127,6 @@ struct ProcessCommandTests {
         let logLines = ["interval=0.2 watts=60.0", "interval=0.3 watts=90.0"]
 
         try await SwarmGateway.turn {
-            defer { Task { try? await bed.docker.removeService(GatewayManager.serviceName) } }
             for index in 0..<2 {
                 let created = try await bed.defpi(["process", "create", "meter", "--user", "alice", "--node", workers[index],
                                                    "--name", names[index]] + configurations[index].flatMap { ["-e", $0] })

@@ -10,7 +10,7 @@ import Testing
 /// every process exists once, with one swarm service, RUNNING at the version it was asked for,
 /// no change left open, none finished twice, no orphan service. Then every verb of the
 /// lifecycle is killed at each of its named crash points (`DEFPI_CRASH_AT`), and converges the same.
-@Suite("Process crash safety", .enabled(if: TestBed.hasSwarm && TestBed.hasRegistry), .timeLimit(.minutes(8)))
+@Suite("Process crash safety", .enabled(if: TestBed.hasSwarm && TestBed.hasRegistry), .timeLimit(.minutes(10)))
 struct ProcessCrashTests {
     @Test("creates and upgrades killed at random points converge on two engines, with nothing lost, doubled or orphaned")
     func killedLifecycle() async throws {

@@ -6,7 +6,7 @@ import Testing
 /// A process whose node dies, as `defpi serve` and the verbs see it: NODE_DOWN within seconds,
 /// then moved away (its state is lost with the node, and the audit says so), and no second copy
 /// when the node comes back.
-@Suite("Process on a node that goes down", .enabled(if: TestBed.hasSwarm && TestBed.hasRegistry), .timeLimit(.minutes(6)))
+@Suite("Process on a node that goes down", .enabled(if: TestBed.hasSwarm && TestBed.hasRegistry), .timeLimit(.minutes(10)))
 struct ProcessNodeDownTests {
     @Test("a worker killed under its process: NODE_DOWN, moved to another node, running there once")
     func nodeDownThenMoved() async throws {
@@ -20,7 +20,6 @@ struct ProcessNodeDownTests {
         let managerId = try #require(try await docker.nodes().first { $0.description.hostname == manager }?.id)
 
         try await SwarmGateway.turn {
-            defer { Task { try? await docker.removeService(GatewayManager.serviceName) } }
             try await bed.classifyForAlice([doomed, manager])
             let server = try bed.serve()
             defer { server.kill() }

@@ -7,7 +7,7 @@ import Testing
 /// A sample service as a swarm service on a test-bed worker, reached only through the gateway:
 /// it calls back, gets its configuration, is suspended (its state comes back), resumed in a new
 /// container from that state, and terminated.
-@Suite("Processes on the swarm", .enabled(if: TestBed.hasSwarm && TestBed.hasRegistry), .timeLimit(.minutes(4)))
+@Suite("Processes on the swarm", .enabled(if: TestBed.hasSwarm && TestBed.hasRegistry), .timeLimit(.minutes(10)))
 struct SwarmProcessTests {
     @Test("a meter on a worker: trigger through the gateway, RUNNING, suspend with state, resume from it, terminate")
     func meterOnAWorker() async throws {
