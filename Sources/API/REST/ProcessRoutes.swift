@@ -18,11 +18,8 @@ extension RESTAPI {
                 // The original's filter: processes whose service version has an interface version of those hashes.
                 let hashes = try HashPair(ResourceShape.text(pair))
                 let catalog = try await services.catalog()
-                let offering = Set(catalog.entries.flatMap(\.versions).filter { service in
-                    service.interfaces.contains { interface in
-                        interface.interfaceVersions.contains { $0.sendsHash == hashes.sends && $0.receivesHash == hashes.receives }
-                    }
-                }.map { "\($0.id) \($0.version)" })
+                let offering = Set(catalog.entries.flatMap(\.versions)
+                    .filter { $0.interfaces.contains { hashes.matches($0.interfaceVersions) } }.map { "\($0.id) \($0.version)" })
                 listed = listed.filter { offering.contains("\($0.serviceId) \($0.serviceVersion)") }
             }
             return try query.response(listed)

@@ -1,9 +1,9 @@
+import Engine
 import Foundation
 
 /// How each resource of the API is shown and filtered.
 enum ResourceShapes {
     static let user = ResourceShape(equal: ["username", "email", "admin"])
-    static let login = ResourceShape()
     static let node = ResourceShape(equal: ["hostname", "dockerId", "status", "architecture", "availability", "role", "kind",
                                             "nodePoolId", "userId"])
     static let pool = ResourceShape()
@@ -38,6 +38,11 @@ struct HashPair {
         let parts = text.split(separator: ";", omittingEmptySubsequences: false)
         guard parts.count == 2 else { throw APIError(.invalidRequest, message: "hashpair is SENDS_HASH;RECEIVES_HASH, not \(text)") }
         (sends, receives) = (String(parts[0]), String(parts[1]))
+    }
+
+    /// Whether one of `versions` has exactly these hashes.
+    func matches(_ versions: [InterfaceVersion]) -> Bool {
+        versions.contains { $0.sendsHash == sends && $0.receivesHash == receives }
     }
 
     /// Whether a JSON list of interface versions has one with exactly these hashes.
