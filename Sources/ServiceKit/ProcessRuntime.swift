@@ -151,8 +151,9 @@ func withDeadline<T: Sendable>(_ limit: Duration, what: String, _ body: @escapin
         }
         Task {
             try? await Task.sleep(for: limit)
-            work.cancel()
+            // Settle first: the cancelled body's own error must not answer in the deadline's place.
             settle(.failure(RuntimeFailure("\(what) did not finish within \(limit)")))
+            work.cancel()
         }
     }
 }
