@@ -129,9 +129,7 @@ struct ServeTests {
 
         // The verb settles its own change when nothing else works the queue; then a signal quits.
         #expect(try await defpi("node", "declassify", worker).status == 0)
-        let pane = try await ChildProcess.run("/usr/bin/tmux", ["list-panes", "-t", console.name, "-F", "#{pane_pid}"])
-        let pid = try #require(pid_t(pane.stdout.trimmingCharacters(in: .whitespacesAndNewlines)))
-        kill(pid, SIGTERM)
+        kill(try console.programId(), SIGTERM)
         #expect(await eventually(timeout: .seconds(10)) { !console.isRunning }, "\(console.capture())")
     }
 }

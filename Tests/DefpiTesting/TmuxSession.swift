@@ -2,6 +2,10 @@ import Foundation
 
 /// A program running in a detached tmux session of a fixed size, driven as an operator would:
 /// keys in, screen captured as text.
+///
+/// Each session has a tmux server of its own (its own socket, `-L`): on one shared server, the
+/// test that killed the last session stopped the server while another test's `new-session`
+/// was connecting to it, and that test failed before it began.
 public final class TmuxSession: @unchecked Sendable {
     public let name = "defpi-test-\(UUID().uuidString.prefix(8))"
 
@@ -10,7 +14,7 @@ public final class TmuxSession: @unchecked Sendable {
     public init(_ command: String, environment: [String: String] = [:], width: Int = 120, height: Int = 40) throws {
         let exports = environment.merging(["MONGOC_DISABLE_SHM": DefpiCommand.noSharedMemoryCounters]) { given, _ in given }
             .map { "\($0.key)='\($0.value)'" }.sorted().joined(separator: " ")
-        try Self.tmux(["new-session", "-d", "-s", name, "-x", "\(width)", "-y", "\(height)",
+        try tmux(["new-session", "-d", "-s", name, "-x", "\(width)", "-y", "\(height)",
                        "env -u NO_COLOR TERM=xterm-256color NCURSES_NO_UTF8_ACS=1 \(exports) \(command)"])
     }
 
@@ -22,13 +26,13 @@ public final class TmuxSession: @unchecked Sendable {
 
     /// The screen as text.
     public func capture() -> String {
-        (try? Self.tmux(["capture-pane", "-p", "-t", name])) ?? ""
+        (try? tmux(["capture-pane", "-p", "-t", name])) ?? ""
     }
 
     /// The screen with its attributes, as the terminal holds them: SGR escape sequences
     /// (`ESC[32m` ...) before the characters they colour.
     public func captureWithAttributes() -> String {
-        (try? Self.tmux(["capture-pane", "-p", "-e", "-t", name])) ?? ""
+        (try? tmux(["capture-pane", "-p", "-e", "-t", name])) ?? ""
     }
 
     /// Whether `text` shows on the screen within `seconds`.
@@ -44,21 +48,47 @@ public final class TmuxSession: @unchecked Sendable {
     }
 
     public func send(_ keys: String...) {
-        _ = try? Self.tmux(["send-keys", "-t", name] + keys)
+        _ = try? tmux(["send-keys", "-t", name] + keys)
+    }
+
+    /// The process id of the program in the pane (to signal it).
+    public func programId() throws -> pid_t {
+        let answer = try tmux(["display-message", "-p", "-t", name, "#{pane_pid}"])
+        guard let pid = pid_t(answer.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            throw TmuxFailure(command: "display-message", status: 0, message: "no pane pid in \"\(answer)\"")
+        }
+        return pid
     }
 
     /// Whether the program is still running.
-    public var isRunning: Bool { (try? Self.tmux(["has-session", "-t", name])) != nil }
+    public var isRunning: Bool { (try? tmux(["has-session", "-t", name])) != nil }
 
-    public func kill() { _ = try? Self.tmux(["kill-session", "-t", name]) }
+    /// Ends the program; this session's tmux server, left with no session, ends with it (its
+    /// socket file stays behind: removed here).
+    public func kill() {
+        _ = try? tmux(["kill-session", "-t", name])
+        let directory = ProcessInfo.processInfo.environment["TMUX_TMPDIR"] ?? "/tmp"
+        try? FileManager.default.removeItem(atPath: "\(directory)/tmux-\(getuid())/\(name)")
+    }
 
     deinit { kill() }
 
     /// tmux answers in milliseconds: holding the thread is cheaper than a poll.
     @discardableResult
-    private static func tmux(_ arguments: [String]) throws -> String {
-        let result = try ChildProcess.runBlocking("/usr/bin/tmux", arguments)
-        guard result.status == 0 else { throw POSIXError(.EIO) }
-        return result.stdout
+    private func tmux(_ arguments: [String]) throws -> String {
+        let child = try ChildProcess("/usr/bin/tmux", ["-L", name] + arguments)
+        let status = child.wait()
+        guard status == 0 else {
+            throw TmuxFailure(command: arguments.first ?? "", status: status, message: child.errors)
+        }
+        return child.output
     }
+}
+
+/// A tmux command that failed, with what tmux said.
+public struct TmuxFailure: Error, CustomStringConvertible {
+    public let command: String
+    public let status: Int32
+    public let message: String
+    public var description: String { "tmux \(command) exited \(status): \(message)" }
 }
