@@ -195,4 +195,27 @@ struct ConnectionRulesTests {
         let free = fits(try Self.side(Self.m2, "readings"), try Self.side(a2, "readings-in"))
         #expect(free.fit == .compatible && free.reason == nil && free.label == "a2.readings-in")
     }
+
+    @Test("a connection clashes with another holding a single-connection end it needs, or its port at one of its processes")
+    func clashes() {
+        let a2 = Self.process("a2", "6b0fc7eadb89fb5433e4d0b2")
+        func connection(_ first: ServiceProcess, _ firstInterface: String, _ second: ServiceProcess, _ secondInterface: String,
+                        port: Int) -> Connection {
+            Connection(endpoint1: Endpoint(processId: first.id, interfaceId: firstInterface),
+                       endpoint2: Endpoint(processId: second.id, interfaceId: secondInterface), port: port)
+        }
+        let mine = connection(Self.m1, "meter/readings", Self.a1, "aggregator/readings-in", port: 5000)
+        let single = [mine.endpoint1]  // m1.readings allows one connection; a1.readings-in several.
+        let cases: [(Connection, Bool, String)] = [
+            (connection(Self.m1, "meter/readings", a2, "aggregator/readings-in", port: 5001), true, "m1.readings again"),
+            (connection(Self.m2, "meter/readings", Self.a1, "aggregator/readings-in", port: 5001), false, "a1.readings-in takes several"),
+            (connection(Self.m2, "meter/readings", Self.a1, "aggregator/readings-in", port: 5000), true, "a1's port 5000 again"),
+            (connection(Self.m1, "meter/status", a2, "aggregator/status", port: 5000), true, "m1's port 5000 again"),
+            (connection(Self.m2, "meter/status", a2, "aggregator/status", port: 5000), false, "port 5000 of other processes"),
+        ]
+        for (other, expected, why) in cases {
+            #expect(ConnectionRules.clashes(mine, single: single, with: [other]) == expected, "\(why)")
+        }
+        #expect(!ConnectionRules.clashes(mine, single: single, with: [mine]), "a connection does not clash with itself")
+    }
 }

@@ -161,8 +161,23 @@ struct ProcessCrashTests {
                 return k1.pendingConfiguration == nil && k1.configuration.contains(ProcessParameter(key: "INTERVAL", value: "0.5"))
             }
 
-            // A connection made and removed, each killed once one side has been told.
+            // A connection killed once stored, before it is confirmed: never told. Tried again once
+            // no creation can still be running (10 s and the bed's 1 s clock skew), the leftover is
+            // removed and the connection made.
             #expect(try await defpi(["process", "create", "aggregator", "--user", "alice", "--node", worker, "--name", "g1"]).status == 0)
+            try await kill("connection", "create", "k1.readings", "g1.readings-in", at: .connectInserted)
+            let leftover = try await bed.makeEngine().store.all(Connection.self)
+            #expect(leftover.map(\.provisional) == [true])
+            try await Task.sleep(for: .seconds(12))
+            let again = try await defpi(["connection", "create", "k1.readings", "g1.readings-in", "--detach"])
+            #expect(again.status == 0, "\(again.stderr)")
+            try await converge("a connection never confirmed, made again") { _, connections in
+                connections.count == 1 && connections[0].state == .connected && !leftover.map(\.id).contains(connections[0].id)
+            }
+            let remade = try #require(try await bed.makeEngine().store.all(Connection.self).first)
+            #expect(try await defpi(["connection", "rm", remade.id]).status == 0)
+
+            // A connection made and removed, each killed once one side has been told.
             try await kill("connection", "create", "k1.readings", "g1.readings-in", at: .connectTold)
             try await converge("a connection") { _, connections in
                 connections.count == 1 && connections[0].state == .connected

@@ -16,6 +16,10 @@ public struct Connection: Entity {
     public var userId: String?
     /// Set when the connection is being removed: both sides are told to end it, then the record goes.
     public var removing: Bool
+    /// Set while the connection is being made: stored, but not yet known to hold against
+    /// connections made at the same time (see `ConnectionCreation`). No side is told of it, and
+    /// the re-sync removes one left by a crash.
+    public var provisional: Bool
     /// What keeps the connection from working (an interface a process does not have, versions no
     /// longer compatible after an upgrade); nil while all is well.
     public var problem: String?
@@ -25,7 +29,8 @@ public struct Connection: Entity {
     public var pair: String
 
     public init(id: String = ObjectID.generate(), revision: Int = 0, endpoint1: Endpoint, endpoint2: Endpoint, port: Int,
-                userId: String? = nil, removing: Bool = false, problem: String? = nil, created: Date? = Date()) {
+                userId: String? = nil, removing: Bool = false, provisional: Bool = false, problem: String? = nil,
+                created: Date? = Date()) {
         self.id = id
         self.revision = revision
         self.endpoint1 = endpoint1
@@ -33,12 +38,13 @@ public struct Connection: Entity {
         self.port = port
         self.userId = userId
         self.removing = removing
+        self.provisional = provisional
         self.problem = problem
         self.created = created
         pair = Self.pair(endpoint1, endpoint2)
     }
 
-    /// Older documents (and the original's) have no `removing`, `userId` or `created`.
+    /// Older documents (and the original's) have no `removing`, `provisional`, `userId` or `created`.
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         id = try container.decode(String.self, forKey: .id)
@@ -48,6 +54,7 @@ public struct Connection: Entity {
         port = try container.decode(Int.self, forKey: .port)
         userId = try container.decodeIfPresent(String.self, forKey: .userId)
         removing = try container.decodeIfPresent(Bool.self, forKey: .removing) ?? false
+        provisional = try container.decodeIfPresent(Bool.self, forKey: .provisional) ?? false
         problem = try container.decodeIfPresent(String.self, forKey: .problem)
         created = try container.decodeIfPresent(Date.self, forKey: .created)
         pair = try container.decodeIfPresent(String.self, forKey: .pair) ?? Self.pair(endpoint1, endpoint2)

@@ -84,7 +84,7 @@ struct ConnectionEndpoints: Sendable {
     /// already suspended is not told again, and one that does not know the connection (its
     /// process restarted) is left as it is.
     func suspendAll(of processId: String, lease: ChangeLease) async throws {
-        for connection in try await store.all(Connection.self, .connections(of: processId)) where !connection.removing {
+        for connection in try await store.all(Connection.self, .connections(of: processId)) where !connection.removing && !connection.provisional {
             for endpoint in connection.endpoints where endpoint.state != .suspended {
                 guard let process = try await store.fetch(ServiceProcess.self, id: endpoint.processId),
                       process.state == .running else { continue }
@@ -108,6 +108,9 @@ struct ConnectionEndpoints: Sendable {
         guard let connection = try await store.fetch(Connection.self, id: connectionId), !connection.removing else {
             throw ChangeObsolete("the connection was removed")
         }
+        // Queued, but the creation stopped before it confirmed the connection: the re-sync
+        // removes it, and this change then ends.
+        guard !connection.provisional else { throw ConnectionError.stillBeingMade(connection: connectionId) }
         guard let peerId = connection.otherEndpoint(of: processId)?.processId else {
             throw ChangeObsolete("process \(processId) is not an end of connection \(connectionId)")
         }

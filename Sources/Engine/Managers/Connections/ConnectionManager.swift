@@ -11,6 +11,7 @@ public final class ConnectionManager: Sendable {
     private let services: ServiceManager
     private let lookup: ProcessLookup
     private let endpoints: ConnectionEndpoints
+    private let creation: ConnectionCreation
     private let notifications: EngineNotifications
     private let logger = Logger(label: "defpi.connections")
 
@@ -22,6 +23,7 @@ public final class ConnectionManager: Sendable {
         self.notifications = notifications
         lookup = ProcessLookup(store: store)
         endpoints = ConnectionEndpoints(store: store, services: services, connector: connector, notifications: notifications)
+        creation = ConnectionCreation(store: store, queue: queue, notifications: notifications, logger: logger)
         queue.register(ConnectEndpointStep(endpoints: endpoints))
         queue.register(DisconnectEndpointStep(endpoints: endpoints))
         queue.register(AutoConnectStep(connections: self))
@@ -96,39 +98,7 @@ public final class ConnectionManager: Sendable {
     {
         let a = try await side(first, by: caller)
         let b = try await side(second, by: caller)
-        return try await create(a, b, actor: caller.name)
-    }
-
-    private func create(_ a: ConnectionSide, _ b: ConnectionSide, actor: String) async throws
-        -> (connection: Connection, changes: [PendingChange])
-    {
-        let existing = try await connections(of: a.process.id) + connections(of: b.process.id)
-        let labels = EndpointLabels(processes: try await store.all(ServiceProcess.self, .where("userId", is: a.process.userId)))
-        let (mine, theirs) = try ConnectionRules.check(a, b, existing: existing, labels: labels.label)
-        let connection = Connection(
-            endpoint1: Endpoint(processId: a.process.id, interfaceId: a.interface.id, interfaceVersionName: mine.versionName),
-            endpoint2: Endpoint(processId: b.process.id, interfaceId: b.interface.id, interfaceVersionName: theirs.versionName),
-            port: try ConnectionRules.freePort(for: [a.process.id, b.process.id], existing: existing),
-            userId: a.process.userId)
-        var intent = StoreBatch()
-        intent.insert(connection)
-        let description = "\(a.label) ↔ \(b.label)"
-        let changes: [PendingChange]
-        do {
-            changes = try await queue.enqueue([a.process, b.process].map { process in
-                try PendingChange(ConnectEndpointStep.self, .init(connectionId: connection.id, processId: process.id),
-                                  description: "connection \(description): tell \(process.name)",
-                                  resources: [process.id, EndpointSubject.resource(connection.id, process.id)],
-                                  userId: process.userId, createdBy: actor)
-            }, with: intent)
-        } catch StoreError.duplicate(.connection, _, _) {
-            throw ConnectionError.duplicate(first: a.label, second: b.label, connection: "made at the same time")
-        }
-        notifications.publish(.entity(.connection, id: connection.id, change: .added))
-        await store.audit(AuditEvent(actor: actor, action: "connection.created", target: connection.id,
-                                     detail: "\(description) (\(mine.versionName)/\(theirs.versionName), port \(connection.port))"),
-                          logger: logger)
-        return (connection.atRevision(1), changes)
+        return try await creation.create(a, b, actor: caller.name)
     }
 
     /// Queues the end of a connection: both sides are told, then its record goes.
@@ -136,14 +106,16 @@ public final class ConnectionManager: Sendable {
         try await remove(try await connection(reference, by: caller), actor: caller.name)
     }
 
-    /// Removes every connection of `process` (before it is terminated).
+    /// Removes every connection of `process` (before it is terminated). A provisional one is its
+    /// creation's to confirm or take back; once confirmed, the re-sync removes it (its process gone).
     func removeAll(of process: ServiceProcess, by caller: Caller) async throws {
-        for connection in try await connections(of: process.id) where !connection.removing {
+        for connection in try await connections(of: process.id) where !connection.removing && !connection.provisional {
             _ = try await remove(connection, actor: caller.name)
         }
     }
 
     private func remove(_ connection: Connection, actor: String) async throws -> [PendingChange] {
+        guard !connection.provisional else { throw ConnectionError.stillBeingMade(connection: connection.id) }
         if connection.removing {
             return try await connection.endpoints.asyncCompactMap {
                 try await self.queue.openChange(of: DisconnectEndpointStep.kind,
@@ -174,7 +146,7 @@ public final class ConnectionManager: Sendable {
     /// Then its auto-connect interfaces are connected, one user's at a time.
     func processRuns(_ processId: String) async throws {
         guard let process = try await store.fetch(ServiceProcess.self, id: processId) else { return }
-        for connection in try await connections(of: processId) where !connection.removing {
+        for connection in try await connections(of: processId) where !connection.removing && !connection.provisional {
             guard let peerId = connection.otherEndpoint(of: processId)?.processId,
                   let peer = try await store.fetch(ServiceProcess.self, id: peerId) else { continue }
             guard try await stillFits(connection, process, peer) else { continue }
@@ -207,9 +179,15 @@ public final class ConnectionManager: Sendable {
 
     /// Repairs what a lost change or a crash left behind: a side of a running process that was
     /// never told, or whose last report is unsettled and old, is told again; a connection whose
-    /// process no longer exists is removed. Part of the engine's periodic re-sync.
+    /// process no longer exists is removed, and so is an old provisional one (its creation
+    /// stopped). Part of the engine's periodic re-sync.
     func repair(now: Date = Date()) async throws {
         for connection in try await store.all(Connection.self) where !connection.removing {
+            guard !connection.provisional else {
+                // Never confirmed, so never told: removed once its creation cannot still be running.
+                _ = await creation.removeIfLeft(connection, now: now)
+                continue
+            }
             var processes: [ServiceProcess] = []
             for endpoint in connection.endpoints {
                 if let process = try await store.fetch(ServiceProcess.self, id: endpoint.processId) { processes.append(process) }
@@ -256,8 +234,10 @@ public final class ConnectionManager: Sendable {
                 for otherInterface in otherService.interfaces where otherInterface.autoConnect {
                     let peer = ConnectionSide(process: other, service: otherService, interface: otherInterface)
                     do {
-                        _ = try await create(side, peer, actor: "defpi")
+                        _ = try await creation.create(side, peer, actor: "defpi")
                     } catch let refusal as ConnectionError {
+                        // Not refused, only crowded: the step is retried, and connects then.
+                        if case .contended = refusal { throw refusal }
                         logger.debug("auto-connect \(side.label) ↔ \(peer.label): \(refusal.userMessage)")
                     }
                 }

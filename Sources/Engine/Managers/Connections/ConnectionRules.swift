@@ -122,6 +122,18 @@ enum ConnectionRules {
         return "the versions it was made with (\(connection.endpoint1.interfaceVersionName ?? "?")/\(connection.endpoint2.interfaceVersionName ?? "?")) no longer fit \(first.1.id) \(first.1.version) and \(second.1.id) \(second.1.version)" + refit
     }
 
+    /// Whether one of `others` (connections of the same processes, made or being made) holds
+    /// what `connection` needs: an end in `single` (its ends at interfaces that allow one
+    /// connection), or its port at one of its processes.
+    static func clashes(_ connection: Connection, single: [Endpoint], with others: [Connection]) -> Bool {
+        let ends = Set(single.map(\.key))
+        return others.contains { other in
+            other.id != connection.id
+                && (other.endpoints.contains { ends.contains($0.key) }
+                    || other.port == connection.port && connection.endpoints.contains { other.endpoint(of: $0.processId) != nil })
+        }
+    }
+
     /// The lowest port in `range` that no connection of either process uses.
     static func freePort(for processes: [String], existing: [Connection], in range: ClosedRange<Int> = 5000...9999) throws -> Int {
         let used = Set(existing.filter { connection in processes.contains { connection.endpoint(of: $0) != nil } }.map(\.port))
@@ -143,11 +155,16 @@ public enum ConnectionError: UserFacingError, Equatable {
     case duplicate(first: String, second: String, connection: String)
     case full(side: String, connectedTo: String)
     case noFreePort(range: ClosedRange<Int>)
+    /// Other connections of the same processes (`others`: those still provisional) were being
+    /// made each time this one was tried.
+    case contended(first: String, second: String, others: [String])
+    /// A side was to be told of a connection whose creation has not confirmed it.
+    case stillBeingMade(connection: String)
 
     public var failureKind: FailureKind {
         switch self {
         case .badReference, .noSuchInterface, .sameProcess, .otherOwners, .terminated, .incompatible: return .invalidRequest
-        case .duplicate, .full, .noFreePort: return .conflict
+        case .duplicate, .full, .noFreePort, .contended, .stillBeingMade: return .conflict
         }
     }
 
@@ -172,6 +189,12 @@ public enum ConnectionError: UserFacingError, Equatable {
             return "\(side) allows one connection and is already connected to \(connectedTo)"
         case .noFreePort(let range):
             return "no port in \(range.lowerBound)-\(range.upperBound) is free on both processes"
+        case .contended(let first, let second, let others):
+            return "\(first) and \(second) were not connected: other connections of these processes were being made at the same time each time it was tried"
+                + (others.isEmpty ? "" : " (\(others.joined(separator: ", ")); one a stopped creation left is removed after a few seconds)")
+                + "; try again"
+        case .stillBeingMade(let connection):
+            return "connection \(connection) is still being made; try again in a moment"
         }
     }
 }

@@ -1,9 +1,9 @@
 import Foundation
 
-/// Named points inside queue steps, just after a side effect, where a defpi started with
-/// `DEFPI_CRASH_AT=NAME` kills itself with SIGKILL: crash safety is then shown at every step of
-/// the lifecycle, not only where a random kill happens to land (the crash tests run each one).
-/// Unarmed, a point costs one comparison.
+/// Named points inside queue steps (and between a connection's writes), just after a side
+/// effect, where a defpi started with `DEFPI_CRASH_AT=NAME` kills itself with SIGKILL: crash
+/// safety is then shown at every step of the lifecycle, not only where a random kill happens to
+/// land (the crash tests run each one). Unarmed, a point costs one comparison.
 enum CrashPoint: String, CaseIterable, Sendable {
     /// The owner's network exists and the gateway is on it; the swarm service does not yet.
     case deployNetworkReady = "deploy.network-ready"
@@ -20,6 +20,8 @@ enum CrashPoint: String, CaseIterable, Sendable {
     /// The swarm service is removed; the process record is not yet.
     case terminateServiceRemoved = "terminate.service-removed"
 
+    /// A new connection is stored; its processes are not claimed and no side is queued yet.
+    case connectInserted = "connect.inserted"
     /// A side of a connection was told CREATE; what it answered is not recorded yet.
     case connectTold = "connect.told"
     /// A side of a connection was told TERMINATE; it is not recorded as ended yet.
