@@ -106,7 +106,7 @@ public final class Engine: Sendable {
             case .connected:
                 notifications.publish(.dockerConnection(problem: nil))
                 await resyncNodes()
-                do { try await connections.repair() } catch { logger.warning("connection repair failed: \(error)") }
+                await repairConnections()
             case .event(let event) where event.type == "node":
                 do { try await nodes.nodeSync.refresh(dockerId: event.actorID) } catch {
                     logger.warning("cannot refresh node \(event.actorID): \(error)")
@@ -123,10 +123,10 @@ public final class Engine: Sendable {
     /// Re-syncs nodes every `resyncInterval` and prunes the queue hourly, until cancelled.
     func resyncPeriodically() async {
         var lastPruning = Date.distantPast
-        while !Task.isCancelled {
-            try? await Task.sleep(for: settings.resyncInterval)
+        while true {
+            do { try await Task.sleep(for: settings.resyncInterval) } catch { return }  // stopping
             await resyncNodes()
-            do { try await connections.repair() } catch { logger.warning("connection repair failed: \(error)") }
+            await repairConnections()
             if Date().timeIntervalSince(lastPruning) >= 3600 {
                 lastPruning = Date()
                 do { try await queue.prune() } catch { logger.warning("pruning the queue failed: \(error)") }
@@ -136,6 +136,19 @@ public final class Engine: Sendable {
     }
 
     private func resyncNodes() async {
-        do { try await nodes.sync() } catch { logger.warning("node re-sync failed: \(error)") }
+        do { try await nodes.sync() } catch is CancellationError {
+            // Stopping: the next re-sync reads the swarm again.
+        } catch {
+            logger.warning("node re-sync failed: \(error)")
+        }
+    }
+
+    /// Re-creates the endpoints of connections whose processes lost them.
+    private func repairConnections() async {
+        do { try await connections.repair() } catch is CancellationError {
+            // Stopping: the next engine repairs what is left.
+        } catch {
+            logger.warning("connection repair failed: \(error)")
+        }
     }
 }
