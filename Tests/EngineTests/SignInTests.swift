@@ -63,6 +63,37 @@ struct SignInTests {
         await #expect(throws: SignInError.tokenRefused) { try await signIn.caller(bearer: third.token) }
     }
 
+    @Test("a token counts only with the password it was made with: the one write of a new password ends it, records or not",
+          arguments: StoreBackend.available)
+    func passwordStamp(backend: StoreBackend) async throws {
+        let clock = TestClock()
+        let (_, signIn, store) = try await makeSignIn(clock: clock, backend: backend)
+        let issued = try await signIn.signIn(username: "alice", password: "a-long-password", source: "a")
+        // The password written as a crash would leave it: the token's record is still there.
+        var alice = try #require(try await store.first(User.self, .where("username", is: "alice")))
+        alice.passwordHash = try await PasswordHashing.hash("another-password")
+        _ = try await store.update(alice)
+        #expect(try await store.count(AccessToken.self, .all) == 1)
+        await #expect(throws: SignInError.tokenRefused) { try await signIn.caller(bearer: issued.token) }
+
+        // A hash in the original's format is upgraded as the user signs in; the token made then counts.
+        _ = try await store.insert(User(username: "bob", passwordHash: PasswordHashing.originalHash("legacy-2", username: "bob")))
+        let bobs = try await signIn.signIn(username: "bob", password: "legacy-2", source: "a")
+        #expect(try await store.first(User.self, .where("username", is: "bob"))?.passwordHash?.hasPrefix("$2") == true)
+        #expect(try await signIn.caller(bearer: bobs.token).name == "bob")
+        // Two at once: one upgrade is stored, the other's token carries the stored hash too.
+        _ = try await store.insert(User(username: "carol", passwordHash: PasswordHashing.originalHash("legacy-3", username: "carol")))
+        async let first = signIn.signIn(username: "carol", password: "legacy-3", source: "a")
+        async let second = signIn.signIn(username: "carol", password: "legacy-3", source: "b")
+        for token in try await [first, second] { #expect(try await signIn.caller(bearer: token.token).name == "carol") }
+
+        // A token record without a stamp (written by hand, or by an older defpi) counts for nothing.
+        let unstamped = SignInManager.newToken()
+        _ = try await store.insert(AccessToken(userId: alice.id, tokenHash: SignInManager.digest(unstamped), created: clock.read(),
+                                               expires: clock.read().addingTimeInterval(3600)))
+        await #expect(throws: SignInError.tokenRefused) { try await signIn.caller(bearer: unstamped) }
+    }
+
     @Test("after a burst of failures a username and source wait, longer each time, even with the right password; others do not")
     func throttle() async throws {
         let clock = TestClock()

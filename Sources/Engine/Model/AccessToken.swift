@@ -15,9 +15,13 @@ public struct AccessToken: Entity {
     public var expires: Date
     /// Where the sign-in came from (an address), for the user's list of sign-ins.
     public var source: String?
+    /// SHA-256 of the password hash the user signed in with: the token counts only while the
+    /// user's hash is still that one, so a new password ends it with the one write that stores
+    /// the password (no second write to lose in a crash). A token without it counts for nothing.
+    public var passwordStamp: String?
 
     public init(id: String = ObjectID.generate(), revision: Int = 0, userId: String, tokenHash: String, created: Date,
-                expires: Date, source: String? = nil) {
+                expires: Date, source: String? = nil, passwordStamp: String? = nil) {
         self.id = id
         self.revision = revision
         self.userId = userId
@@ -25,5 +29,6 @@ public struct AccessToken: Entity {
         self.created = created
         self.expires = expires
         self.source = source
+        self.passwordStamp = passwordStamp
     }
 }

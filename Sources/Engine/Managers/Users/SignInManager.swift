@@ -56,18 +56,20 @@ public final class SignInManager: Sendable {
         let now = settings.clock()
         let expires = now.addingTimeInterval(settings.tokenLifetime.seconds)
         _ = try await store.insert(AccessToken(userId: user.id, tokenHash: Self.digest(token), created: now, expires: expires,
-                                               source: source))
+                                               source: source, passwordStamp: user.passwordHash.map(Self.digest)))
         await store.audit(AuditEvent(actor: user.username, action: "user.signed-in", target: user.id, detail: "from \(source)"),
                           logger: logger)
-        return IssuedToken(token: token, expires: expires, user: user)
+        return IssuedToken(token: token, expires: expires, user: user.withoutPassword)
     }
 
     /// The caller a bearer token stands for, as the user's record says now (a role change counts
-    /// at once); refused when the token is unknown, expired or revoked.
+    /// at once); refused when the token is unknown, expired or revoked, or the user's password
+    /// changed since it was made.
     public func caller(bearer token: String) async throws -> Caller {
         guard let stored = try await store.first(AccessToken.self, .where("tokenHash", is: Self.digest(token))),
               stored.expires > settings.clock(),
-              let user = try await store.fetch(User.self, id: stored.userId) else {
+              let user = try await store.fetch(User.self, id: stored.userId),
+              let stamp = stored.passwordStamp, stamp == user.passwordHash.map(Self.digest) else {
             throw SignInError.tokenRefused
         }
         return Caller(user: user)
@@ -84,18 +86,19 @@ public final class SignInManager: Sendable {
         try await store.deleteAll(AccessToken.self, .lessThan("expires", .date(settings.clock())))
     }
 
+    /// The user these credentials are, with the password hash they matched.
     private func user(username: String, password: String, source: String) async throws -> User {
         try throttle.check(username: username, source: source)
         let key = cacheKey(username, password)
         if let stored = try await store.first(User.self, .where("username", is: username)),
            let hash = stored.passwordHash, verified.withLock({ $0[key] }) == hash {
             throttle.succeeded(username: username, source: source)
-            return stored.withoutPassword
+            return stored
         }
         do {
-            let user = try await users.authenticate(username: username, password: password)
+            let user = try await users.verifiedUser(username: username, password: password)
             throttle.succeeded(username: username, source: source)
-            if let hash = try await store.first(User.self, .where("id", is: user.id))?.passwordHash {
+            if let hash = user.passwordHash {
                 verified.withLock { cache in
                     if cache.count > 1000 { cache.removeAll() }
                     cache[key] = hash

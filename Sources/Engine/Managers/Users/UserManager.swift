@@ -83,7 +83,8 @@ public final class UserManager: Sendable {
             user.passwordHash = try await PasswordHashing.hash(password)
         }
         let stored = try await store.update(user)
-        // A new password ends every sign-in made with the old one.
+        // The new hash has already ended every token made with the old one (`AccessToken.passwordStamp`);
+        // their records go too.
         if password != nil { try await revokeTokens(of: user) }
         await record(caller, "user.updated", user, detail: [email != nil ? "email" : nil, password != nil ? "password" : nil,
                                                              admin.map { $0 ? "admin" : "user" }].compactMap { $0 }
@@ -114,6 +115,12 @@ public final class UserManager: Sendable {
     /// The user whose username and password these are; a hash in the original's format is
     /// upgraded to bcrypt on the way. Every failure is the same error, so it tells nothing.
     public func authenticate(username: String, password: String) async throws -> User {
+        try await verifiedUser(username: username, password: password).withoutPassword
+    }
+
+    /// `authenticate`, keeping the user's password hash: the one the password matched, or the
+    /// bcrypt hash it was upgraded to.
+    func verifiedUser(username: String, password: String) async throws -> User {
         let found = try await store.first(User.self, .where("username", is: username))
         // An unknown name costs a bcrypt check too, so the time taken tells nothing.
         guard try await PasswordHashing.verify(password, username: username, hash: found?.passwordHash),
@@ -126,10 +133,17 @@ public final class UserManager: Sendable {
                 user = try await store.update(user)
                 logger.info("the password hash of \(username) was upgraded to bcrypt")
             } catch {
-                logger.warning("could not upgrade the password hash of \(username): \(error); trying again at the next sign-in")
+                // Another sign-in may have upgraded it first: then its hash is the user's now.
+                let current = try await store.fetch(User.self, id: user.id)
+                if let current, try await PasswordHashing.verify(password, username: username, hash: current.passwordHash) {
+                    user = current
+                } else {
+                    logger.warning("could not upgrade the password hash of \(username): \(error); trying again at the next sign-in")
+                    user.passwordHash = hash
+                }
             }
         }
-        return user.withoutPassword
+        return user
     }
 
     /// The caller that sees what `reference`'s user sees, for an admin who views defpi as them:
