@@ -49,6 +49,12 @@ enum SQLiteSchema {
             try createIndexes(in: db)
             try db.execute(sql: "PRAGMA user_version = 5")
         }
+        migrator.registerMigration("v6: provisional connections, stamped tokens") { db in
+            // An older defpi would tell the sides of a provisional connection, and its tokens
+            // carry no password stamp (they count for nothing now): it must not open this store.
+            try db.execute(sql: "DELETE FROM AccessToken WHERE json_extract(data, '$.passwordStamp') IS NULL")
+            try db.execute(sql: "PRAGMA user_version = 6")
+        }
         return migrator
     }
 

@@ -170,5 +170,5 @@ public struct StoreInventory: Sendable, Equatable {
 /// Version 2 makes a node's swarm id unique (one defpi node per swarm node); version 3 indexes
 /// the queue for its listings (by creation time, kind) and its pruning.
 public enum StoreSchema {
-    public static let currentVersion = 5
+    public static let currentVersion = 6
 }
