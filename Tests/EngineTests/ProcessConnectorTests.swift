@@ -40,7 +40,9 @@ struct ProcessConnectorTests {
                     for try await connection in connections {
                         _ = await accepted.next()
                         Task {
-                            try await connection.executeThenClose { inbound, outbound in
+                            // Ended by the other side, with a FIN or (data left unread there) a
+                            // reset: either way the connection is closed, and counted.
+                            try? await connection.executeThenClose { inbound, outbound in
                                 for try await chunk in inbound {
                                     try await answer(outbound, chunk.readableBytes)
                                 }
@@ -220,10 +222,12 @@ extension ProcessConnectorTests {
         defer { Task { await peer.stop() } }
         let connector = ProcessConnector(route: .direct(host: "127.0.0.1", port: peer.port), idleTimeout: .seconds(3))
         _ = try await connector.send(Self.request, to: "p1")
-        #expect(await eventually(timeout: .seconds(30)) { await peer.closed.value == 1 }, "the idle connection stayed open")
+        // One connection; two when a busy machine let the first idle out before the request went.
+        let opened = await peer.accepted.value
+        #expect(await eventually(timeout: .seconds(30)) { await peer.closed.value == opened }, "the idle connection stayed open")
         // Answered without an error, on a new connection (more than one when a busy machine
         // lets the new one idle out before the request is written: it is sent again).
         _ = try await connector.send(Self.request, to: "p1")
-        #expect(await peer.accepted.value >= 2)
+        #expect(await peer.accepted.value > opened)
     }
 }
