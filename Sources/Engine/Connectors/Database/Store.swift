@@ -168,7 +168,8 @@ public struct StoreInventory: Sendable, Equatable {
 
 /// The schema version this build of defpi writes; a store at a higher version is refused.
 /// Version 2 makes a node's swarm id unique (one defpi node per swarm node); version 3 indexes
-/// the queue for its listings (by creation time, kind) and its pruning.
+/// the queue for its listings (by creation time, kind) and its pruning; 4 makes a connection's
+/// pair unique; 5 adds access tokens; 6 adds provisional connections and password-stamped tokens.
 public enum StoreSchema {
     public static let currentVersion = 6
 }

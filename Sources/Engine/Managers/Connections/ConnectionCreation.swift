@@ -119,9 +119,9 @@ struct ConnectionCreation: Sendable {
         return (confirmed.atRevision(2), changes)
     }
 
-    /// The connections of both sides' processes, made or being made.
+    /// The connections of both sides' processes, made or being made, each once.
     private func connections(of a: ConnectionSide, _ b: ConnectionSide) async throws -> [Connection] {
-        try await store.all(Connection.self, .connections(of: a.process.id)) + store.all(Connection.self, .connections(of: b.process.id))
+        try await store.all(Connection.self, .connections(of: a.process.id, b.process.id))
     }
 
     /// Removes a provisional connection (no side was told of it). Should that fail, the re-sync

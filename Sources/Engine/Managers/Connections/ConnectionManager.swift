@@ -256,9 +256,10 @@ public final class ConnectionManager: Sendable {
 }
 
 extension StoreFilter {
-    /// The connections with an end at `processId`.
-    static func connections(of processId: String) -> StoreFilter {
-        .or([.where("endpoint1.processId", is: processId), .where("endpoint2.processId", is: processId)])
+    /// The connections with an end at one of `processIds`.
+    static func connections(of processIds: String...) -> StoreFilter {
+        let ids = processIds.map(StoreValue.string)
+        return .or([.isIn("endpoint1.processId", ids), .isIn("endpoint2.processId", ids)])
     }
 }
 

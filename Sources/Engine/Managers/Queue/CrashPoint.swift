@@ -20,7 +20,8 @@ enum CrashPoint: String, CaseIterable, Sendable {
     /// The swarm service is removed; the process record is not yet.
     case terminateServiceRemoved = "terminate.service-removed"
 
-    /// A new connection is stored; its processes are not claimed and no side is queued yet.
+    /// A new connection is stored as provisional: not yet checked against others being made,
+    /// not confirmed, no side queued.
     case connectInserted = "connect.inserted"
     /// A side of a connection was told CREATE; what it answered is not recorded yet.
     case connectTold = "connect.told"
