@@ -24,6 +24,7 @@ struct StoreCommand: AsyncParsableCommand {
                 let inventory = try await opened.inventory()
                 print("store:    \(inventory.location)")
                 print("backend:  \(inventory.backend)")
+                print("identity: \(inventory.identity)")
                 print("schema:   version \(inventory.schemaVersion) (this defpi writes version \(StoreSchema.currentVersion))")
                 for collection in EntityCollection.allCases {
                     print("\(collection.rawValue.padding(toLength: 14, withPad: " ", startingAt: 0)) \(inventory.counts[collection] ?? 0)")

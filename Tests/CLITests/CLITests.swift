@@ -24,6 +24,7 @@ struct CLITests {
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("store:    \(path)"))
         #expect(result.stdout.contains("backend:  SQLite 3."))
+        #expect(result.stdout.contains("identity: \(try await StoreLocation(parsing: path).open().identity)"))
         #expect(result.stdout.contains("schema:   version \(StoreSchema.currentVersion)"))
         #expect(result.stdout.contains("PendingChange  0"))
         #expect(result.stdout.contains("AccessToken    0"))

@@ -29,6 +29,7 @@ public final class FaultyStore: Store {
     public init(_ base: any Store) { self.base = base }
 
     public var location: String { base.location }
+    public var identity: String { base.identity }
 
     /// Applies `fault` to calls `calls` (1-based) of `method`, counted from now on.
     public func inject(_ fault: Fault, into method: Method, calls: ClosedRange<Int> = 1...Int.max) {

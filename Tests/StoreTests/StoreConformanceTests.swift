@@ -17,6 +17,20 @@ struct StoreConformanceTests {
         }
     }
 
+    @Test("a store has one identity, kept across openings (also two at once), and no other store has it",
+          arguments: StoreBackend.available)
+    func identity(backend: StoreBackend) async throws {
+        let location = try StoreLocation(parsing: backend.freshLocation())
+        async let first = location.open()
+        async let second = location.open()
+        let (one, two) = try await (first, second)
+        #expect(ObjectID.isValid(one.identity))
+        #expect(one.identity == two.identity)
+        #expect(try await location.open().identity == one.identity)
+        #expect(try await one.inventory().identity == one.identity)
+        #expect(try await backend.makeStore().identity != one.identity)
+    }
+
     // MARK: CRUD
 
     @Test("every entity round-trips through insert, fetch, update and delete", arguments: StoreBackend.available)

@@ -10,6 +10,8 @@ import Logging
 /// across Engines.
 public final class MongoStore: Store, @unchecked Sendable {
     public let location: String
+    /// Set once, by `init`.
+    public private(set) var identity = ""
     private let pool: OpaquePointer
     private let uri: OpaquePointer
     private let databaseName: String
@@ -52,7 +54,10 @@ public final class MongoStore: Store, @unchecked Sendable {
         self.uri = uri
         self.pool = pool
         databaseName = mongoc_uri_get_database(uri).map { String(cString: $0) } ?? "def-pi"
-        try withClient { client in try prepare(client) }
+        identity = try withClient { client in
+            try prepare(client)
+            return try storedIdentity(client)
+        }
     }
 
     deinit {
@@ -149,6 +154,24 @@ public final class MongoStore: Store, @unchecked Sendable {
             schema.append("_id", .string("schema"))
             schema.append("version", .int(Int64(StoreSchema.currentVersion)))
             _ = try withCollection(client, "defpiMeta") { try $0.replaceOne(Self.schemaKey, with: schema, upsert: true) }
+        }
+    }
+
+    private static let identityKey = BSONMapping.query(.equals("id", .string("identity")))
+
+    /// The store's identity: the one stored, else a new one (of two engines creating it at once,
+    /// the first insert wins and the other reads it).
+    private func storedIdentity(_ client: OpaquePointer) throws -> String {
+        try withCollection(client, "defpiMeta") { meta in
+            if let stored = try meta.find(Self.identityKey).first?.string("value") { return stored }
+            let created = BSONDocument()
+            created.append("_id", .string("identity"))
+            created.append("value", .string(ObjectID.generate()))
+            _ = try meta.insert(created)
+            guard let stored = try meta.find(Self.identityKey).first?.string("value") else {
+                throw StoreError.backend(location: location, message: "the store's identity (defpiMeta) could not be read back")
+            }
+            return stored
         }
     }
 
@@ -269,7 +292,7 @@ public final class MongoStore: Store, @unchecked Sendable {
             buildInfo.append("buildInfo", int32: 1)
             let version = (try? self.command(client, database: "admin", buildInfo))?.string("version") ?? "?"
             return StoreInventory(backend: "MongoDB \(version) (database \(self.databaseName))", location: self.location,
-                                  schemaVersion: StoreSchema.currentVersion, counts: counts)
+                                  identity: self.identity, schemaVersion: StoreSchema.currentVersion, counts: counts)
         }
     }
 }

@@ -55,7 +55,34 @@ enum SQLiteSchema {
             try db.execute(sql: "DELETE FROM AccessToken WHERE json_extract(data, '$.passwordStamp') IS NULL")
             try db.execute(sql: "PRAGMA user_version = 6")
         }
+        migrator.registerMigration("v7: store identity") { db in
+            try db.execute(sql: "CREATE TABLE defpiMeta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL)")
+            try db.execute(sql: "INSERT INTO defpiMeta (key, value) VALUES ('identity', ?)", arguments: [ObjectID.generate()])
+            try db.execute(sql: "PRAGMA user_version = 7")
+        }
         return migrator
+    }
+
+    /// Migrates the store to the current schema. Two engines that open a new file at once both
+    /// find it unmigrated, and the second's next migration fails (its table exists, or its
+    /// record does). Each migration commits with its record in one transaction, so migrating
+    /// again goes on from where the other engine got; every failure means the other progressed.
+    static func migrate(_ pool: DatabasePool) throws {
+        for attempt in 1... {
+            do {
+                return try migrator.migrate(pool)
+            } catch let error as DatabaseError where attempt < migrator.migrations.count {
+                SQLiteStore.logger.debug("migration raced another engine (\(error.message ?? "")); reading the schema again")
+            }
+        }
+    }
+
+    /// The store's identity (made by migration v7).
+    static func identity(in db: Database) throws -> String {
+        guard let identity = try String.fetchOne(db, sql: "SELECT value FROM defpiMeta WHERE key = 'identity'") else {
+            throw DatabaseError(resultCode: .SQLITE_CORRUPT, message: "the store has no identity (defpiMeta)")
+        }
+        return identity
     }
 
     /// The table of one collection: a JSON document per row, beside its id and revision.

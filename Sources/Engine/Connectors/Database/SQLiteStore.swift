@@ -7,6 +7,7 @@ import Logging
 /// the fields the managers query are indexed by expression.
 public final class SQLiteStore: Store {
     public let location: String
+    public let identity: String
     let pool: DatabasePool
     private let commits: GroupCommit
     let documents: DocumentCoder
@@ -30,7 +31,8 @@ public final class SQLiteStore: Store {
             guard found <= StoreSchema.currentVersion else {
                 throw StoreError.newerSchema(location: path, found: found, supported: StoreSchema.currentVersion)
             }
-            try SQLiteSchema.migrator.migrate(pool)
+            try SQLiteSchema.migrate(pool)
+            identity = try pool.read(SQLiteSchema.identity(in:))
             commits = GroupCommit(pool: pool)
         } catch let error as DatabaseError {
             throw Self.storeError(error, location: path)
@@ -248,7 +250,8 @@ public final class SQLiteStore: Store {
             }
             let version = try String.fetchOne(db, sql: "SELECT sqlite_version()") ?? "?"
             let schema = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
-            return StoreInventory(backend: "SQLite \(version)", location: location, schemaVersion: schema, counts: counts)
+            return StoreInventory(backend: "SQLite \(version)", location: location, identity: self.identity,
+                                  schemaVersion: schema, counts: counts)
         }
     }
 }

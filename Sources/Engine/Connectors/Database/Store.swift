@@ -7,6 +7,10 @@ import Logging
 public protocol Store: Sendable {
     /// Where the store lives, safe to print (passwords redacted).
     var location: String { get }
+    /// A random id given to the store when it was created, the same for every engine on it. It
+    /// marks what defpi writes outside the store (a node's Docker labels), so that two stores
+    /// on one swarm never take each other's marks for drift.
+    var identity: String { get }
 
     /// Stores a new entity at revision 1 and returns it as stored.
     func insert<E: Entity>(_ entity: E) async throws -> E
@@ -153,14 +157,17 @@ public struct StoreInventory: Sendable, Equatable {
     /// Backend name, e.g. `SQLite 3.40.1` or `MongoDB wire version 21`.
     public var backend: String
     public var location: String
+    /// The store's `identity`.
+    public var identity: String
     /// The schema version the store is at.
     public var schemaVersion: Int
     /// Documents per collection.
     public var counts: [EntityCollection: Int]
 
-    public init(backend: String, location: String, schemaVersion: Int, counts: [EntityCollection: Int]) {
+    public init(backend: String, location: String, identity: String, schemaVersion: Int, counts: [EntityCollection: Int]) {
         self.backend = backend
         self.location = location
+        self.identity = identity
         self.schemaVersion = schemaVersion
         self.counts = counts
     }
@@ -169,7 +176,8 @@ public struct StoreInventory: Sendable, Equatable {
 /// The schema version this build of defpi writes; a store at a higher version is refused.
 /// Version 2 makes a node's swarm id unique (one defpi node per swarm node); version 3 indexes
 /// the queue for its listings (by creation time, kind) and its pruning; 4 makes a connection's
-/// pair unique; 5 adds access tokens; 6 adds provisional connections and password-stamped tokens.
+/// pair unique; 5 adds access tokens; 6 adds provisional connections and password-stamped tokens;
+/// 7 gives the store its identity.
 public enum StoreSchema {
-    public static let currentVersion = 6
+    public static let currentVersion = 7
 }
