@@ -75,9 +75,11 @@ struct NodeManagerTests {
 
         #expect(try await dockerLabels(engine, workers[0]) == [
             "org.defpi.class": "public", "org.defpi.pool": pool.id, "org.defpi.name": workers[0],
+            "org.defpi.store": engine.store.identity,
         ])
         #expect(try await dockerLabels(engine, "lab") == [
             "org.defpi.class": "private", "org.defpi.owner": alice.id, "org.defpi.name": "lab",
+            "org.defpi.store": engine.store.identity,
         ])
 
         let restarted = try await makeEngine()

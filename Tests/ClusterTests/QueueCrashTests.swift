@@ -1,5 +1,5 @@
 import DefpiTesting
-import Engine
+@testable import Engine
 import Foundation
 import Testing
 
@@ -47,7 +47,7 @@ struct QueueCrashTests {
         for hostname in workers {
             let node = try await engine.nodes.node(hostname, by: .localOperator())
             let labels = try await engine.nodes.dockerLabels(of: node)
-            if labels != Self.expectedLabels(node) {
+            if labels != Self.expectedLabels(node, store: store.identity) {
                 let open = try await engine.queue.openChange(of: "NODE_LABELS", on: node.id, states: PendingChangeState.open)
                 #expect(open != nil, "\(hostname) is classified \(node.kind) but Docker says \(labels), and nothing is queued")
             }
@@ -63,7 +63,7 @@ struct QueueCrashTests {
         #expect(drained, "changes still open: \(open)")
         for hostname in workers {
             let node = try await engine.nodes.node(hostname, by: .localOperator())
-            #expect(try await engine.nodes.dockerLabels(of: node) == Self.expectedLabels(node), "\(hostname)")
+            #expect(try await engine.nodes.dockerLabels(of: node) == Self.expectedLabels(node, store: store.identity), "\(hostname)")
         }
         #expect(try await engine.nodes.sync().repaired == 0)
         let changes = try await store.all(PendingChange.self)
@@ -100,13 +100,55 @@ struct QueueCrashTests {
         let repair = try #require(try await engine.queue.openChange(of: "NODE_LABELS", on: node.id))
         #expect(repair.createdBy == "defpi")
         #expect(try await engine.queue.settle(repair.id, timeout: .seconds(20)).state == .finished)
-        #expect(try await engine.nodes.dockerLabels(of: node) == Self.expectedLabels(node))
+        #expect(try await engine.nodes.dockerLabels(of: node) == Self.expectedLabels(node, store: engine.store.identity))
         _ = try await engine.queue.settle(try await engine.nodes.declassify(worker, by: .localOperator()).id, timeout: .seconds(20))
     }
 
-    static func expectedLabels(_ node: Node) -> [String: String] {
+    @Test("two stores on one swarm never undo each other's labels; classifying a node takes it over")
+    func twoStores() async throws {
+        let socket = try #require(TestBed.dockerEndpoint?.unixSocketPath, "the test bed's swarm is not up")
+        func engine() async throws -> Engine {
+            let engine = try await Engine(settings: EngineSettings(
+                store: try StoreLocation(parsing: StoreBackend.sqlite.freshLocation()),
+                docker: DockerEndpoint(unixSocketPath: socket), registry: RegistrySettings()))
+            try await engine.nodes.sync()
+            try await engine.pools.create(named: "mine", by: .localOperator())
+            return engine
+        }
+        let (first, second) = (try await engine(), try await engine())
+        let worker = workers[0]
+        func labels() async throws -> [String: String] {
+            try await first.nodes.dockerLabels(of: try await first.nodes.node(worker, by: .localOperator()))
+        }
+        func settle(_ change: PendingChange, on engine: Engine) async throws {
+            #expect(try await engine.queue.settle(change.id, timeout: .seconds(20)).state == .finished)
+        }
+
+        try await settle(try await first.nodes.classifyPublic(worker, pool: "mine", by: .localOperator()), on: first)
+        let firsts = try await labels()
+        #expect(firsts["org.defpi.store"] == first.store.identity)
+        // The second store calls the node unidentified: the labels are the first's, not drift.
+        var summary = try await second.nodes.sync()
+        #expect(summary.repaired == 0 && summary.foreign == 1)
+        #expect(try await labels() == firsts)
+
+        // Classifying it with the second store takes it over; the first leaves it then.
+        try await settle(try await second.nodes.classifyPublic(worker, pool: "mine", by: .localOperator()), on: second)
+        #expect(try await labels()["org.defpi.store"] == second.store.identity)
+        summary = try await first.nodes.sync()
+        #expect(summary.repaired == 0 && summary.foreign == 1)
+        // Declassifying it in the first store removes nothing of the second's.
+        try await settle(try await first.nodes.declassify(worker, by: .localOperator()), on: first)
+        #expect(try await labels()["org.defpi.store"] == second.store.identity)
+
+        try await settle(try await second.nodes.declassify(worker, by: .localOperator()), on: second)
+        #expect(try await labels().isEmpty)
+        #expect(try await first.nodes.sync().foreign == 0)
+    }
+
+    static func expectedLabels(_ node: Node, store: String) -> [String: String] {
         guard node.kind != .unidentified else { return [:] }
-        var labels = ["org.defpi.class": node.kind.rawValue.lowercased(), "org.defpi.name": node.name]
+        var labels = ["org.defpi.class": node.kind.rawValue.lowercased(), "org.defpi.name": node.name, "org.defpi.store": store]
         if let pool = node.nodePoolId { labels["org.defpi.pool"] = pool }
         if let owner = node.userId { labels["org.defpi.owner"] = owner }
         return labels

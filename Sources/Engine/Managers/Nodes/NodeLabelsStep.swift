@@ -3,7 +3,8 @@ import Logging
 
 /// Writes a node's classification to its Docker labels (`org.defpi.*`), so placement
 /// constraints and `docker node inspect` see it. Re-reads the node when it runs, so the latest
-/// classification wins whichever change carries it.
+/// classification wins whichever change carries it. Labels another store wrote stay while the
+/// node is unidentified here; classifying it here takes it over.
 struct NodeLabelsStep: ChangeStep {
     struct Payload: Codable, Sendable {
         var nodeId: String
@@ -26,10 +27,11 @@ struct NodeLabelsStep: ChangeStep {
                           resources: [node.id], createdBy: actor)
     }
 
-    /// The `org.defpi.*` labels a node carries in Docker; none while it is unidentified.
-    static func labels(of node: Node) -> [String: String] {
+    /// The `org.defpi.*` labels a node classified in the store `identity` carries in Docker;
+    /// none while it is unidentified.
+    static func labels(of node: Node, store identity: String) -> [String: String] {
         guard node.kind != .unidentified else { return [:] }
-        var labels = [NodeLabels.kind: node.kind.rawValue.lowercased(), NodeLabels.name: node.name]
+        var labels = [NodeLabels.kind: node.kind.rawValue.lowercased(), NodeLabels.name: node.name, NodeLabels.store: identity]
         if let pool = node.nodePoolId { labels[NodeLabels.pool] = pool }
         if let owner = node.userId { labels[NodeLabels.owner] = owner }
         return labels
@@ -46,9 +48,13 @@ struct NodeLabelsStep: ChangeStep {
             } catch DockerError.notFound {
                 throw ChangeObsolete("node \(node.name) (\(node.dockerId.prefix(12))) has left the swarm")
             }
+            let wanted = Self.labels(of: node, store: store.identity)
+            if wanted.isEmpty, let other = NodeLabels.otherStore(in: dockerNode.spec.labels, than: store.identity) {
+                logger.info("node \(node.name): its labels are another defpi store's (\(other)); leaving them")
+                return
+            }
             var spec = dockerNode.spec
-            spec.labels = spec.labels.filter { !$0.key.hasPrefix(NodeLabels.namespace) }
-                .merging(Self.labels(of: node)) { _, ours in ours }
+            spec.labels = spec.labels.filter { !$0.key.hasPrefix(NodeLabels.namespace) }.merging(wanted) { _, ours in ours }
             if spec == dockerNode.spec { return }
             try lease.check()
             do {

@@ -145,6 +145,15 @@ public enum NodeLabels {
     public static let pool = "org.defpi.pool"
     /// The owner's user id of a private node.
     public static let owner = "org.defpi.owner"
+    /// The identity of the store whose classification the labels carry (`Store.identity`).
+    /// Labels without it were written by a defpi before store identities: they count as ours.
+    public static let store = "org.defpi.store"
+
+    /// The store other than `ours` whose classification `labels` carry, if any.
+    static func otherStore(in labels: [String: String], than ours: String) -> String? {
+        guard let marked = labels[store], marked != ours else { return nil }
+        return marked
+    }
 }
 
 /// Why a node or pool operation was refused.

@@ -13,6 +13,8 @@ public actor NodeSync {
     private let logger = Logger(label: "defpi.nodes")
     /// The full sync running now; concurrent callers join it instead of racing it.
     private var syncInFlight: Task<Summary, Error>?
+    /// Nodes already reported as labelled by another store (reported once per engine).
+    private var reportedForeign: Set<String> = []
 
     init(store: any Store, docker: DockerClient, queue: PendingChangeManager, notifications: EngineNotifications) {
         self.store = store
@@ -27,6 +29,8 @@ public actor NodeSync {
         /// Nodes whose Docker labels differed from their classification, with no label write
         /// queued: one is queued now.
         public var repaired = 0
+        /// Nodes whose labels another defpi store wrote: left alone.
+        public var foreign = 0
         public init() {}
     }
 
@@ -51,7 +55,11 @@ public actor NodeSync {
         for dockerNode in swarm {
             if let node = storedByDockerId[dockerNode.id] {
                 if try await save(node, applying: dockerNode, now: now) { summary.updated += 1 }
-                if try await repairLabels(of: node, in: dockerNode) { summary.repaired += 1 }
+                switch try await repairLabels(of: node, in: dockerNode) {
+                case .inLine: break
+                case .repaired: summary.repaired += 1
+                case .foreign: summary.foreign += 1
+                }
             } else {
                 try await add(dockerNode, now: now)
                 summary.added += 1
@@ -89,15 +97,31 @@ public actor NodeSync {
         }
     }
 
+    private enum LabelCheck { case inLine, repaired, foreign }
+
     /// Queues a label write when the node's `org.defpi.*` labels in Docker differ from its stored
-    /// classification and none is waiting: whatever crashed in between, the two converge.
-    private func repairLabels(of node: Node, in dockerNode: DockerNode) async throws -> Bool {
+    /// classification and none is waiting: whatever crashed in between, the two converge. Labels
+    /// another store wrote are not drift but that store's: two stores on one swarm would
+    /// otherwise undo each other's classifications for ever.
+    private func repairLabels(of node: Node, in dockerNode: DockerNode) async throws -> LabelCheck {
         let current = dockerNode.spec.labels.filter { $0.key.hasPrefix(NodeLabels.namespace) }
-        guard current != NodeLabelsStep.labels(of: node),
-              try await queue.openChange(of: NodeLabelsStep.kind, on: node.id, states: PendingChangeState.open) == nil else { return false }
+        guard current != NodeLabelsStep.labels(of: node, store: store.identity) else { return .inLine }
+        if let other = NodeLabels.otherStore(in: current, than: store.identity) {
+            if reportedForeign.insert(node.id).inserted {
+                logger.warning("""
+                    node \(node.name): its Docker labels carry another defpi store's classification (store \(other)); \
+                    leaving them. Two stores on one swarm is likely a mistake; classify the node here to take it over.
+                    """)
+            }
+            return .foreign
+        }
+        reportedForeign.remove(node.id)
+        guard try await queue.openChange(of: NodeLabelsStep.kind, on: node.id, states: PendingChangeState.open) == nil else {
+            return .inLine
+        }
         logger.info("node \(node.name): Docker labels differ from its classification; queueing a label write")
         try await queue.enqueue(try NodeLabelsStep.change(for: node, summary: "labels repaired", by: "defpi"))
-        return true
+        return .repaired
     }
 
     private func add(_ dockerNode: DockerNode, now: Date) async throws {
