@@ -105,7 +105,6 @@ public actor NodeSync {
     /// otherwise undo each other's classifications for ever.
     private func repairLabels(of node: Node, in dockerNode: DockerNode) async throws -> LabelCheck {
         let current = dockerNode.spec.labels.filter { $0.key.hasPrefix(NodeLabels.namespace) }
-        guard current != NodeLabelsStep.labels(of: node, store: store.identity) else { return .inLine }
         if let other = NodeLabels.otherStore(in: current, than: store.identity) {
             if reportedForeign.insert(node.id).inserted {
                 logger.warning("""
@@ -116,7 +115,8 @@ public actor NodeSync {
             return .foreign
         }
         reportedForeign.remove(node.id)
-        guard try await queue.openChange(of: NodeLabelsStep.kind, on: node.id, states: PendingChangeState.open) == nil else {
+        guard current != NodeLabelsStep.labels(of: node, store: store.identity),
+              try await queue.openChange(of: NodeLabelsStep.kind, on: node.id, states: PendingChangeState.open) == nil else {
             return .inLine
         }
         logger.info("node \(node.name): Docker labels differ from its classification; queueing a label write")
