@@ -29,8 +29,8 @@ public actor NodeSync {
         /// Nodes whose Docker labels differed from their classification, with no label write
         /// queued: one is queued now.
         public var repaired = 0
-        /// Nodes whose labels another defpi store wrote: left alone.
-        public var foreign = 0
+        /// The names of the nodes whose labels another defpi store wrote: left alone.
+        public var foreign: [String] = []
         public init() {}
     }
 
@@ -58,7 +58,7 @@ public actor NodeSync {
                 switch try await repairLabels(of: node, in: dockerNode) {
                 case .inLine: break
                 case .repaired: summary.repaired += 1
-                case .foreign: summary.foreign += 1
+                case .foreign: summary.foreign.append(node.name)
                 }
             } else {
                 try await add(dockerNode, now: now)
