@@ -89,7 +89,7 @@ struct ProcessCrashTests {
         }
     }
 
-    @Test("every lifecycle step killed at its named crash point converges: create, upgrade, move, configure, connect, disconnect, terminate")
+    @Test("every lifecycle step killed at its named crash point converges: create, upgrade, move (also with a connection), configure, connect, disconnect, terminate")
     func pinnedKills() async throws {
         let (manager, worker) = (TestBed.processNodes[0], TestBed.processNodes[1])
         let bed = try await MeterBed(versions: ["1.0.0", "1.1.0"], shortLeases: true, alsoPublish: [.aggregator], autoConnect: false)
@@ -181,6 +181,17 @@ struct ProcessCrashTests {
             try await kill("connection", "create", "k1.readings", "g1.readings-in", at: .connectTold)
             try await converge("a connection") { _, connections in
                 connections.count == 1 && connections[0].state == .connected
+            }
+            // A connected process moved, killed once its connections and it are suspended: after the
+            // move both sides are told again and the connection is back.
+            try await kill("process", "move", "k1", "--node", manager, at: .relocateSuspended)
+            let killedWith = try #require(try await bed.makeEngine().store.all(Connection.self).first)
+            #expect(killedWith.state == .suspended, "the move was killed before the connection was suspended")
+            let suspendedAt = try #require(killedWith.endpoints.compactMap(\.reported).max())
+            try await converge("a move with a connection") { processes, connections in
+                guard let k1 = process("k1", in: processes), k1.state == .running, k1.relocation == nil,
+                      connections.count == 1 else { return false }
+                return connections[0].state == .connected && connections[0].endpoints.allSatisfy { ($0.reported ?? .distantPast) > suspendedAt }
             }
             let connection = try #require(try await bed.makeEngine().store.all(Connection.self).first)
             try await kill("connection", "rm", connection.id, at: .disconnectTold)
