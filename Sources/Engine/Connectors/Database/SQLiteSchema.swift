@@ -65,14 +65,20 @@ enum SQLiteSchema {
 
     /// Migrates the store to the current schema. Two engines that open a new file at once both
     /// find it unmigrated, and the second's next migration fails (its table exists, or its
-    /// record does). Each migration commits with its record in one transaction, so migrating
-    /// again goes on from where the other engine got; every failure means the other progressed.
+    /// record does). Each migration commits with its record in one transaction, so after such a
+    /// failure migrating again goes on from where the other engine got. A failure while no one
+    /// else migrated is a real one, and is thrown.
     static func migrate(_ pool: DatabasePool) throws {
-        for attempt in 1... {
+        let migrator = migrator
+        var applied = try pool.read(migrator.appliedIdentifiers)
+        while true {
             do {
                 return try migrator.migrate(pool)
-            } catch let error as DatabaseError where attempt < migrator.migrations.count {
-                SQLiteStore.logger.debug("migration raced another engine (\(error.message ?? "")); reading the schema again")
+            } catch let error as DatabaseError {
+                let now = try pool.read(migrator.appliedIdentifiers)
+                guard now.isStrictSuperset(of: applied) else { throw error }
+                SQLiteStore.logger.debug("another engine migrated the store meanwhile (\(error.message ?? "")); going on from there")
+                applied = now
             }
         }
     }
