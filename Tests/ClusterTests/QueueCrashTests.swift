@@ -104,7 +104,7 @@ struct QueueCrashTests {
         _ = try await engine.queue.settle(try await engine.nodes.declassify(worker, by: .localOperator()).id, timeout: .seconds(20))
     }
 
-    @Test("two stores on one swarm never undo each other's labels; classifying a node takes it over")
+    @Test("two stores on one swarm never undo each other's labels, not even by a repair; classifying a node takes it over")
     func twoStores() async throws {
         let socket = try #require(TestBed.dockerEndpoint?.unixSocketPath, "the test bed's swarm is not up")
         func engine() async throws -> Engine {
@@ -132,9 +132,19 @@ struct QueueCrashTests {
         #expect(summary.repaired == 0 && summary.foreign.contains(worker))
         #expect(try await labels() == firsts)
 
-        // Classifying it with the second store takes it over; the first leaves it then.
+        // The labels are wiped behind defpi's back: the first store queues a repair. Before it
+        // runs, the second store takes the node over; the repair then leaves the node to it.
+        let docker = DockerClient(endpoint: DockerEndpoint(unixSocketPath: socket))
+        let swarmNode = try await docker.node(try await first.nodes.node(worker, by: .localOperator()).dockerId)
+        var spec = swarmNode.spec
+        spec.labels = spec.labels.filter { !$0.key.hasPrefix("org.defpi.") }
+        try await docker.updateNode(swarmNode.id, version: swarmNode.version, spec: spec)
+        #expect(try await first.nodes.sync().repaired == 1)
+        let repair = try #require(try await first.queue.openChange(of: "NODE_LABELS", on: try await first.nodes.node(worker, by: .localOperator()).id))
         try await settle(try await second.nodes.classifyPublic(worker, pool: "mine", by: .localOperator()), on: second)
         #expect(try await labels()["org.defpi.store"] == second.store.identity)
+        try await settle(repair, on: first)
+        #expect(try await labels()["org.defpi.store"] == second.store.identity, "a repair took the node over")
         summary = try await first.nodes.sync()
         #expect(summary.repaired == 0 && summary.foreign.contains(worker))
         // Declassifying it in the first store removes nothing of the second's.

@@ -4,10 +4,14 @@ import Logging
 /// Writes a node's classification to its Docker labels (`org.defpi.*`), so placement
 /// constraints and `docker node inspect` see it. Re-reads the node when it runs, so the latest
 /// classification wins whichever change carries it. Labels another store wrote stay while the
-/// node is unidentified here; classifying it here takes it over.
+/// node is unidentified here, and a repair queued by the sync never replaces them; an operator's
+/// classification here takes the node over.
 struct NodeLabelsStep: ChangeStep {
     struct Payload: Codable, Sendable {
         var nodeId: String
+        /// Whether the write may replace another store's labels: an operator's classification
+        /// may, a repair may not. Absent (a change queued by an earlier defpi): it may.
+        var takeOver: Bool?
     }
 
     static let kind: PendingChangeKind = "NODE_LABELS"
@@ -21,9 +25,10 @@ struct NodeLabelsStep: ChangeStep {
         self.docker = docker
     }
 
-    /// The change that brings `node`'s labels in line, queued by `actor`.
-    static func change(for node: Node, summary: String, by actor: String) throws -> PendingChange {
-        try PendingChange(Self.self, Payload(nodeId: node.id), description: "node \(node.name): \(summary)",
+    /// The change that brings `node`'s labels in line, queued by `actor`; with `takeOver`, even
+    /// over another store's labels.
+    static func change(for node: Node, summary: String, by actor: String, takeOver: Bool = true) throws -> PendingChange {
+        try PendingChange(Self.self, Payload(nodeId: node.id, takeOver: takeOver), description: "node \(node.name): \(summary)",
                           resources: [node.id], createdBy: actor)
     }
 
@@ -49,7 +54,8 @@ struct NodeLabelsStep: ChangeStep {
                 throw ChangeObsolete("node \(node.name) (\(node.dockerId.prefix(12))) has left the swarm")
             }
             let wanted = Self.labels(of: node, store: store.identity)
-            if wanted.isEmpty, let other = NodeLabels.otherStore(in: dockerNode.spec.labels, than: store.identity) {
+            if let other = NodeLabels.otherStore(in: dockerNode.spec.labels, than: store.identity),
+               wanted.isEmpty || payload.takeOver == false {
                 logger.info("node \(node.name): its labels are another defpi store's (\(other)); leaving them")
                 return
             }

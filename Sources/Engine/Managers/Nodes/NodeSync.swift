@@ -120,7 +120,7 @@ public actor NodeSync {
             return .inLine
         }
         logger.info("node \(node.name): Docker labels differ from its classification; queueing a label write")
-        try await queue.enqueue(try NodeLabelsStep.change(for: node, summary: "labels repaired", by: "defpi"))
+        try await queue.enqueue(try NodeLabelsStep.change(for: node, summary: "labels repaired", by: "defpi", takeOver: false))
         return .repaired
     }
 
