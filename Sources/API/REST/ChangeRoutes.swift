@@ -60,8 +60,11 @@ extension RESTAPI {
             }
         }
         if query.page > 0 && query.perPage > 0 {
-            filter.offset = (query.page - 1).multipliedReportingOverflow(by: query.perPage).partialValue
-            filter.limit = query.perPage
+            // Both within what every store takes (a 32-bit skip and limit), saturating.
+            let storeMaximum = Int(Int32.max)
+            let (skipped, overflow) = (query.page - 1).multipliedReportingOverflow(by: query.perPage)
+            filter.offset = overflow ? storeMaximum : min(skipped, storeMaximum)
+            filter.limit = min(query.perPage, storeMaximum)
         }
         return filter
     }

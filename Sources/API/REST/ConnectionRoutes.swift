@@ -18,7 +18,7 @@ extension RESTAPI {
         let connections = engine.connections
         let shape = ResourceShapes.connection
         router.get("/connection") { request, context -> Response in
-            try ListQuery(request, shape: shape).response(try await connections.connections(by: try context.signedIn()))
+            try await ListQuery(request, shape: shape).response(try await connections.connections(by: try context.signedIn()))
         }
         // Before `/connection/:id`: for a (process, interface), every other one as compatible, incompatible or full.
         router.get("/connection/candidates") { request, context -> Response in
@@ -29,7 +29,7 @@ extension RESTAPI {
             }
             let candidates = try await connections.candidates(
                 for: InterfaceReference(process: String(process), interface: String(interface)), by: caller)
-            return try ListQuery(request, shape: ResourceShapes.candidate).response(candidates)
+            return try await ListQuery(request, shape: ResourceShapes.candidate).response(candidates)
         }
         router.get("/connection/:id") { request, context -> Response in
             try APIBody.json(try await connections.connection(try request.parameter("id", context), by: try context.signedIn()))

@@ -6,13 +6,16 @@ import Hummingbird
 /// How one kind of resource is listed: the `_filters` keys it takes, each an allow-listed match,
 /// never a query handed to the store.
 struct ResourceShape: Sendable {
-    typealias Match = @Sendable (_ item: [String: Any], _ value: Any) throws -> Bool
+    /// A filter's value turned into a test of one item, once per request. The test spends the
+    /// request's `budget` of pattern steps (`TextPattern`), so no filter works without bound.
+    typealias Match = @Sendable (_ value: Any) throws -> Predicate
+    typealias Predicate = (_ item: [String: Any], _ budget: inout Int) throws -> Bool
 
     var filters: [String: Match] = [:]
 
     /// Every filter takes `ids[]` (a list of ids) and `name` (equal, or `/regex/`).
     init(equal fields: [String] = [], custom: [String: Match] = [:]) {
-        filters = ["ids[]": Self.anyOf("id"), "ids": Self.anyOf("id"), "name": Self.nameMatch]
+        filters = ["ids[]": Self.anyOf("id"), "ids": Self.anyOf("id"), "name": Self.equal("name")]
         for field in fields { filters[field] = Self.equal(field) }
         filters.merge(custom) { $1 }
     }
@@ -20,35 +23,35 @@ struct ResourceShape: Sendable {
     /// This shape with `key` accepted as a filter that the route applies itself.
     func adding(_ key: String) -> ResourceShape {
         var shape = self
-        shape.filters[key] = { _, _ in true }
+        shape.filters[key] = { _ in { _, _ in true } }
         return shape
     }
 
-    /// The field equals the value (numbers compared by value, `"5"` matching `5`).
+    /// The field equals the value (numbers compared by value, `"5"` matching `5`), or, for a
+    /// value `/PATTERN/`, matches that regular expression somewhere, in linear time
+    /// (`TextPattern`: the original's UI searched with `/text/`). Only the field's first 200
+    /// characters are searched.
     static func equal(_ field: String) -> Match {
-        { item, value in item[field].map(Self.text) == Self.text(value) }
+        { value in
+            let wanted = Self.text(value)
+            guard wanted.count >= 2, wanted.hasPrefix("/"), wanted.hasSuffix("/") else {
+                return { item, _ in item[field].map(Self.text) == wanted }
+            }
+            let pattern = try TextPattern(String(wanted.dropFirst().dropLast()))
+            return { item, budget in
+                guard let text = item[field].map(Self.text) else { return false }
+                return try pattern.matches(text.prefix(200), budget: &budget)
+            }
+        }
     }
 
     /// The field equals one of a list of values.
     static func anyOf(_ field: String) -> Match {
-        { item, value in
+        { value in
             guard let values = value as? [Any] else { throw APIError(.invalidRequest, message: "the ids[] filter takes a list of ids") }
-            return Set(values.map(Self.text)).contains(item[field].map(Self.text) ?? "")
+            let wanted = Set(values.map(Self.text))
+            return { item, _ in wanted.contains(item[field].map(Self.text) ?? "") }
         }
-    }
-
-    /// `name` equal to the value, or, for `/PATTERN/`, matching the regular expression. Names are
-    /// short (64 characters at most), and patterns are capped too, so no pattern runs for long.
-    static let nameMatch: Match = { item, value in
-        let wanted = Self.text(value)
-        let name = item["name"].map(Self.text) ?? ""
-        guard wanted.count >= 2, wanted.hasPrefix("/"), wanted.hasSuffix("/") else { return name == wanted }
-        guard wanted.count <= 202 else { throw APIError(.invalidRequest, message: "a name pattern is at most 200 characters") }
-        let regex: Regex<AnyRegexOutput>
-        do { regex = try Regex(String(wanted.dropFirst().dropLast())) } catch {
-            throw APIError(.invalidRequest, message: "\(wanted) is not a regular expression: \(error)")
-        }
-        return name.prefix(200).contains(regex)
     }
 
     static func text(_ value: Any) -> String {
@@ -95,24 +98,36 @@ struct ListQuery {
         }
     }
 
+    /// A whole number from 0; more digits than an `Int` holds saturate to `Int.max`.
     private static func number(_ text: Substring?, name: String) throws -> Int? {
         guard let text else { return nil }
-        guard let value = Int(text), value >= 0 else {
-            throw APIError(.invalidRequest, message: "\(name) must be a whole number from 0, not \(text)")
+        guard !text.isEmpty, text.utf8.allSatisfy({ (48...57).contains($0) }) else {
+            throw APIError(.invalidRequest, message: "\(name) must be a whole number from 0, not \(text.prefix(40))")
         }
-        return value
+        return Int(text) ?? .max
     }
+
+    /// The pattern steps one listing may spend on its filters: a few hundred milliseconds at
+    /// most, whatever the patterns and the number of items.
+    static let filterBudget = 20_000_000
 
     /// The page of `items` this query asks for, as JSON, with the filtered total. Filters and
     /// sorting read the items' JSON fields (secrets left out, so none can be sorted on); the
     /// answer encodes the items themselves.
-    func response<Item: Encodable>(_ items: [Item]) throws -> Response {
+    func response<Item: Encodable>(_ items: [Item]) async throws -> Response {
         var selected = Array(items.indices)
         if !filters.isEmpty || sortField != nil {
             let objects = (try JSONSerialization.jsonObject(with: ModelCoding.redacted(items)) as? [[String: Any]]) ?? []
+            var budget = Self.filterBudget
             for (key, value) in filters {
-                guard let match = shape.filters[key] else { continue }
-                selected = try selected.filter { try match(objects[$0], value) }
+                guard let match = try shape.filters[key]?(value) else { continue }
+                var kept: [Int] = []
+                for (count, index) in selected.enumerated() {
+                    // Long listings let other requests run between their items.
+                    if count % 256 == 255 { await Task.yield() }
+                    if try match(objects[index], &budget) { kept.append(index) }
+                }
+                selected = kept
             }
             if let sortField {
                 guard objects.isEmpty || objects.contains(where: { $0[sortField] != nil }) else {
@@ -122,11 +137,17 @@ struct ListQuery {
             }
         }
         let total = selected.count
-        if page > 0 && perPage > 0 {
-            let start = min(max(0, (page - 1).multipliedReportingOverflow(by: perPage).partialValue), total)
-            selected = Array(selected[start..<min(total, start + perPage)])
-        }
-        return try APIBody.json(selected.map { items[$0] }, total: total)
+        let page = Self.page(page, of: perPage, total: total)
+        return try APIBody.json(selected[page].map { items[$0] }, total: total)
+    }
+
+    /// The indices of page `page` (from 1) of `perPage` items among `total`; page or size 0: all.
+    /// Saturating: no page or size, however large, overflows.
+    static func page(_ page: Int, of perPage: Int, total: Int) -> Range<Int> {
+        guard page > 0 && perPage > 0 else { return 0..<total }
+        let (skipped, overflow) = (page - 1).multipliedReportingOverflow(by: perPage)
+        let start = overflow ? total : min(skipped, total)
+        return start..<(start + min(perPage, total - start))
     }
 
     /// Ascending by text or number, items without the field last (in either direction).

@@ -40,7 +40,7 @@ extension RESTAPI {
                 // Visibility is the Engine's: a user sees no unidentified node.
                 let caller = try context.signedIn()
                 let query = try ListQuery(request, shape: shape)
-                return try query.response(try await nodes.nodes(by: caller).filter { $0.kind == kind })
+                return try await query.response(try await nodes.nodes(by: caller).filter { $0.kind == kind })
             }
             router.get(RouterPath(path + "/:id")) { request, context -> Response in
                 let node = try await nodes.node(try request.parameter("id", context), by: try context.signedIn())
@@ -89,7 +89,7 @@ extension RESTAPI {
         let pools = engine.pools
         let shape = ResourceShapes.pool
         router.get("/nodepool") { request, context -> Response in
-            try ListQuery(request, shape: shape).response(try await pools.pools(by: try context.signedIn()))
+            try await ListQuery(request, shape: shape).response(try await pools.pools(by: try context.signedIn()))
         }
         router.get("/nodepool/:id") { request, context -> Response in
             try APIBody.json(try await pools.pool(try request.parameter("id", context), by: try context.signedIn()))

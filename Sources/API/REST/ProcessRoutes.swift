@@ -22,7 +22,7 @@ extension RESTAPI {
                     .filter { $0.interfaces.contains { hashes.matches($0.interfaceVersions) } }.map { "\($0.id) \($0.version)" })
                 listed = listed.filter { offering.contains("\($0.serviceId) \($0.serviceVersion)") }
             }
-            return try query.response(listed)
+            return try await query.response(listed)
         }
         router.get("/process/:id") { request, context -> Response in
             try APIBody.json(try await processes.process(try request.parameter("id", context), by: try context.signedIn()))
@@ -65,7 +65,7 @@ extension RESTAPI {
         }
         router.get("/process/:id/history") { request, context -> Response in
             let events = try await processes.history(try request.parameter("id", context), by: try context.signedIn())
-            return try ListQuery(request, shape: ResourceShape()).response(events)
+            return try await ListQuery(request, shape: ResourceShape()).response(events)
         }
     }
 

@@ -17,15 +17,17 @@ enum ResourceShapes {
     static let candidate = ResourceShape(equal: ["processId", "process", "interfaceId", "fit"])
 
     /// `hashpair` = `SENDS;RECEIVES`: an interface with a version of exactly those hashes.
-    static let interfaceHasHashPair: ResourceShape.Match = { item, value in
+    static let interfaceHasHashPair: ResourceShape.Match = { value in
         let pair = try HashPair(ResourceShape.text(value))
-        return pair.matches(item["interfaceVersions"])
+        return { item, _ in pair.matches(item["interfaceVersions"]) }
     }
 
     /// `processId`: a connection with an end at that process.
-    static let connectionTouches: ResourceShape.Match = { item, value in
+    static let connectionTouches: ResourceShape.Match = { value in
         let wanted = ResourceShape.text(value)
-        return ["endpoint1", "endpoint2"].contains { ((item[$0] as? [String: Any])?["processId"]).map(ResourceShape.text) == wanted }
+        return { item, _ in
+            ["endpoint1", "endpoint2"].contains { ((item[$0] as? [String: Any])?["processId"]).map(ResourceShape.text) == wanted }
+        }
     }
 }
 

@@ -10,7 +10,7 @@ extension RESTAPI {
         router.get("/service") { request, context -> Response in
             _ = try context.signedIn()
             let current = try await services.catalog().entries.compactMap(\.current)
-            return try ListQuery(request, shape: shape).response(current)
+            return try await ListQuery(request, shape: shape).response(current)
         }
         router.get("/service/:id") { request, context -> Response in
             _ = try context.signedIn()
@@ -19,7 +19,7 @@ extension RESTAPI {
         router.get("/service/:id/all") { request, context -> Response in
             _ = try context.signedIn()
             let versions = try await services.versions(of: try request.parameter("id", context))
-            return try ListQuery(request, shape: shape).response(versions)
+            return try await ListQuery(request, shape: shape).response(versions)
         }
         router.get("/service/:id/:version") { request, context -> Response in
             _ = try context.signedIn()
@@ -31,7 +31,7 @@ extension RESTAPI {
         router.get("/interface") { request, context -> Response in
             _ = try context.signedIn()
             let interfaces = try await Self.currentInterfaces(services)
-            return try ListQuery(request, shape: interfaceShape).response(interfaces)
+            return try await ListQuery(request, shape: interfaceShape).response(interfaces)
         }
         // Interface ids are SERVICE/NAME (`meter/readings`): the two segments of the path.
         router.get("/interface/:serviceId/:name") { request, context -> Response in

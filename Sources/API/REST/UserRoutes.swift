@@ -30,7 +30,7 @@ extension RESTAPI {
         let shape = ResourceShapes.user
         router.get("/user") { request, context -> Response in
             let query = try ListQuery(request, shape: shape)
-            return try query.response(try await users.users(by: try context.signedIn()))
+            return try await query.response(try await users.users(by: try context.signedIn()))
         }
         router.get("/user/by_username/:name") { request, context -> Response in
             let user = try await users.user(try request.parameter("name", context), by: try context.signedIn())

@@ -189,24 +189,31 @@ public enum KeyMapError: UserFacingError, Equatable {
     }
 }
 
-/// A pane filter as typed after `/`: a regular expression when it is one, else a substring,
-/// both case-insensitive; a leading `!` keeps the rows that do not match.
+/// A pane filter as typed after `/`: a regular expression when it is one (`TextPattern`, linear
+/// time, so no pattern can freeze the console), else a substring, both case-insensitive; a
+/// leading `!` keeps the rows that do not match.
 public struct RowFilter: Equatable, Sendable {
     public let text: String
+    private let inverted: Bool
+    private let needle: String
+    /// The pattern, compiled once; nil when the text is not one (then it is a substring).
+    private let pattern: TextPattern?
 
-    public init(_ text: String) { self.text = text }
+    /// Pattern steps per row: far more than any real filter takes on a row.
+    static let budgetPerRow = 200_000
+
+    public init(_ text: String) {
+        self.text = text
+        inverted = text.hasPrefix("!")
+        needle = inverted ? String(text.dropFirst()) : text
+        pattern = try? TextPattern(needle, ignoresCase: true)
+    }
 
     public func matches(_ row: TableRow) -> Bool {
-        let inverted = text.hasPrefix("!")
-        let pattern = inverted ? String(text.dropFirst()) : text
-        guard !pattern.isEmpty else { return true }
+        guard !needle.isEmpty else { return true }
         let line = row.cells.joined(separator: " ")
-        let found: Bool
-        if let regex = try? Regex(pattern).ignoresCase() {
-            found = line.contains(regex)
-        } else {
-            found = line.localizedCaseInsensitiveContains(pattern)
-        }
+        var budget = Self.budgetPerRow
+        let found = (try? pattern?.matches(line, budget: &budget)) ?? line.localizedCaseInsensitiveContains(needle)
         return found != inverted
     }
 }
