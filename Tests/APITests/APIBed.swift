@@ -14,6 +14,7 @@ struct APIBed {
     let engine: Engine
     let world: TwoEnvironments
     static let password = TwoEnvironments.password
+    static let json: HTTPFields = [.contentType: "application/json"]
 
     init() async throws {
         world = try await TwoEnvironments()
@@ -29,9 +30,11 @@ struct APIBed {
         case anonymous, alice, bob, root
         var description: String { rawValue }
 
+        /// Its credentials, and the JSON content type every request with a body must declare.
         var headers: HTTPFields {
-            guard self != .anonymous else { return [:] }
-            return [.authorization: "Basic " + Data("\(rawValue):\(APIBed.password)".utf8).base64EncodedString()]
+            guard self != .anonymous else { return APIBed.json }
+            return [.authorization: "Basic " + Data("\(rawValue):\(APIBed.password)".utf8).base64EncodedString(),
+                    .contentType: "application/json"]
         }
     }
 

@@ -66,7 +66,9 @@ struct APIError: Error {
     }
 
     var response: Response {
-        let body = (try? JSONEncoder().encode(["error": code, "message": message])) ?? Data()
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let body = (try? encoder.encode(["error": code, "message": message])) ?? Data()
         var headers = self.headers
         headers[.contentType] = "application/json; charset=utf-8"
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))

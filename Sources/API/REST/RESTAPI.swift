@@ -10,16 +10,25 @@ import Hummingbird
 /// gateway-facing socket (`EngineAPI`).
 public struct RESTAPI: Sendable {
     public let engine: Engine
+    /// Origins whose web pages may call the API (CORS, with credentials); none by default.
+    public let allowedOrigins: Set<String>
 
-    public init(engine: Engine) { self.engine = engine }
+    public init(engine: Engine, allowedOrigins: Set<String> = []) {
+        self.engine = engine
+        self.allowedOrigins = allowedOrigins
+    }
 
-    /// The routes, behind CORS (as the original answered), JSON errors and sign-in.
+    /// The routes, behind JSON errors, the cross-site guard, CORS for the allowed origins only,
+    /// and sign-in.
     public func router() -> Router<APIContext> {
         let router = Router(context: APIContext.self)
         router.addMiddleware {
             APIErrorMiddleware()
-            CORSMiddleware(allowOrigin: .all, allowHeaders: [.accept, .authorization, .contentType, .origin],
-                           allowMethods: [.get, .post, .put, .delete, .options], exposedHeaders: ["X-Total-Count"])
+            CrossSiteGuard(allowedOrigins: allowedOrigins)
+            CORSMiddleware(allowOrigin: allowedOrigins.isEmpty ? .none : .originBased,
+                           allowHeaders: [.accept, .authorization, .contentType, .origin],
+                           allowMethods: [.get, .post, .put, .delete, .options], allowCredentials: !allowedOrigins.isEmpty,
+                           exposedHeaders: ["X-Total-Count", "X-Pending-Change"])
             SignInMiddleware(signIn: engine.signIn)
         }
         addSystemRoutes(to: router)
