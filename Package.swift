@@ -141,6 +141,8 @@ let package = Package(
                 "DefpiAPI", "Engine", "DefpiTesting", .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(name: "ServiceKitTests", dependencies: ["ServiceKit", "Protocol", "Engine", "DefpiTesting", "SampleSupport"]),
         // Processes through the gateway and the Engine's API: locally, and on the test bed's swarm.

@@ -23,6 +23,11 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The TLS private key (PEM) of the REST API; with --tls-cert.", valueName: "file"))
     var tlsKey: String?
 
+    @Option(name: .customLong("cors-origin"),
+            help: ArgumentHelp("An origin (https://dash.example.org) whose web pages may call the REST API; repeat for more. None by default: requests that a page of another site sends are refused.",
+                               valueName: "origin"))
+    var corsOrigins: [String] = []
+
     @Option(help: "The least severe log level shown: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .info
 
@@ -39,7 +44,13 @@ struct ServeCommand: AsyncParsableCommand {
             let engine = try await engine.makeEngine()
             let socket = engine.settings.gateway.engineSocket
             let scheme = listener.tls == nil ? "http" : "https"
-            let api = try RESTAPI(engine: engine).service(listening: listener, logger: logger) { port in
+            if listener.tls == nil && !listener.isLoopback {
+                let warning = "WARNING: the REST API listens on \(listener.host):\(listener.port) without TLS: passwords and tokens "
+                    + "cross the network in the clear. Give --tls-cert and --tls-key, or listen on 127.0.0.1 behind a TLS proxy."
+                logger.warning("\(warning)")
+                FileHandle.standardError.write(Data("\n\(warning)\n\n".utf8))
+            }
+            let api = try RESTAPI(engine: engine, allowedOrigins: Set(corsOrigins)).service(listening: listener, logger: logger) { port in
                 logger.notice("REST API on \(scheme)://\(listener.host.contains(":") ? "[\(listener.host)]" : listener.host):\(port)")
             }
             logger.notice("serving: store \(engine.storeLocation), Docker \(engine.settings.docker.description), API socket \(socket), \(engine.settings.queue.workers) queue workers")
@@ -52,6 +63,12 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     func validate() throws {
+        for origin in corsOrigins {
+            guard let url = URL(string: origin), ["http", "https"].contains(url.scheme ?? ""), url.host != nil,
+                  url.path.isEmpty, origin != "*" else {
+                throw ValidationError("--cors-origin \(origin): give an origin as SCHEME://HOST[:PORT], e.g. https://dash.example.org (never *)")
+            }
+        }
         if engine.actingAs != nil { throw ValidationError("--as applies to verbs and the console; defpi serve acts for whoever signs in") }
     }
 

@@ -36,27 +36,36 @@ public struct RESTListener: Sendable, Equatable {
             && left.tls?.key == right.tls?.key
     }
 
-    /// The server: HTTP/1.1, or HTTP/1.1 in TLS from the PEM files (read now, so a bad file stops the start).
-    func server() throws -> HTTPServerBuilder {
-        guard let tls else { return .http1() }
+    /// The server: HTTP/1.1, or HTTP/1.1 in TLS 1.2 or later from the PEM files (read now, so a
+    /// bad file stops the start), under `limits`.
+    func server(_ limits: ConnectionLimits) throws -> HTTPServerBuilder {
+        guard let tls else { return .http1(configuration: limits.http1) }
         do {
             let chain = try NIOSSLCertificate.fromPEMFile(tls.certificate).map { NIOSSLCertificateSource.certificate($0) }
             let key = try NIOSSLPrivateKey(file: tls.key, format: .pem)
-            return try .tls(.http1(), tlsConfiguration: .makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key)))
+            var configuration = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
+            configuration.minimumTLSVersion = .tlsv12
+            return try .tls(.http1(configuration: limits.http1), tlsConfiguration: configuration)
         } catch {
             throw ListenerError.unreadableTLS(certificate: tls.certificate, key: tls.key, reason: "\(error)")
         }
+    }
+
+    /// Whether only this machine can reach the address.
+    public var isLoopback: Bool {
+        host == "localhost" || host == "::1" || host.hasPrefix("127.")
     }
 }
 
 extension RESTAPI {
     /// The REST API as a service of the program's `ServiceGroup`: it stops on a graceful shutdown,
     /// letting requests in flight finish. The TLS files are read now, so a bad one stops the start.
-    public func service(listening listener: RESTListener, logger: Logger,
+    public func service(listening listener: RESTListener, limits: ConnectionLimits = ConnectionLimits(), logger: Logger,
                         onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) throws -> some ServiceLifecycle.Service {
         RESTService(listener: listener, application: Application(
-            router: router(), server: try listener.server(),
-            configuration: .init(address: .hostname(listener.host, port: listener.port), serverName: "defpi"),
+            router: router(), server: try listener.server(limits),
+            configuration: .init(address: .hostname(listener.host, port: listener.port), serverName: "defpi",
+                                 availableConnectionsDelegate: MaximumAvailableConnections(limits.maximumConnections, logger: logger)),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? listener.port) }, logger: logger))
     }
 }

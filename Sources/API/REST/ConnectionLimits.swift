@@ -1,0 +1,99 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdCore
+import NIOCore
+import NIOHTTPTypes
+
+/// How long a connection to the REST API may take and how many may be open at once, so that
+/// slow or idle clients cannot hold the server's sockets.
+public struct ConnectionLimits: Sendable, Equatable {
+    /// A connection with no request under way for this long is closed.
+    public var idleTimeout: Duration
+    /// A new connection must finish its TLS handshake and send its first request's head within
+    /// this time (a client trickling bytes is cut off).
+    public var headerTimeout: Duration
+    /// Connections accepted at once; more wait in the listen backlog until one closes.
+    public var maximumConnections: Int
+
+    public init(idleTimeout: Duration = .seconds(30), headerTimeout: Duration = .seconds(10),
+                maximumConnections: Int = ConnectionLimits.defaultMaximumConnections) {
+        self.idleTimeout = idleTimeout
+        self.headerTimeout = headerTimeout
+        self.maximumConnections = maximumConnections
+    }
+
+    /// Half the process's file-descriptor limit (the store, Docker, the registry and the API
+    /// socket need the rest), at least 16 and at most 4,096.
+    public static var defaultMaximumConnections: Int {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 512 }
+        let soft = Int(clamping: limit.rlim_cur)  // unlimited: the largest value, cut to 4,096 below
+        return max(16, min(4096, soft / 2))
+    }
+
+    /// The HTTP/1.1 channel configuration these limits call for.
+    var http1: HTTP1Channel.Configuration {
+        let headerTimeout = self.headerTimeout
+        return HTTP1Channel.Configuration(additionalChannelHandlers: [FirstRequestDeadline(timeout: headerTimeout)],
+                                          idleTimeout: .nanoseconds(Int64(idleTimeout.nanoseconds)))
+    }
+}
+
+/// Closes a connection whose first request head has not arrived within the timeout of its
+/// opening. The decoder yields a head only when it is complete, so a trickled head (or a TLS
+/// handshake that never ends) hits the deadline. Later requests are bounded by the idle timeout.
+final class FirstRequestDeadline: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPRequestPart
+    typealias InboundOut = HTTPRequestPart
+    typealias OutboundIn = HTTPResponsePart
+    typealias OutboundOut = HTTPResponsePart
+
+    private let timeout: Duration
+    private var deadline: Scheduled<Void>?
+
+    init(timeout: Duration) { self.timeout = timeout }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { arm(context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        arm(context)
+        context.fireChannelActive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) { disarm() }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        disarm()
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if case .head = unwrapInboundIn(data) { disarm() }
+        context.fireChannelRead(data)
+    }
+
+    private func arm(_ context: ChannelHandlerContext) {
+        guard deadline == nil else { return }
+        let channel = context.channel
+        deadline = context.eventLoop.scheduleTask(in: .nanoseconds(Int64(timeout.nanoseconds))) {
+            channel.close(promise: nil)
+        }
+    }
+
+    private func disarm() {
+        deadline?.cancel()
+        deadline = nil
+    }
+}
+
+extension Duration {
+    /// Whole nanoseconds, saturating.
+    var nanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        let (scaled, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        return overflow ? .max : scaled.addingReportingOverflow(attoseconds / 1_000_000_000).partialValue
+    }
+}
