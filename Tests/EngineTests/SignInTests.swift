@@ -122,6 +122,60 @@ struct SignInTests {
         #expect(try await signIn.caller(username: "alice", password: "a-long-password", source: "x").name == "alice")
     }
 
+    /// How many of `attempts` were refused for the password (bcrypt ran) and how many throttled.
+    static func outcomes(_ attempts: [@Sendable () async throws -> Caller]) async -> (refused: Int, throttled: Int, other: Int) {
+        await withTaskGroup(of: Int.self) { group in
+            for attempt in attempts {
+                group.addTask {
+                    do { _ = try await attempt(); return 2 } catch UserError.signInRefused { return 0 } catch is SignInError { return 1 } catch { return 2 }
+                }
+            }
+            var counts = [0, 0, 0]
+            for await outcome in group { counts[outcome] += 1 }
+            return (counts[0], counts[1], counts[2])
+        }
+    }
+
+    @Test("guesses sent in parallel count before their passwords are checked: the burst, then waits")
+    func parallelGuesses() async throws {
+        let (_, signIn, _) = try await makeSignIn(clock: TestClock())
+        let result = await Self.outcomes((0..<20).map { _ in { try await signIn.caller(username: "alice", password: "wrong", source: "x") } })
+        // Five free failures and the one that starts the wait: six bcrypt checks of twenty.
+        #expect(result.refused == 6 && result.throttled == 14 && result.other == 0, "\(result)")
+    }
+
+    @Test("guesses spread over many sources slow the account down too")
+    func accountBackoff() async throws {
+        let clock = TestClock()
+        let (_, signIn, _) = try await makeSignIn(clock: clock)
+        for source in 0..<21 {
+            await #expect(throws: UserError.signInRefused) {
+                try await signIn.caller(username: "alice", password: "wrong", source: "10.0.0.\(source)")
+            }
+        }
+        await #expect(throws: SignInError.throttled(retryAfter: .seconds(1))) {
+            try await signIn.caller(username: "alice", password: "a-long-password", source: "10.9.9.9")
+        }
+        clock.advance(1)
+        #expect(try await signIn.caller(username: "alice", password: "a-long-password", source: "10.9.9.9").name == "alice")
+    }
+
+    @Test("a flood of unknown usernames is answered at once from a small budget of bcrypt checks; a real user still signs in")
+    func strangers() async throws {
+        let (users, signIn, _) = try await makeSignIn(clock: TestClock())
+        try await users.create(username: "carol", password: "a-long-password", by: admin)
+        async let flood = Self.outcomes((0..<200).map { index in
+            { try await signIn.caller(username: "stranger-\(index)", password: "guess-\(index)", source: "10.1.\(index % 250).1") }
+        })
+        try await Task.sleep(for: .milliseconds(20))
+        #expect(try await signIn.caller(username: "carol", password: "a-long-password", source: "10.2.0.2").name == "carol")
+        let result = await flood
+        // The budget's burst: four bcrypt checks of two hundred (the test clock does not refill it),
+        // so the flood costs the pool a second of CPU in all and a real sign-in waits at most for
+        // those. (Timed here it would measure the other tests' bcrypt more than the flood's.)
+        #expect(result.refused == 4 && result.throttled == 196 && result.other == 0, "\(result)")
+    }
+
     @Test("a repeated Basic password is checked by bcrypt once, and no longer matches once the password changed")
     func basicCache() async throws {
         let (users, signIn, _) = try await makeSignIn(clock: TestClock())

@@ -86,29 +86,27 @@ public final class SignInManager: Sendable {
         try await store.deleteAll(AccessToken.self, .lessThan("expires", .date(settings.clock())))
     }
 
-    /// The user these credentials are, with the password hash they matched.
+    /// The user these credentials are, with the password hash they matched. The attempt is
+    /// counted before bcrypt runs; an unknown username spends the shared budget of strangers.
     private func user(username: String, password: String, source: String) async throws -> User {
         try throttle.check(username: username, source: source)
         let key = cacheKey(username, password)
-        if let stored = try await store.first(User.self, .where("username", is: username)),
-           let hash = stored.passwordHash, verified.withLock({ $0[key] }) == hash {
+        let stored = try await store.first(User.self, .where("username", is: username))
+        if let stored, let hash = stored.passwordHash, verified.withLock({ $0[key] }) == hash {
             throttle.succeeded(username: username, source: source)
             return stored
         }
-        do {
-            let user = try await users.verifiedUser(username: username, password: password)
-            throttle.succeeded(username: username, source: source)
-            if let hash = user.passwordHash {
-                verified.withLock { cache in
-                    if cache.count > 1000 { cache.removeAll() }
-                    cache[key] = hash
-                }
+        if stored == nil { try throttle.admitStranger() }
+        let attempt = try throttle.reserve(username: username, source: source)
+        let user = try await users.verifiedUser(username: username, password: password)
+        throttle.succeeded(attempt)
+        if let hash = user.passwordHash {
+            verified.withLock { cache in
+                if cache.count > 1000 { cache.removeAll() }
+                cache[key] = hash
             }
-            return user
-        } catch UserError.signInRefused {
-            throttle.failed(username: username, source: source)
-            throw UserError.signInRefused
         }
+        return user
     }
 
     private func cacheKey(_ username: String, _ password: String) -> String {

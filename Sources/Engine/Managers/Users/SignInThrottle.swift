@@ -1,18 +1,35 @@
 import Foundation
 import Synchronization
 
-/// Slows down password guessing: after a burst of failed sign-ins for one username from one
-/// source, that pair is refused without a password check for a delay that doubles with every
-/// further failure, up to a ceiling. A successful sign-in clears the pair.
+/// Slows down password guessing, before any password is checked:
+/// - every attempt is counted as a failure when it starts (a success takes it back), so guesses
+///   sent in parallel count as much as guesses sent one after another;
+/// - after a burst of failures for one username from one source, that pair waits a delay that
+///   doubles with every further failure, up to a ceiling; a success clears the pair;
+/// - the same per username from every source together, with a larger burst, so guesses spread
+///   over many addresses slow down too;
+/// - sign-ins of usernames that do not exist share one small budget (a token bucket), answered
+///   at once with a wait when it is spent, so a flood of strangers cannot keep the CPUs busy
+///   with bcrypt while real users sign in.
 ///
 /// Kept in memory, per engine: an attacker spreading guesses over several engines gets the
 /// burst once per engine, which the doubling still makes slow.
 final class SignInThrottle: Sendable {
     struct Policy: Sendable {
-        /// Failures allowed before the first delay.
+        /// Failures allowed per username and source before the first delay.
         var burst = 5
+        /// Failures allowed per username, from all sources, before the first delay.
+        var accountBurst = 20
         var firstDelay: Duration = .seconds(1)
         var maximumDelay: Duration = .seconds(15 * 60)
+        /// Sign-ins of unknown usernames checked per second, and at most at once.
+        var strangersPerSecond = 2.0
+        var strangersBurst = 4.0
+    }
+
+    /// A counted attempt, given back by `succeeded`.
+    struct Attempt: Sendable {
+        fileprivate let keys: [String]
     }
 
     private struct Record {
@@ -21,49 +38,101 @@ final class SignInThrottle: Sendable {
         var lastFailure = Date.distantPast
     }
 
+    private struct State {
+        var records: [String: Record] = [:]
+        var strangerTokens: Double
+        var strangersRefilled = Date.distantPast
+    }
+
     private let policy: Policy
     private let clock: @Sendable () -> Date
-    private let records = Mutex<[String: Record]>([:])
-    /// Beyond this many pairs, those not failing for an hour are forgotten.
+    private let state: Mutex<State>
+    /// Beyond this many records, those not failing for an hour are forgotten.
     private let pruneAbove = 10_000
 
     init(policy: Policy = Policy(), clock: @escaping @Sendable () -> Date) {
         self.policy = policy
         self.clock = clock
+        state = Mutex(State(strangerTokens: policy.strangersBurst))
     }
 
-    /// Throws `SignInError.throttled` while `username` from `source` must wait.
+    /// Throws `SignInError.throttled` while `username` from `source`, or `username` at all, must wait.
     func check(username: String, source: String) throws {
         let now = clock()
-        let lockedUntil = records.withLock { $0[Self.key(username, source)]?.lockedUntil } ?? .distantPast
+        let lockedUntil = state.withLock { state in
+            Self.keys(username, source).compactMap { state.records[$0]?.lockedUntil }.max()
+        } ?? .distantPast
+        try Self.refuse(until: lockedUntil, now: now)
+    }
+
+    /// Checks, then counts an attempt as failed before its password is checked: the next
+    /// attempts wait once the bursts are spent. A success gives it back (`succeeded`).
+    func reserve(username: String, source: String) throws -> Attempt {
+        let now = clock()
+        let keys = Self.keys(username, source)
+        try state.withLock { state in
+            try Self.refuse(until: keys.compactMap { state.records[$0]?.lockedUntil }.max() ?? .distantPast, now: now)
+            if state.records.count > pruneAbove {
+                state.records = state.records.filter { now.timeIntervalSince($0.value.lastFailure) < 3600 || $0.value.lockedUntil > now }
+            }
+            for (key, burst) in zip(keys, [policy.burst, policy.accountBurst]) {
+                var record = state.records[key, default: Record()]
+                record.failures += 1
+                record.lastFailure = now
+                let beyond = record.failures - burst
+                if beyond > 0 {
+                    let delay = min(policy.firstDelay * (1 << min(beyond - 1, 30)), policy.maximumDelay)
+                    record.lockedUntil = now.addingTimeInterval(delay.seconds)
+                }
+                state.records[key] = record
+            }
+        }
+        return Attempt(keys: keys)
+    }
+
+    /// The attempt's password was right: its source's count is cleared, and the username's
+    /// count forgets this attempt (not the others: a right password from one place does not
+    /// excuse guesses from elsewhere).
+    func succeeded(_ attempt: Attempt) {
+        state.withLock { state in
+            state.records.removeValue(forKey: attempt.keys[0])
+            if var account = state.records[attempt.keys[1]] {
+                account.failures = max(0, account.failures - 1)
+                if account.failures <= policy.accountBurst { account.lockedUntil = .distantPast }
+                state.records[attempt.keys[1]] = account
+            }
+        }
+    }
+
+    /// A password known to be right (checked lately) came from `source`: its count is cleared.
+    func succeeded(username: String, source: String) {
+        _ = state.withLock { $0.records.removeValue(forKey: Self.keys(username, source)[0]) }
+    }
+
+    /// Takes one sign-in of an unknown username from the shared budget, or throws
+    /// `SignInError.throttled` at once when it is spent.
+    func admitStranger() throws {
+        let now = clock()
+        try state.withLock { state in
+            let elapsed = max(0, now.timeIntervalSince(state.strangersRefilled))
+            state.strangerTokens = min(policy.strangersBurst, state.strangerTokens + elapsed * policy.strangersPerSecond)
+            state.strangersRefilled = now
+            guard state.strangerTokens >= 1 else {
+                let wait = (1 - state.strangerTokens) / policy.strangersPerSecond
+                throw SignInError.throttled(retryAfter: .seconds(max(1, wait.rounded(.up))))
+            }
+            state.strangerTokens -= 1
+        }
+    }
+
+    private static func refuse(until lockedUntil: Date, now: Date) throws {
         guard lockedUntil <= now else {
             throw SignInError.throttled(retryAfter: .seconds(lockedUntil.timeIntervalSince(now).rounded(.up)))
         }
     }
 
-    /// Counts a failed sign-in, starting or doubling the delay once past the burst.
-    func failed(username: String, source: String) {
-        let now = clock()
-        records.withLock { records in
-            if records.count > pruneAbove {
-                records = records.filter { now.timeIntervalSince($0.value.lastFailure) < 3600 || $0.value.lockedUntil > now }
-            }
-            var record = records[Self.key(username, source), default: Record()]
-            record.failures += 1
-            record.lastFailure = now
-            let beyond = record.failures - policy.burst
-            if beyond > 0 {
-                let delay = min(policy.firstDelay * (1 << min(beyond - 1, 30)), policy.maximumDelay)
-                record.lockedUntil = now.addingTimeInterval(delay.seconds)
-            }
-            records[Self.key(username, source)] = record
-        }
+    /// The pair's key, then the account's.
+    private static func keys(_ username: String, _ source: String) -> [String] {
+        ["\(username)\u{0}\(source)", "\(username)\u{0}"]
     }
-
-    /// Clears the pair after a successful sign-in.
-    func succeeded(username: String, source: String) {
-        _ = records.withLock { $0.removeValue(forKey: Self.key(username, source)) }
-    }
-
-    private static func key(_ username: String, _ source: String) -> String { "\(username)\u{0}\(source)" }
 }
