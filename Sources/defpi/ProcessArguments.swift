@@ -40,16 +40,27 @@ enum ProcessArguments {
         return ExposePort(internal: parts[1], external: parts[0])
     }
 
-    /// `SOURCE:TARGET[:bind|volume]`; without a type, a source starting with / is a bind mount.
+    /// `SOURCE:TARGET[:OPTIONS]`, OPTIONS a comma-separated list of a type (`bind`, `volume`,
+    /// `tmpfs`), `ro`, and `size=SIZE` for tmpfs: `data:/var/lib/x`, `:/scratch:tmpfs,size=64m`,
+    /// `/dev/ttyUSB0:/dev/ttyUSB0:bind,ro`. Without a type, a source starting with / is a bind mount.
     static func mount(_ text: String) throws -> MountPoint {
         let parts = text.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
-        guard (2...3).contains(parts.count), !parts[0].isEmpty, !parts[1].isEmpty else {
-            throw ValidationError("--mount \(text): give SOURCE:TARGET or SOURCE:TARGET:bind|volume")
+        guard (2...3).contains(parts.count), !parts[1].isEmpty else {
+            throw ValidationError("--mount \(text): give SOURCE:TARGET[:OPTIONS], e.g. data:/var/lib/x or :/scratch:tmpfs,size=64m")
         }
-        guard parts.count == 2 || MountType(rawValue: parts[2]) != nil else {
-            throw ValidationError("--mount \(text): the type is bind or volume, not \(parts[2])")
+        var mount = MountPoint(source: parts[0], target: parts[1])
+        for option in parts.count == 3 ? parts[2].split(separator: ",").map(String.init) : [] {
+            if let type = MountType(rawValue: option) {
+                mount.type = type
+            } else if option == "ro" {
+                mount.readOnly = true
+            } else if option.hasPrefix("size=") {
+                mount.sizeBytes = try bytes(String(option.dropFirst(5)))
+            } else {
+                throw ValidationError("--mount \(text): \(option) is not an option; use bind, volume or tmpfs, ro, size=SIZE")
+            }
         }
-        return MountPoint(source: parts[0], target: parts[1], type: parts.count == 3 ? MountType(rawValue: parts[2]) : nil)
+        return mount
     }
 
     static func nanoCPUs(_ cpus: Double?) throws -> Int64 {

@@ -34,9 +34,9 @@ struct ProcessCommand: AsyncParsableCommand {
         var memory: String?
         @Option(help: "CPU limit in CPUs (0.5).")
         var cpus: Double?
-        @Option(help: "Mount SOURCE:TARGET[:bind|volume] (repeatable): a host path (bind) or a named volume.")
+        @Option(help: "Mount SOURCE:TARGET[:OPTIONS] (repeatable): a named volume of the owner (data:/var/lib/x), a tmpfs (:/scratch:tmpfs,size=64m), or, for admins, a host path (/srv/x:/x:bind,ro).")
         var mount: [String] = []
-        @Option(help: "Publish HOST-PORT:CONTAINER-PORT on the node's own address (repeatable).")
+        @Option(help: "Publish HOST-PORT:CONTAINER-PORT on the node's own address (repeatable); users publish host ports 30000-32767 only.")
         var port: [String] = []
         @OptionGroup var change: ChangeOptions
         @OptionGroup var engine: EngineOptions

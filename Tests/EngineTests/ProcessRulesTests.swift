@@ -36,17 +36,52 @@ struct ProcessRulesTests {
 
     @Test("limits and ports are checked")
     func limits() {
-        #expect(throws: ProcessError.self) { try ProcessRules.checkResources(memoryBytes: 1024, nanoCPUs: 0, ports: [], mounts: []) }
+        #expect(throws: ProcessError.self) { try ProcessRules.checkResources(memoryBytes: 1024, nanoCPUs: 0, ports: []) }
         #expect(throws: ProcessError.self) {
-            try ProcessRules.checkResources(memoryBytes: 0, nanoCPUs: 0, ports: [.init(internal: 80, external: 8080), .init(internal: 81, external: 8080)], mounts: [])
-        }
-        #expect(throws: ProcessError.self) {
-            try ProcessRules.checkResources(memoryBytes: 0, nanoCPUs: 0, ports: [], mounts: [.init(source: "/dev/ttyUSB0", target: "dev")])
+            try ProcessRules.checkResources(memoryBytes: 0, nanoCPUs: 0, ports: [.init(internal: 80, external: 8080), .init(internal: 81, external: 8080)])
         }
         #expect(throws: Never.self) {
-            try ProcessRules.checkResources(memoryBytes: 64 << 20, nanoCPUs: 500_000_000, ports: [.init(internal: 80, external: 8080)],
-                                            mounts: [.init(source: "/dev/ttyUSB0", target: "/dev/ttyUSB0", type: .bind)])
+            try ProcessRules.checkResources(memoryBytes: 64 << 20, nanoCPUs: 500_000_000, ports: [.init(internal: 80, external: 8080)])
         }
+    }
+
+    /// A mount or port, whether an admin may have it, and whether a user may (nil: allowed).
+    static let tenancy: [(mounts: [MountPoint], ports: [ExposePort], admin: String?, user: String?)] = [
+        ([.init(source: "/", target: "/host")], [], nil, "only an admin may mount a host path"),
+        ([.init(source: "/dev/ttyUSB0", target: "/dev/ttyUSB0", type: .bind, readOnly: true)], [], nil, "only an admin"),
+        ([.init(source: "/srv/../etc", target: "/x", type: .bind)], [], "without ..", "only an admin"),
+        ([.init(source: "data", target: "/data")], [], nil, nil),
+        ([.init(source: "data", target: "/data", type: .volume, readOnly: true)], [], nil, nil),
+        ([.init(source: "../data", target: "/data", type: .volume)], [], "not a volume name", "not a volume name"),
+        ([.init(source: "data", target: "dev")], [], "other than /", "other than /"),
+        ([.init(source: "data", target: "/")], [], "other than /", "other than /"),
+        ([.init(source: "a", target: "/x"), .init(source: "b", target: "/x")], [], "mounted twice", "mounted twice"),
+        ([.init(source: "", target: "/t", type: .tmpfs)], [], nil, "needs a size"),
+        ([.init(source: "", target: "/t", type: .tmpfs, sizeBytes: 64 << 20)], [], nil, nil),
+        ([.init(source: "", target: "/t", type: .tmpfs, sizeBytes: 2 << 30)], [], nil, "at most"),
+        ([.init(source: "data", target: "/t", type: .volume, sizeBytes: 1)], [], "only a tmpfs", "only a tmpfs"),
+        ([], [.init(internal: 80, external: 80)], nil, "below 1024"),
+        ([], [.init(internal: 80, external: 8080)], nil, "outside the ports users may publish"),
+        ([], [.init(internal: 80, external: 30080)], nil, nil),
+    ]
+
+    @Test("tenancy: what an admin and a user may mount and publish", arguments: 0..<tenancy.count)
+    func tenancyRules(index: Int) {
+        let rule = Self.tenancy[index]
+        for (admin, refusal) in [(true, rule.admin), (false, rule.user)] {
+            do {
+                try TenancyRules.check(mounts: rule.mounts, ports: rule.ports, memoryBytes: 0, admin: admin)
+                #expect(refusal == nil, "\(rule) admin \(admin): allowed")
+            } catch {
+                #expect(refusal.map { "\(error)".contains($0) } == true, "\(rule) admin \(admin): \(error)")
+            }
+        }
+    }
+
+    @Test("an unknown mount type is an error, never a bind")
+    func closedMountTypes() throws {
+        let json = #"{"source":"/","target":"/host","type":"weird"}"#
+        #expect(throws: DecodingError.self) { try ModelCoding.decoder().decode(MountPoint.self, from: Data(json.utf8)) }
     }
 
     static let alice = User(id: "a1", username: "alice")

@@ -133,25 +133,36 @@ public struct ProcessParameter: Codable, Sendable, Hashable {
     }
 }
 
-/// A host path or volume mounted into a process's container.
+/// A host path, a volume or a memory file system mounted into a process's container.
 public struct MountPoint: Codable, Sendable, Hashable {
+    /// A host path (`bind`), a volume's name (`volume`: the owner's own, see `ProcessServiceSpec`),
+    /// or empty (`tmpfs`).
     public var source: String
     public var target: String
-    /// `bind` or `volume`; nil means bind for an absolute source, volume otherwise.
+    /// nil: bind for an absolute source, volume otherwise.
     public var type: MountType?
+    /// Mounted read-only; nil: read-write.
+    public var readOnly: Bool?
+    /// A tmpfs mount's size in bytes.
+    public var sizeBytes: Int64?
 
-    public init(source: String, target: String, type: MountType? = nil) {
+    public init(source: String, target: String, type: MountType? = nil, readOnly: Bool? = nil, sizeBytes: Int64? = nil) {
         self.source = source
         self.target = target
         self.type = type
+        self.readOnly = readOnly
+        self.sizeBytes = sizeBytes
     }
+
+    /// The type, inferred when none was given.
+    public var resolvedType: MountType { type ?? (source.hasPrefix("/") ? .bind : .volume) }
 }
 
-/// How a mount point is attached.
-public enum MountType: String, FallbackDecodable, Sendable {
+/// How a mount point is attached: a closed set, so an unknown type is an error, never a bind.
+public enum MountType: String, Codable, Sendable, CaseIterable {
     case bind
     case volume
-    public static let fallback = MountType.bind
+    case tmpfs
 }
 
 /// A container port published on the node's host network.

@@ -79,9 +79,12 @@ public struct DockerServiceSpec: Codable, Sendable, Equatable {
         /// Nanoseconds Docker waits after SIGTERM before SIGKILL.
         public var stopGracePeriod: Int64?
         public var mounts: [Mount]?
+        /// Linux capabilities taken from the container's default set (API 1.41 and later).
+        public var capabilityDrop: [String]?
 
         public init(image: String, command: [String]? = nil, args: [String]? = nil, env: [String]? = nil,
-                    labels: [String: String]? = nil, stopGracePeriod: Int64? = nil, mounts: [Mount]? = nil) {
+                    labels: [String: String]? = nil, stopGracePeriod: Int64? = nil, mounts: [Mount]? = nil,
+                    capabilityDrop: [String]? = nil) {
             self.image = image
             self.command = command
             self.args = args
@@ -89,25 +92,48 @@ public struct DockerServiceSpec: Codable, Sendable, Equatable {
             self.labels = labels
             self.stopGracePeriod = stopGracePeriod
             self.mounts = mounts
+            self.capabilityDrop = capabilityDrop
         }
 
         enum CodingKeys: String, CodingKey {
             case image = "Image", command = "Command", args = "Args", env = "Env", labels = "Labels",
-                stopGracePeriod = "StopGracePeriod", mounts = "Mounts"
+                stopGracePeriod = "StopGracePeriod", mounts = "Mounts", capabilityDrop = "CapabilityDrop"
         }
     }
 
-    /// A host path (`bind`) or volume mounted into the container.
+    /// A host path (`bind`), a volume or a tmpfs mounted into the container.
     public struct Mount: Codable, Sendable, Equatable {
         public var type: String
-        public var source: String
+        public var source: String?
         public var target: String
-        public init(type: String = "bind", source: String, target: String) {
+        public var readOnly: Bool?
+        public var tmpfsOptions: TmpfsOptions?
+
+        public init(type: String = "bind", source: String?, target: String, readOnly: Bool? = nil,
+                    tmpfsOptions: TmpfsOptions? = nil) {
             self.type = type
             self.source = source
             self.target = target
+            self.readOnly = readOnly
+            self.tmpfsOptions = tmpfsOptions
         }
-        enum CodingKeys: String, CodingKey { case type = "Type", source = "Source", target = "Target" }
+
+        enum CodingKeys: String, CodingKey {
+            case type = "Type", source = "Source", target = "Target", readOnly = "ReadOnly", tmpfsOptions = "TmpfsOptions"
+        }
+
+        public struct TmpfsOptions: Codable, Sendable, Equatable {
+            public var sizeBytes: Int64?
+            public init(sizeBytes: Int64?) { self.sizeBytes = sizeBytes }
+            enum CodingKeys: String, CodingKey { case sizeBytes = "SizeBytes" }
+        }
+
+        /// Whether Docker's stored copy of a mount is this one: Docker leaves out what is off
+        /// (read-only false, an empty source) and may add tmpfs defaults.
+        func sameAs(_ other: Mount) -> Bool {
+            type == other.type && (source ?? "") == (other.source ?? "") && target == other.target
+                && (readOnly ?? false) == (other.readOnly ?? false) && tmpfsOptions?.sizeBytes == other.tmpfsOptions?.sizeBytes
+        }
     }
 
     public struct Placement: Codable, Sendable, Equatable {

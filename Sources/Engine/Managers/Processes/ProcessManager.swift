@@ -66,8 +66,9 @@ public final class ProcessManager: Sendable {
             throw ProcessError.unusableVersion(serviceId: service.id, version: service.version, problem: problem)
         }
         try ProcessRules.checkConfiguration(request.configuration)
-        try ProcessRules.checkResources(memoryBytes: request.memoryBytes, nanoCPUs: request.nanoCPUs, ports: request.ports,
-                                        mounts: request.mounts)
+        try ProcessRules.checkResources(memoryBytes: request.memoryBytes, nanoCPUs: request.nanoCPUs, ports: request.ports)
+        try TenancyRules.check(mounts: request.mounts, ports: request.ports, memoryBytes: request.memoryBytes, admin: caller.isAdmin)
+        try await checkPortsFree(request.ports, by: caller)
         let mine = try await store.all(ServiceProcess.self, .where("userId", is: owner.id))
         let name = try request.name ?? Self.freeName(for: service.id, among: mine)
         try ProcessRules.checkName(name)
@@ -163,6 +164,17 @@ public final class ProcessManager: Sendable {
         return try await queue.enqueue(try PendingChange(
             TerminateProcessStep.self, .init(processId: process.id), description: "process \(process.name): terminate",
             resources: [process.id], userId: process.userId, createdBy: caller.name))
+    }
+
+    /// Refuses a host port another process publishes already, naming it only to a caller who may see it.
+    private func checkPortsFree(_ ports: [ExposePort], by caller: Caller) async throws {
+        guard !ports.isEmpty else { return }
+        let wanted = Set(ports.map(\.external))
+        for process in try await store.all(ServiceProcess.self) {
+            if let port = process.exposePorts.first(where: { wanted.contains($0.external) }) {
+                throw TenancyError.portTaken(port.external, process: caller.maySee(process) ? process.name : nil)
+            }
+        }
     }
 
     /// The owner a request names, which the caller may act for: themselves, or anyone for an admin.

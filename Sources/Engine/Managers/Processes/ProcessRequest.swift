@@ -83,9 +83,9 @@ enum ProcessRules {
         }
     }
 
-    /// Limits are zero (none) or positive; ports are TCP port numbers, each published once;
-    /// mounts have absolute targets.
-    static func checkResources(memoryBytes: Int64, nanoCPUs: Int64, ports: [ExposePort], mounts: [MountPoint]) throws {
+    /// Limits are zero (none) or positive; ports are TCP port numbers, each published once.
+    /// (Mounts and who may publish which port: `TenancyRules`.)
+    static func checkResources(memoryBytes: Int64, nanoCPUs: Int64, ports: [ExposePort]) throws {
         guard memoryBytes == 0 || memoryBytes >= 4 * 1024 * 1024 else {
             throw ProcessError.invalidLimit("a memory limit below 4 MiB cannot run a process; give at least 4m, or none")
         }
@@ -95,9 +95,6 @@ enum ProcessRules {
         }
         guard Set(ports.map(\.external)).count == ports.count else {
             throw ProcessError.invalidLimit("a host port is published twice")
-        }
-        for mount in mounts where !mount.target.hasPrefix("/") || mount.source.isEmpty {
-            throw ProcessError.invalidLimit("mount \(mount.source):\(mount.target) needs a source and an absolute target")
         }
     }
 

@@ -27,22 +27,40 @@ enum ProcessServiceSpec {
         if let email = owner.email { environment.append("USER_EMAIL=\(email)") }
         let limits = DockerServiceSpec.Resources.Limits(nanoCPUs: process.maxNanoCPUs > 0 ? process.maxNanoCPUs : nil,
                                                         memoryBytes: process.maxMemoryBytes > 0 ? process.maxMemoryBytes : nil)
-        let mounts = process.mountPoints.map { mount in
-            DockerServiceSpec.Mount(type: (mount.type ?? (mount.source.hasPrefix("/") ? .bind : .volume)).rawValue,
-                                    source: mount.source, target: mount.target)
-        }
+        let mounts = process.mountPoints.map { mount(of: $0, owner: owner.id) }
         let ports = process.exposePorts.map { DockerServiceSpec.Port(targetPort: $0.internal, publishedPort: $0.external) }
         return DockerServiceSpec(
             name: process.id,
             labels: [processLabel: process.id, userLabel: owner.id, serviceLabel: "\(service.id):\(service.version)"],
             taskTemplate: .init(
                 containerSpec: .init(image: image, env: environment, stopGracePeriod: stopGracePeriod,
-                                     mounts: mounts.isEmpty ? nil : mounts),
+                                     mounts: mounts.isEmpty ? nil : mounts, capabilityDrop: droppedCapabilities),
                 placement: .init(constraints: ["node.id == \(node.dockerId)"]),
                 networks: [.init(target: network(of: owner.id), aliases: [process.id])],
                 restartPolicy: .init(condition: "on-failure"),
                 resources: limits.nanoCPUs == nil && limits.memoryBytes == nil ? nil : .init(limits: limits)),
             endpointSpec: .init(mode: "dnsrr", ports: ports.isEmpty ? nil : ports))
+    }
+
+    /// Capabilities of Docker's default set that no dEF-Pi service needs and that help an
+    /// intruder: raw sockets (spoofing on the overlay), device nodes, chroot, file capabilities,
+    /// audit records.
+    static let droppedCapabilities = ["CAP_NET_RAW", "CAP_MKNOD", "CAP_SYS_CHROOT", "CAP_SETFCAP", "CAP_AUDIT_WRITE"]
+
+    /// The owner's volumes are theirs alone: `data` of one user is another volume than `data`
+    /// of another.
+    static func volumeName(_ name: String, owner: String) -> String { "defpi-\(owner)-\(name)" }
+
+    private static func mount(of mount: MountPoint, owner: String) -> DockerServiceSpec.Mount {
+        let type = mount.resolvedType
+        let source: String? = switch type {
+        case .bind: mount.source
+        case .volume: volumeName(mount.source, owner: owner)
+        case .tmpfs: nil
+        }
+        return DockerServiceSpec.Mount(type: type.rawValue, source: source, target: mount.target,
+                                       readOnly: mount.readOnly == true ? true : nil,
+                                       tmpfsOptions: mount.sizeBytes.map { .init(sizeBytes: $0) })
     }
 
     /// Whether a service Docker holds already runs `wanted`: Docker pins the image to a digest
@@ -51,7 +69,11 @@ enum ProcessServiceSpec {
         let have = existing.taskTemplate, want = wanted.taskTemplate
         return have.containerSpec.image.hasPrefix(want.containerSpec.image) && have.placement == want.placement
             && existing.labels == wanted.labels && have.containerSpec.env == want.containerSpec.env
-            && have.resources?.limits == want.resources?.limits && (have.containerSpec.mounts ?? []) == (want.containerSpec.mounts ?? [])
+            && have.resources?.limits == want.resources?.limits && sameMounts(have.containerSpec.mounts ?? [], want.containerSpec.mounts ?? [])
             && (existing.endpointSpec?.ports ?? []) == (wanted.endpointSpec?.ports ?? [])
+    }
+
+    private static func sameMounts(_ have: [DockerServiceSpec.Mount], _ want: [DockerServiceSpec.Mount]) -> Bool {
+        have.count == want.count && zip(have, want).allSatisfy { $0.sameAs($1) }
     }
 }

@@ -1,0 +1,87 @@
+import DefpiTesting
+import Foundation
+import Testing
+
+@testable import Engine
+
+/// A tenant stays in their environment on the node: no host path, no privileged or foreign
+/// port, their own volumes only, and a container with trimmed privileges, through the CLI and
+/// the REST API alike; an admin keeps every right.
+@Suite("Tenancy on the node", .enabled(if: TestBed.hasSwarm && TestBed.hasRegistry), .timeLimit(.minutes(10)))
+struct TenancyTests {
+    @Test("a tenant's host paths, privileged and out-of-range ports, unsized tmpfs and unknown mount types are refused; nothing is stored")
+    func refusals() async throws {
+        let bed = try await MeterBed()
+        try await bed.succeed(["user", "add", "bob", "--password-stdin"], input: "a-long-password\n")
+        let refusals: [([String], String)] = [
+            (["--mount", "/:/host"], "only an admin may mount a host path (/)"),
+            (["--mount", "/var/run/docker.sock:/run/docker.sock:bind"], "only an admin may mount a host path"),
+            (["--mount", SwarmGateway.directory + ":/gateway:bind,ro"], "only an admin may mount a host path"),
+            (["--mount", "data:/x:weird"], "weird is not an option"),
+            (["--mount", "../etc:/x:volume"], "is not a volume name"),
+            (["--mount", "data:/"], "other than /"),
+            (["--mount", ":/scratch:tmpfs"], "needs a size"),
+            (["--mount", ":/scratch:tmpfs,size=2g"], "at most"),
+            (["--port", "80:8080"], "below 1024"),
+            (["--port", "8080:8080"], "outside the ports users may publish (30000-32767)"),
+        ]
+        for (arguments, message) in refusals {
+            let refused = try await bed.defpi(["process", "create", "meter", "--detach", "--as", "alice"] + arguments)
+            #expect(refused.status != 0 && refused.stderr.contains(message), "\(arguments): \(refused.stderr)")
+        }
+        let engine = try await bed.makeEngine()
+        #expect(try await engine.processes.processes(by: .localOperator()).isEmpty)
+
+        // The same rules for the REST API: a bind of / as alice is forbidden, an unknown type is a bad request.
+        let server = try bed.serve()
+        defer { server.kill() }
+        #expect(await eventually(timeout: .seconds(10)) { server.errors.contains("REST API on http://") }, "\(server.errors)")
+        let line = try #require(server.errors.split(separator: "\n").first { $0.contains("REST API on http://") })
+        let base = String(line[line.range(of: "http://")!.lowerBound...]).trimmingCharacters(in: .whitespaces)
+        for (mount, status) in [(#"{"source":"/","target":"/host","type":"bind"}"#, "403"), (#"{"source":"/","target":"/host"}"#, "403"),
+                                (#"{"source":"x","target":"/host","type":"weird"}"#, "400")] {
+            let answer = try await ChildProcess.run("/usr/bin/curl", [
+                "-s", "-o", "/dev/null", "-w", "%{http_code}", "-u", "alice:a-long-password", "-H", "Content-Type: application/json",
+                "-d", #"{"serviceId":"meter","mountPoints":[\#(mount)]}"#, base + "/process"])
+            #expect(answer.stdout == status, "\(mount): \(answer.stdout)")
+        }
+        #expect(try await engine.processes.processes(by: .localOperator()).isEmpty)
+    }
+
+    @Test("a tenant's volume is their own, tmpfs is sized, the port is theirs alone, and capabilities are dropped; the meter runs")
+    func deployed() async throws {
+        let worker = TestBed.processNodes[1]
+        let bed = try await MeterBed()
+        try await bed.succeed(["user", "add", "bob", "--password-stdin"], input: "a-long-password\n")
+        try await bed.classifyForAlice([worker])
+        let hostPort = Int.random(in: 30000...32767)
+        try await SwarmGateway.turn {
+            let created = try await bed.defpi("process", "create", "meter", "--as", "alice", "--name", "meter-a", "--node", worker,
+                                              "--mount", "data:/data", "--mount", ":/scratch:tmpfs,size=16m", "--port", "\(hostPort):8080")
+            #expect(created.status == 0, "\(created.stdout)\(created.stderr)")
+            let engine = try await bed.makeEngine()
+            let process = try await engine.processes.process("meter-a", by: .localOperator())
+            let alice = try await engine.users.user("alice", by: .localOperator())
+            let spec = try #require(try await bed.docker.service(process.id)).spec
+            let mounts = spec.taskTemplate.containerSpec.mounts ?? []
+            #expect(mounts.contains { $0.type == "volume" && $0.source == "defpi-\(alice.id)-data" && $0.target == "/data" }, "\(mounts)")
+            #expect(mounts.contains { $0.type == "tmpfs" && $0.tmpfsOptions?.sizeBytes == 16 << 20 && $0.target == "/scratch" }, "\(mounts)")
+            #expect(Set(spec.taskTemplate.containerSpec.capabilityDrop ?? []).isSuperset(of: ["CAP_NET_RAW", "CAP_MKNOD", "CAP_SYS_CHROOT",
+                                                                                               "CAP_SETFCAP", "CAP_AUDIT_WRITE"]))
+            #expect(spec.endpointSpec?.ports?.first?.publishedPort == hostPort)
+
+            // The port is taken: alice is told by which of her processes, bob only that it is taken.
+            let again = try await bed.defpi("process", "create", "meter", "--as", "alice", "--detach", "--port", "\(hostPort):9090")
+            #expect(again.status != 0 && again.stderr.contains("published already by process meter-a"), "\(again.stderr)")
+            let bobs = try await bed.defpi("process", "create", "meter", "--as", "bob", "--detach", "--port", "\(hostPort):9090")
+            #expect(bobs.status != 0 && bobs.stderr.contains("published already by another process")
+                    && !bobs.stderr.contains("meter-a"), "\(bobs.stderr)")
+            // An admin may mount a host path, read-only, for a tenant.
+            let admins = try await bed.defpi("process", "create", "meter", "--user", "alice", "--detach", "--name", "meter-b",
+                                             "--mount", "/etc/hostname:/host-name:bind,ro")
+            #expect(admins.status == 0, "\(admins.stderr)")
+            #expect(try await bed.defpi("process", "rm", "meter-b", "--detach").status == 0)
+            #expect(try await bed.defpi("process", "rm", "meter-a").status == 0)
+        }
+    }
+}
