@@ -115,6 +115,7 @@ public final class NodeManager: Sendable {
         change(&updated)
         updated.name = updated.name.trimmingCharacters(in: .whitespaces)
         try await checkName(updated.name, of: updated)
+        try await checkOwnerLeaves(node, updated)
         var intent = StoreBatch()
         intent.update(updated)
         let queued = try await queue.enqueue(try NodeLabelsStep.change(for: updated, summary: summary, by: caller.name),
@@ -123,6 +124,17 @@ public final class NodeManager: Sendable {
         await store.audit(AuditEvent(actor: caller.name, action: "node.classified", target: node.id,
                                      detail: "\(node.name): \(summary)"), logger: logger)
         return queued
+    }
+
+    /// A private node stays its owner's while their processes run on it (or are placed on it):
+    /// it is neither declassified nor made public nor given to another user under them.
+    private func checkOwnerLeaves(_ node: Node, _ updated: Node) async throws {
+        guard node.kind == .private, let owner = node.userId, updated.kind != .private || updated.userId != owner else { return }
+        let theirs = try await store.all(ServiceProcess.self, .where("userId", is: owner))
+            .filter { $0.state != .terminated && ($0.privateNodeId == node.id || $0.runningNodeId == node.id) }
+        guard theirs.isEmpty else {
+            throw NodeError.ownerStillRuns(node: node.name, processes: theirs.map(\.name).sorted())
+        }
     }
 
     private func checkName(_ name: String, of node: Node) async throws {
@@ -164,11 +176,12 @@ public enum NodeError: UserFacingError, Equatable {
     case poolNameTaken(String)
     case poolNotEmpty(pool: String, nodes: [String])
     case moveToSelf(String)
+    case ownerStillRuns(node: String, processes: [String])
 
     public var failureKind: FailureKind {
         switch self {
         case .invalidName, .invalidPoolName, .moveToSelf: return .invalidRequest
-        case .nameTaken, .poolNameTaken, .poolNotEmpty: return .conflict
+        case .nameTaken, .poolNameTaken, .poolNotEmpty, .ownerStillRuns: return .conflict
         }
     }
 
@@ -186,6 +199,9 @@ public enum NodeError: UserFacingError, Equatable {
             return "pool \(pool) still has \(nodes.count) node(s) (\(nodes.joined(separator: ", "))); move them with --move-to POOL or declassify them first"
         case .moveToSelf(let pool):
             return "cannot move the nodes of \(pool) into \(pool) itself; name another pool"
+        case .ownerStillRuns(let node, let processes):
+            return "\(node) is private to the owner of processes \(processes.joined(separator: ", ")), which run there; "
+                + "move them (`defpi process move PROCESS --node|--pool`) or terminate them first"
         }
     }
 }

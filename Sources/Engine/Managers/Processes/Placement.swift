@@ -20,11 +20,12 @@ struct Placement {
         var reasons: [String] { rejected.map { "\($0.node.name) \($0.reason)" } }
     }
 
-    /// The nodes of `target` that may run `service` for `owner`.
+    /// The nodes of `target` that may run `service` for `owner`. Other users' private nodes are
+    /// not the owner's to consider: neither eligible nor named among the rejected.
     func decide(_ target: PlacementTarget, owner: User, service: Service) -> Decision {
         var decision = Decision(eligible: [], rejected: [])
-        for node in nodes where Self.belongs(node, to: target) {
-            if let reason = Self.rejection(of: node, owner: owner, service: service) {
+        for node in nodes where Self.belongs(node, to: target) && !(node.kind == .private && node.userId != owner.id) {
+            if let reason = Self.rejection(of: node, service: service) {
                 decision.rejected.append((node, reason))
             } else {
                 decision.eligible.append(node)
@@ -45,11 +46,10 @@ struct Placement {
         }
     }
 
-    /// Why `node` cannot run `service` for `owner` now; nil when it can.
-    static func rejection(of node: Node, owner: User, service: Service) -> String? {
+    /// Why `node` cannot run `service` now; nil when it can.
+    static func rejection(of node: Node, service: Service) -> String? {
         switch node.kind {
         case .unidentified: return "is not classified (an admin classifies it public or private)"
-        case .private where node.userId != owner.id: return "is another user's private node"
         default: break
         }
         guard node.status == .ready else { return "is \(node.status.rawValue.lowercased())" }
