@@ -71,7 +71,9 @@ struct UserCommand: AsyncParsableCommand {
     }
 
     struct Passwd: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Set a user's password.")
+        static let configuration = CommandConfiguration(
+            abstract: "Set a user's password.",
+            discussion: "Your own password needs the current one too: asked first, or, with --password-stdin, the first of two lines (current, then new). An admin resets another user's without it.")
         @Argument(help: "The user: username or id.")
         var user: String
         @OptionGroup var password: PasswordInput
@@ -79,8 +81,13 @@ struct UserCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingErrors {
-                let secret = try password.read(for: user)
-                let updated = try await engine.acting { engine, caller in try await engine.users.update(user, password: secret, by: caller) }
+                let (user, password) = (self.user, self.password)
+                let updated = try await engine.acting { engine, caller in
+                    let own = try await engine.users.user(user, by: caller).id == caller.userId
+                    let current = own ? try password.readCurrent() : nil
+                    return try await engine.users.update(user, password: try password.read(for: user), currentPassword: current,
+                                                         by: caller)
+                }
                 print("password of \(updated.username) changed")
             }
         }
@@ -146,6 +153,16 @@ struct PasswordInput: ParsableArguments {
         return first
     }
 
+    /// The password being replaced: a line of standard input, or asked once without echo.
+    func readCurrent() throws -> String {
+        if passwordStdin {
+            guard let line = Swift.readLine(strippingNewline: true), !line.isEmpty else { throw PasswordInputError.emptyStandardInput }
+            return line
+        }
+        guard isatty(STDIN_FILENO) == 1 else { throw PasswordInputError.noTerminal }
+        return try Self.prompt("Current password: ")
+    }
+
     /// A password to sign in with, asked once on the terminal without echo.
     static func signIn(as user: String) throws -> String {
         guard isatty(STDIN_FILENO) == 1 else { throw PasswordInputError.noTerminal }
@@ -175,7 +192,8 @@ enum PasswordInputError: UserFacingError {
 
     var userMessage: String {
         switch self {
-        case .emptyStandardInput: return "--password-stdin read no password; pipe one line into defpi"
+        case .emptyStandardInput:
+            return "--password-stdin read no password; pipe one line into defpi (for your own password two: the current one, then the new one)"
         case .noTerminal: return "no terminal to ask for the password on; give it with --password-stdin"
         case .mismatch: return "the two passwords differ; nothing was changed"
         }

@@ -28,6 +28,13 @@ struct UserCommandTests {
         #expect(try await defpi("user", "update", "bob", "--admin", "--email", "bob@example.org").status == 0)
         #expect(try await defpi("user", "show", "bob").stdout.contains("Role      admin"))
         #expect(try await defpi("user", "passwd", "bob", "--password-stdin", input: "new secret!\n").status == 0)
+        // Your own password needs the current one: two lines, the current one first.
+        #expect(try await defpi("user", "add", "dave", "--password-stdin", input: "dave's secret\n").status == 0)
+        let unproven = try await defpi("user", "passwd", "dave", "--as", "dave", "--password-stdin", input: "not dave's\nanother one!\n")
+        #expect(unproven.status == 1 && unproven.stderr == "defpi: the current password is not right; nothing was changed\n", "\(unproven.stderr)")
+        let proven = try await defpi("user", "passwd", "dave", "--as", "dave", "--password-stdin", input: "dave's secret\nanother one!\n")
+        #expect(proven.status == 0, "\(proven.stderr)")
+        #expect(try await defpi("user", "rm", "dave").status == 0)
 
         let noTerminal = try await defpi("user", "add", "carol")
         #expect(noTerminal.status == 1)

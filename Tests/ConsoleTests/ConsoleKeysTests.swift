@@ -323,16 +323,25 @@ struct ConsoleKeysTests {
     }
 
     @Test("the users pane: what each owns, admins marked; p asks a new password and shows only stars")
-    func usersPane() {
+    func usersPane() throws {
         var view = ConsoleViewTests.sampleView()
         _ = view.handle(.character("7"))
         #expect(view.focusedPane == .users)
-        _ = view.handle(.character("p"))
+        // The questions come from the Engine: another's account asks the new password only,
+        // your own the current one first (`ResetPassword.question`).
+        let asked = AskedAction(type: ResetPassword.self, target: view.actionTarget, isConfirmation: false)
+        #expect(view.handle(.character("p")) == .ask(asked))
+        view.ask(asked, try #require(ResetPassword.prompt(for: view.actionTarget)))
         _ = type("s3cret-words", into: &view)
         let screen = view.render(width: 80, height: 24).text()
         Golden.check(screen, named: "users-password-80x24")
         #expect(!screen.contains("s3cret") && screen.contains("new password for alice: ************"))
-        #expect(view.handle(.enter) == .run(ResetPassword(userId: "u1", password: "s3cret-words")))
+        var answered = asked
+        answered.answers = ["s3cret-words"]
+        #expect(view.handle(.enter) == .ask(answered))
+        #expect(ResetPassword(target: view.actionTarget, answers: ["s3cret-words"]) == ResetPassword(userId: "u1", password: "s3cret-words"))
+        #expect(ResetPassword(target: view.actionTarget, answers: ["old-words", "new-words"])
+                == ResetPassword(userId: "u1", password: "new-words", currentPassword: "old-words"))
         _ = view.handle(.character("A"))
         #expect(view.render(width: 80, height: 24).text().contains("role of alice"))
     }

@@ -76,7 +76,7 @@ struct UserManagerTests {
         await #expect(throws: AuthorizationError.adminOnly(action: "add users", caller: "dave")) {
             try await users.create(username: "mallory", password: "long enough", by: asDave)
         }
-        try await users.update("dave", password: "a new secret", by: asDave)
+        try await users.update("dave", password: "a new secret", currentPassword: "long enough", by: asDave)
         #expect(try await users.authenticate(username: "dave", password: "a new secret").id == dave.id)
     }
 

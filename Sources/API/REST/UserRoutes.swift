@@ -16,10 +16,12 @@ extension RESTAPI {
     /// An update; the record's other fields, as the original's web UI sends them back, are
     /// accepted when unchanged.
     struct UserUpdate: APIInput {
-        static let fields: Set<String> = ["id", "revision", "username", "password", "passwordHash", "email", "admin"]
+        static let fields: Set<String> = ["id", "revision", "username", "password", "currentPassword", "passwordHash", "email", "admin"]
         var id: String?
         var username: String?
         var password: String?
+        /// Your own password's current value, when you change it.
+        var currentPassword: String?
         var passwordHash: String?
         var email: String?
         var admin: Bool?
@@ -62,7 +64,7 @@ extension RESTAPI {
             }
             let password = body.password.flatMap { $0.isEmpty ? nil : $0 }
             let updated = try await users.update(current.id, email: body.email.map { .some($0) }, password: password,
-                                                 admin: body.admin, by: caller)
+                                                 currentPassword: body.currentPassword, admin: body.admin, by: caller)
             return try APIBody.json(updated)
         }
         router.delete("/user/:id") { request, context -> Response in

@@ -72,31 +72,55 @@ public struct SetUserRole: OperatorAction {
     }
 }
 
-/// `p` on users: give the selected user a new password (their sign-ins end).
+/// `p` on users: give the selected user a new password (their sign-ins end); your own asks for
+/// the current one first.
 public struct ResetPassword: OperatorAction {
     public var userId: String
     public var password: String
+    /// The password being replaced, when it is your own.
+    public var currentPassword: String?
 
     public static let binding: ActionBinding? = .password
     public static let panes: [Pane.Kind] = [.users]
     public static let help = "password"
+    public static let asksEngine = true
 
-    public init(userId: String, password: String) {
+    public init(userId: String, password: String, currentPassword: String? = nil) {
         self.userId = userId
         self.password = password
+        self.currentPassword = currentPassword
     }
 
     public static func prompt(for target: ActionTarget) -> ActionPrompt? {
         target.selected.map { .secret("new password for \($0.name): ") }
     }
 
+    /// Your own account: the current password, then the new one; another's: the new one.
+    public static func question(after answers: [String], about target: ActionTarget, in context: ActionContext) async throws
+        -> ActionPrompt?
+    {
+        guard let selected = target.selected else { return nil }
+        let own = selected.id == context.caller.userId
+        switch (answers.count, own) {
+        case (0, true): return .secret("your current password: ")
+        case (0, false): return prompt(for: target)
+        case (1, true): return .secret("new password: ")
+        default: return nil
+        }
+    }
+
     public init?(target: ActionTarget, answer: String) {
-        guard let selected = target.selected, !answer.isEmpty else { return nil }
-        self.init(userId: selected.id, password: answer)
+        self.init(target: target, answers: [answer])
+    }
+
+    public init?(target: ActionTarget, answers: [String]) {
+        guard let selected = target.selected, let password = answers.last, !password.isEmpty else { return nil }
+        self.init(userId: selected.id, password: password, currentPassword: answers.count == 2 ? answers[0] : nil)
     }
 
     public func perform(in context: ActionContext) async throws -> String {
-        let user = try await context.engine.users.update(userId, password: password, by: context.caller)
+        let user = try await context.engine.users.update(userId, password: password, currentPassword: currentPassword,
+                                                         by: context.caller)
         return "new password for \(user.username); their sign-ins ended"
     }
 }

@@ -66,12 +66,20 @@ public final class UserManager: Sendable {
         return user.withoutPassword
     }
 
-    /// Changes a user's email, password or role. A user may change their own email and password;
-    /// only an admin changes roles or other users, and no admin can take away the last admin.
+    /// Changes a user's email, password or role. A user may change their own email and password
+    /// (the password only with `currentPassword`, the one it replaces: a borrowed session or
+    /// token cannot take the account over); only an admin changes roles or other users (and
+    /// resets their passwords without the old one), and no admin can take away the last admin.
     @discardableResult
-    public func update(_ reference: String, email: String?? = nil, password: String? = nil, admin: Bool? = nil,
-                       by caller: Caller) async throws -> User {
+    public func update(_ reference: String, email: String?? = nil, password: String? = nil, currentPassword: String? = nil,
+                       admin: Bool? = nil, by caller: Caller) async throws -> User {
         var user = try await visible(reference, to: caller)
+        if password != nil, caller.userId == user.id {
+            guard let currentPassword else { throw UserError.currentPasswordRequired }
+            guard try await PasswordHashing.verify(currentPassword, username: user.username, hash: user.passwordHash) else {
+                throw UserError.currentPasswordWrong
+            }
+        }
         if let admin, admin != user.admin {
             try caller.requireAdmin(to: "change roles")
             if !admin { try await requireAnotherAdmin(than: user, to: "take the admin role from") }
@@ -213,12 +221,16 @@ public enum UserError: UserFacingError, Equatable {
     case stillOwns(user: String, processes: [String], nodes: [String])
     case lastAdmin(action: String, user: String)
     case signInRefused
+    case currentPasswordRequired
+    case currentPasswordWrong
 
     public var failureKind: FailureKind {
         switch self {
         case .invalidUsername, .weakPassword, .passwordTooLong, .invalidEmail: return .invalidRequest
         case .usernameTaken, .stillOwns, .lastAdmin: return .conflict
         case .signInRefused: return .unauthenticated
+        case .currentPasswordRequired: return .invalidRequest
+        case .currentPasswordWrong: return .forbidden
         }
     }
 
@@ -242,6 +254,10 @@ public enum UserError: UserFacingError, Equatable {
             return "cannot \(action) \(user): they are the last admin; make another user admin first"
         case .signInRefused:
             return "wrong username or password"
+        case .currentPasswordRequired:
+            return "changing your own password needs your current password too (currentPassword; the CLI asks for it)"
+        case .currentPasswordWrong:
+            return "the current password is not right; nothing was changed"
         }
     }
 }
