@@ -221,6 +221,8 @@ struct ProcessCommand: AsyncParsableCommand {
         var follow = false
         @Flag(help: "Prefix each line with Docker's timestamp.")
         var timestamps = false
+        @Flag(help: "Print the output as the process wrote it, terminal control sequences included (by default they are removed: a process must not drive your terminal).")
+        var raw = false
         @OptionGroup var engine: EngineOptions
 
         func validate() throws {
@@ -231,9 +233,10 @@ struct ProcessCommand: AsyncParsableCommand {
             try await reportingErrors {
                 let engine = try await engine.makeEngine()
                 let caller = try await self.engine.caller(on: engine)
-                let stamped = timestamps
+                let (stamped, raw) = (timestamps, raw)
                 try await engine.processes.logs(target.process, tail: tail, follow: follow, by: caller) { line in
-                    let text = stamped ? "\(line.timestamp) \(line.text)" : line.text
+                    let written = raw ? line.text : TerminalSafeText.of(line.text)
+                    let text = stamped ? "\(line.timestamp) \(written)" : written
                     if line.stream == .stderr {
                         FileHandle.standardError.write(Data((text + "\n").utf8))
                     } else {
