@@ -105,7 +105,9 @@ struct APIHostileInputTests {
                     try await group.waitForAll()
                 }
             }
-            #expect(elapsed < .seconds(2), "\(elapsed)")
+            // Before the linear matcher, one such request did not finish in five minutes; a loaded
+            // test run stretches the answer's seconds, so the bound is loose.
+            #expect(elapsed < .seconds(15), "\(elapsed)")
             // The original UI's substring search, and a real expression.
             try await client.execute(uri: Self.filter("aaa"), method: .get, headers: APIBed.Who.root.headers) { response in
                 #expect(String(buffer: response.body).contains(String(repeating: "a", count: 47)))
