@@ -47,6 +47,7 @@ public final class Engine: Sendable {
     public let notifications: EngineNotifications
     public let queue: PendingChangeManager
     public let users: UserManager
+    public let quotas: QuotaManager
     public let signIn: SignInManager
     public let nodes: NodeManager
     public let pools: PoolManager
@@ -69,13 +70,14 @@ public final class Engine: Sendable {
         let notifications = EngineNotifications()
         let queue = PendingChangeManager(store: store, notifications: notifications, settings: settings.queue)
         let users = UserManager(store: store, notifications: notifications)
+        let quotas = QuotaManager(store: store, users: users, notifications: notifications)
         let nodes = NodeManager(store: store, docker: docker, queue: queue, users: users, notifications: notifications)
         let services = ServiceManager(registry: registry, prefix: settings.registry.prefix)
         let gateway = GatewayManager(settings: settings.gateway, docker: docker, registry: registry)
         let connector = ProcessConnector(route: settings.processRoute)
         let connections = ConnectionManager(store: store, queue: queue, services: services, connector: connector,
                                             notifications: notifications)
-        processes = ProcessManager(store: store, docker: docker, queue: queue, users: users, services: services,
+        processes = ProcessManager(store: store, docker: docker, queue: queue, users: users, quotas: quotas, services: services,
                                    gateway: gateway, connector: connector, connections: connections,
                                    notifications: notifications)
         self.connections = connections
@@ -87,6 +89,7 @@ public final class Engine: Sendable {
         self.notifications = notifications
         self.queue = queue
         self.users = users
+        self.quotas = quotas
         signIn = SignInManager(store: store, users: users, settings: settings.signIn)
         self.nodes = nodes
         pools = PoolManager(store: store, nodes: nodes, notifications: notifications)

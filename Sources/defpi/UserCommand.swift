@@ -8,7 +8,7 @@ struct UserCommand: AsyncParsableCommand {
         commandName: "user",
         abstract: "Add, list, change and remove users.",
         discussion: "There is no default user or password: make the first admin with `defpi user add NAME --admin`. Passwords are stored as bcrypt hashes; hashes of the original dEF-Pi orchestrator are accepted and upgraded at the next sign-in.",
-        subcommands: [Add.self, List.self, Show.self, Passwd.self, Update.self, Remove.self])
+        subcommands: [Add.self, List.self, Show.self, Passwd.self, Update.self, Quota.self, Remove.self])
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Add a user.")
@@ -58,13 +58,16 @@ struct UserCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingErrors {
-                let user = try await engine.acting { engine, caller in try await engine.users.user(self.user, by: caller) }
+                let (user, quota) = try await engine.acting { engine, caller in
+                    (try await engine.users.user(self.user, by: caller), try await engine.quotas.report(for: self.user, by: caller))
+                }
                 if format.output == .json { return try format.printJSON(user) }
                 var details = Details()
                 details.add("ID", user.id)
                 details.add("Username", user.username)
                 details.add("Role", user.admin ? "admin" : "user")
                 details.add("Email", user.email)
+                for (key, value) in Quota.lines(quota) { details.add(key, value) }
                 details.print()
             }
         }

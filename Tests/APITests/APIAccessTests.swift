@@ -47,6 +47,8 @@ struct APIAccessTests {
             Case(method: .post, path: "/user", body: #"{"username":"mallory","password":"a-long-password"}"#,
                  expected: expect(403, 403, 201)),
             Case(method: .delete, path: "/user/\(bed.bob.id)", expected: expect(403, 403, 409)),
+            Case(method: .get, path: "/user/\(bed.bob.id)/quota", expected: expect(404, 200, 200)),
+            Case(method: .put, path: "/user/\(bed.bob.id)/quota", body: #"{"maxProcesses":5}"#, expected: expect(403, 403, 200)),
             Case(method: .get, path: "/unidentifiednode", expected: expect(200, 200, 200)),
             Case(method: .get, path: "/unidentifiednode/\(bed.unidentifiedNode.id)", expected: expect(404, 404, 200)),
             Case(method: .get, path: "/publicnode", expected: expect(200, 200, 200)),

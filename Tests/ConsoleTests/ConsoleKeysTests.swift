@@ -327,6 +327,9 @@ struct ConsoleKeysTests {
         var view = ConsoleViewTests.sampleView()
         _ = view.handle(.character("7"))
         #expect(view.focusedPane == .users)
+        let rows = view.render(width: 120, height: 40).text().split(separator: "\n")
+        #expect(rows.contains { $0.contains("alice") && $0.contains("5 processes · 1 GiB") }, "alice's quota is shown")
+        #expect(rows.contains { $0.contains("root") && $0.contains(" admin ") && $0.contains(" - ") }, "root has none")
         // The questions come from the Engine: another's account asks the new password only,
         // your own the current one first (`ResetPassword.question`).
         let asked = AskedAction(type: ResetPassword.self, target: view.actionTarget, isConfirmation: false)

@@ -39,7 +39,8 @@ struct ConsoleViewTests {
         view.pane(.graph) { $0.refresh(RowRenderer.linkRows(topology)) }
         view.pane(.users) {
             $0.refresh(RowRenderer.userRows([alice, User(id: "u2", username: "root", email: "root@example.org", admin: true)],
-                                            processes: sampleProcesses, nodes: nodes))
+                                            processes: sampleProcesses, nodes: nodes,
+                                            quotas: ["u1": UserQuota(id: "u1", maxProcesses: 5, maxMemoryBytes: 1 << 30)]))
         }
         view.topology = topology
         view.catalog = catalog

@@ -46,6 +46,22 @@ struct TenancyTests {
             #expect(answer.stdout == status, "\(mount): \(answer.stdout)")
         }
         #expect(try await engine.processes.processes(by: .localOperator()).isEmpty)
+
+        // A quota of one process: the first gets the default limits, the second is refused with use and limit.
+        // (Classified in the store only: nothing here works the queue, so no label is written.)
+        try await bed.classifyForAlice([TestBed.processNodes[2]])
+        #expect(try await bed.defpi("user", "quota", "alice", "--processes", "1").status == 0)
+        let first = try await bed.defpi("process", "create", "meter", "--as", "alice", "--detach", "--name", "first")
+        #expect(first.status == 0, "\(first.stderr)")
+        let stored = try await engine.processes.process("first", by: .localOperator())
+        #expect(stored.maxMemoryBytes == 256 << 20 && stored.maxNanoCPUs == 1_000_000_000, "a tenant's process is never unlimited by default")
+        let second = try await bed.defpi("process", "create", "meter", "--as", "alice", "--detach")
+        #expect(second.status != 0 && second.stderr.contains("the quota of processes would be exceeded: 1 in use and 1 more asked, the limit is 1"),
+                "\(second.stderr)")
+        let quota = try await bed.defpi("user", "quota", "alice", "--as", "alice")
+        #expect(quota.stdout.contains("Processes  1 of 1") && quota.stdout.contains("Memory     256 MiB (no limit)"), "\(quota.stdout)")
+        let notAdmin = try await bed.defpi("user", "quota", "alice", "--as", "alice", "--processes", "9")
+        #expect(notAdmin.status != 0 && notAdmin.stderr.contains("only an admin may set quotas"), "\(notAdmin.stderr)")
     }
 
     @Test("a tenant's volume is their own, tmpfs is sized, the port is theirs alone, and capabilities are dropped; the meter runs")

@@ -11,6 +11,8 @@ struct TopologySnapshot: Sendable {
     var nodes: [Node] = []
     var pools: [NodePool] = []
     var users: [User] = []
+    /// Each user's quota as it holds for them, by user id.
+    var quotas: [String: UserQuota] = [:]
     var processes: [ServiceProcess] = []
     var connections: [Connection] = []
 
@@ -18,7 +20,10 @@ struct TopologySnapshot: Sendable {
     mutating func refresh(_ stale: Set<EntityCollection>, from engine: Engine, as caller: Caller) async throws {
         if stale.contains(.node) { nodes = try await engine.nodes.nodes(by: caller) }
         if stale.contains(.nodePool) { pools = try await engine.pools.pools(by: caller) }
-        if stale.contains(.user) { users = try await engine.users.users(by: caller) }
+        if stale.contains(.user) {
+            users = try await engine.users.users(by: caller)
+            quotas = try await engine.quotas.quotas(by: caller)
+        }
         if stale.contains(.process) { processes = try await engine.processes.processes(by: caller) }
         if stale.contains(.connection) { connections = try await engine.connections.connections(by: caller) }
     }
@@ -31,7 +36,7 @@ struct TopologySnapshot: Sendable {
             .pools: RowRenderer.poolRows(pools, nodes: nodes),
             .processes: RowRenderer.processRows(topology, now: now),
             .graph: RowRenderer.linkRows(topology),
-            .users: RowRenderer.userRows(users, processes: processes, nodes: nodes),
+            .users: RowRenderer.userRows(users, processes: processes, nodes: nodes, quotas: quotas),
         ])
     }
 }

@@ -177,7 +177,8 @@ public struct Pane: Sendable {
     static func users() -> Pane {
         Pane(kind: .users, columns: [
             TableColumn("USERNAME", minWidth: 8, weight: 1), TableColumn("ROLE", minWidth: 5), TableColumn("EMAIL", minWidth: 6, weight: 1),
-            TableColumn("PROCESSES", minWidth: 9), TableColumn("PRIVATE NODES", minWidth: 13), TableColumn("ID", minWidth: 8),
+            TableColumn("PROCESSES", minWidth: 9), TableColumn("QUOTA", minWidth: 5, weight: 1), TableColumn("PRIVATE NODES", minWidth: 13),
+            TableColumn("ID", minWidth: 8),
         ], emptyText: "no users: n adds one")
     }
 
@@ -233,14 +234,23 @@ public enum RowRenderer {
     }
 
     /// Users with what they own: an admin's role stands out.
-    public static func userRows(_ users: [User], processes: [ServiceProcess], nodes: [Node]) -> [TableRow] {
+    public static func userRows(_ users: [User], processes: [ServiceProcess], nodes: [Node], quotas: [String: UserQuota] = [:])
+        -> [TableRow]
+    {
         users.map { user in
             let owned = processes.filter { $0.userId == user.id && $0.state != .terminated }.count
             let privateNodes = nodes.filter { $0.kind == .private && $0.userId == user.id }.count
             return TableRow(id: user.id, cells: [user.username, user.admin ? "admin" : "user", user.email ?? "-", "\(owned)",
-                                                 "\(privateNodes)", user.id],
+                                                 quotas[user.id].map(quotaText) ?? "-", "\(privateNodes)", user.id],
                             cellRoles: user.admin ? [1: .warning] : [:])
         }
+    }
+
+    /// `3 processes · 1 GiB · 2 CPUs`, or `-` without limits.
+    static func quotaText(_ quota: UserQuota) -> String {
+        let parts = [quota.maxProcesses.map { "\($0) processes" }, quota.maxMemoryBytes.map(LimitText.bytes),
+                     quota.maxNanoCPUs.map { "\(LimitText.cpus($0)) CPUs" }].compactMap { $0 }
+        return parts.isEmpty ? "-" : parts.joined(separator: " · ")
     }
 
     public static func queueRows(_ changes: [PendingChange], now: Date) -> [TableRow] {

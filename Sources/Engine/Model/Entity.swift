@@ -30,12 +30,13 @@ public enum EntityCollection: String, Sendable, CaseIterable {
     case pendingChange = "PendingChange"
     case auditEvent = "AuditEvent"
     case accessToken = "AccessToken"
+    case userQuota = "UserQuota"
 
     /// The top-level fields that hold dates (epoch milliseconds in JSON), which a document
     /// database stores with its native date type.
     public var dateFields: Set<String> {
         switch self {
-        case .user, .nodePool, .connection: return []
+        case .user, .nodePool, .connection, .userQuota: return []
         case .node: return ["lastSync"]
         case .process: return ["created"]
         case .pendingChange: return ["created", "runAt", "leaseExpiry", "updated"]

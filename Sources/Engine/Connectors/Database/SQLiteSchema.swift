@@ -7,7 +7,9 @@ enum SQLiteSchema {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1: document tables") { db in
             // The collections of version 1; later ones come with their migration.
-            for collection in EntityCollection.allCases where collection != .accessToken { try createTable(collection, in: db) }
+            for collection in EntityCollection.allCases where ![.accessToken, .userQuota].contains(collection) {
+                try createTable(collection, in: db)
+            }
             try createIndexes(in: db)
             try db.execute(sql: waitingIndexSQL)
             try db.execute(sql: "PRAGMA user_version = 1")
@@ -59,6 +61,10 @@ enum SQLiteSchema {
             try db.execute(sql: "CREATE TABLE defpiMeta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL)")
             try db.execute(sql: "INSERT INTO defpiMeta (key, value) VALUES ('identity', ?)", arguments: [ObjectID.generate()])
             try db.execute(sql: "PRAGMA user_version = 7")
+        }
+        migrator.registerMigration("v8: user quotas") { db in
+            try createTable(.userQuota, in: db)
+            try db.execute(sql: "PRAGMA user_version = 8")
         }
         return migrator
     }

@@ -177,7 +177,7 @@ public struct StoreInventory: Sendable, Equatable {
 /// Version 2 makes a node's swarm id unique (one defpi node per swarm node); version 3 indexes
 /// the queue for its listings (by creation time, kind) and its pruning; 4 makes a connection's
 /// pair unique; 5 adds access tokens; 6 adds provisional connections and password-stamped tokens;
-/// 7 gives the store its identity.
+/// 7 gives the store its identity; 8 adds user quotas (an older defpi would not keep them).
 public enum StoreSchema {
-    public static let currentVersion = 7
+    public static let currentVersion = 8
 }

@@ -9,6 +9,7 @@ public final class ProcessManager: Sendable {
     private let docker: DockerClient
     private let queue: PendingChangeManager
     private let users: UserManager
+    private let quotas: QuotaManager
     let services: ServiceManager
     private let notifications: EngineNotifications
     let control: ProcessControl
@@ -18,7 +19,8 @@ public final class ProcessManager: Sendable {
     private let connections: ConnectionManager
     private let logger = Logger(label: "defpi.processes")
 
-    init(store: any Store, docker: DockerClient, queue: PendingChangeManager, users: UserManager, services: ServiceManager,
+    init(store: any Store, docker: DockerClient, queue: PendingChangeManager, users: UserManager, quotas: QuotaManager,
+         services: ServiceManager,
          gateway: GatewayManager, connector: ProcessConnector, connections: ConnectionManager,
          notifications: EngineNotifications) {
         self.store = store
@@ -27,6 +29,7 @@ public final class ProcessManager: Sendable {
         self.docker = docker
         self.queue = queue
         self.users = users
+        self.quotas = quotas
         self.services = services
         self.notifications = notifications
         let record = ProcessRecord(store: store, notifications: notifications)
@@ -67,7 +70,8 @@ public final class ProcessManager: Sendable {
         }
         try ProcessRules.checkConfiguration(request.configuration)
         try ProcessRules.checkResources(memoryBytes: request.memoryBytes, nanoCPUs: request.nanoCPUs, ports: request.ports)
-        try TenancyRules.check(mounts: request.mounts, ports: request.ports, memoryBytes: request.memoryBytes, admin: caller.isAdmin)
+        let limits = try await quotas.limits(for: owner, memoryBytes: request.memoryBytes, nanoCPUs: request.nanoCPUs)
+        try TenancyRules.check(mounts: request.mounts, ports: request.ports, memoryBytes: limits.memoryBytes, admin: caller.isAdmin)
         try await checkPortsFree(request.ports, by: caller)
         let mine = try await store.all(ServiceProcess.self, .where("userId", is: owner.id))
         let name = try request.name ?? Self.freeName(for: service.id, among: mine)
@@ -79,14 +83,17 @@ public final class ProcessManager: Sendable {
 
         let process = ServiceProcess(
             name: name, userId: owner.id, serviceId: service.id, serviceVersion: service.version, placement: target,
-            configuration: request.configuration, maxMemoryBytes: request.memoryBytes, maxNanoCPUs: request.nanoCPUs,
+            configuration: request.configuration, maxMemoryBytes: limits.memoryBytes, maxNanoCPUs: limits.nanoCPUs,
             mountPoints: request.mounts, exposePorts: request.ports)
+        // Last, just before the process is stored: the claim counts until it is.
+        try await quotas.claim(processId: process.id, owner: owner, memoryBytes: limits.memoryBytes, nanoCPUs: limits.nanoCPUs)
         var intent = StoreBatch()
         intent.insert(process)
         let change = try await queue.enqueue(try PendingChange(
             DeployProcessStep.self, .init(processId: process.id),
             description: "process \(name): deploy \(service.id) \(service.version)", resources: [process.id],
             userId: owner.id, createdBy: caller.name), with: intent)
+        await quotas.release(processId: process.id, owner: owner)
         notifications.publish(.entity(.process, id: process.id, change: .added))
         await store.audit(AuditEvent(actor: caller.name, action: "process.created", target: process.id,
                                      detail: "\(name): \(service.id) \(service.version) for \(owner.username)"), logger: logger)
