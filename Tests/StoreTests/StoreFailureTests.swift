@@ -14,7 +14,7 @@ struct StoreFailureTests {
         let queue = try DatabaseQueue(path: path)
         try await queue.write { db in
             // The tables of version 1, the collections that came before access tokens.
-            for collection in EntityCollection.allCases where collection != .accessToken {
+            for collection in EntityCollection.allCases where ![.accessToken, .userQuota].contains(collection) {
                 try db.execute(sql: "CREATE TABLE \"\(collection.rawValue)\" (id TEXT PRIMARY KEY NOT NULL, revision INTEGER NOT NULL, data TEXT NOT NULL)")
             }
             try db.execute(sql: "CREATE INDEX Node_dockerId ON Node (json_extract(data, '$.dockerId'), id)")
