@@ -71,16 +71,3 @@ struct TextPatternTests {
         }
     }
 }
-
-/// A process's output printed on an operator's terminal cannot drive it.
-@Suite("Terminal-safe text")
-struct TerminalSafeTextTests {
-    @Test("escape sequences and control characters go, text and tabs stay", arguments: [
-        ("plain\ttext", "plain\ttext"), ("\u{1B}[31mred\u{1B}[0m", "red"), ("\u{1B}]0;pwned\u{07}title", "title"),
-        ("\u{1B}]52;c;ZXZpbA==\u{1B}\\clip", "clip"), ("a\u{1B}[2J\u{1B}[Hb", "ab"), ("bell\u{07}\u{08}\r", "bell"),
-        ("\u{9B}31mc1", "c1"), ("\u{1B}Pdcs\u{1B}\\after", "after"), ("ünïcødé ✓", "ünïcødé ✓"), ("\u{1B}", ""),
-    ])
-    func stripped(input: String, expected: String) {
-        #expect(TerminalSafeText.of(input) == expected)
-    }
-}

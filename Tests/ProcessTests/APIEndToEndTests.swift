@@ -70,6 +70,12 @@ struct APIEndToEndTests {
                 }, "\(server.errors.suffix(3000))")
             }
 
+            // The logs stream as plain text; a made-up tail is refused before anything streams.
+            let logs = try await api.call("GET", "/process/\(processIds[0])/logs?tail=20", as: "bob")
+            #expect(logs.status == 200 && !logs.text.isEmpty && logs.text.split(separator: "\n").count <= 20, "\(logs.text.prefix(500))")
+            #expect(try await api.call("GET", "/process/\(processIds[0])/logs?tail=99999999", as: "bob").status == 400)
+            #expect(try await api.call("GET", "/process/\(processIds[0])/logs", as: "root").status == 200)
+
             let connected = try await api.call("POST", "/connection", as: "bob", """
                 {"endpoint1":{"processId":"\(processIds[0])","interfaceId":"readings"},
                  "endpoint2":{"processId":"\(processIds[1])","interfaceId":"readings-in"}}

@@ -1,7 +1,6 @@
 import Engine
 import Foundation
 import Hummingbird
-import Synchronization
 
 /// `/process`: a user's processes, every process for an admin. Creating, updating and
 /// terminating queue changes; the answers name them in `X-Pending-Change`.
@@ -55,13 +54,13 @@ extension RESTAPI {
         router.get("/process/:id/logs") { request, context -> Response in
             let caller = try context.signedIn()
             let tail = try Self.count(request.uri.queryParameters["tail"], default: 100)
-            let lines = Mutex<[String]>([])
-            try await processes.logs(try request.parameter("id", context), tail: tail, follow: false, by: caller) { line in
-                lines.withLock { $0.append(line.text) }
+            // Refused (not found, not deployed) before the answer starts; then streamed.
+            let process = try await processes.process(try request.parameter("id", context), by: caller)
+            guard process.dockerId != nil else { throw ProcessError.notDeployed(process.name) }
+            let stream = LogStream { onLine in
+                try await processes.logs(process.id, tail: tail, follow: false, by: caller, onLine: onLine)
             }
-            let text = lines.withLock { $0.map { $0 + "\n" }.joined() }
-            return Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8"],
-                            body: .init(byteBuffer: ByteBuffer(string: text)))
+            return Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8"], body: stream.body)
         }
         router.get("/process/:id/history") { request, context -> Response in
             let events = try await processes.history(try request.parameter("id", context), by: try context.signedIn())

@@ -52,11 +52,19 @@ final class DockerLogSplitter: @unchecked Sendable {
         pending.removeAll()
     }
 
+    /// The longest line handed on: a process that writes without newlines is cut into lines of
+    /// this size, so no reader holds more of its output than that.
+    static let maximumLineBytes = 64 * 1024
+
     private func take(_ bytes: Data, from stream: DockerLogLine.Stream) {
         var data = (pending[stream] ?? Data()) + bytes
         while let newline = data.firstIndex(of: UInt8(ascii: "\n")) {
             emit(data[data.startIndex..<newline], stream)
             data = Data(data[(newline + 1)...])
+        }
+        while data.count > Self.maximumLineBytes {
+            emit(data.prefix(Self.maximumLineBytes), stream)
+            data = Data(data.dropFirst(Self.maximumLineBytes))
         }
         pending[stream] = data
     }
