@@ -14,7 +14,8 @@ import Synchronization
 ///   Engine's API socket, `/run/defpi/engine.sock`: the trigger call only (`PUT /process/trigger/`),
 ///   anything else is answered 403 and closed.
 /// The directory is 0750 and the socket 0660; each listener takes at most `maximumConnections`
-/// connections at once and closes a connection idle for `idleTimeout`.
+/// connections at once and closes a connection idle for `idleTimeout`; port 8080 takes at most
+/// `maximumPerSource` from one address (one process), so no process takes every tenant's slots.
 @main
 enum Gateway {
     /// Runs the gateway; a listener that cannot start (its port taken) ends it with one line and
@@ -33,6 +34,7 @@ enum Gateway {
         let directory = environment["DEFPI_GATEWAY_DIRECTORY"] ?? "/run/defpi"
         let port = environment["DEFPI_GATEWAY_PORT"].flatMap(Int.init) ?? 8080
         let maximumConnections = environment["DEFPI_GATEWAY_MAX_CONNECTIONS"].flatMap(Int.init) ?? 512
+        let maximumPerSource = environment["DEFPI_GATEWAY_MAX_PER_SOURCE"].flatMap(Int.init) ?? 16
         let idleTimeout = TimeAmount.seconds(Int64(environment["DEFPI_GATEWAY_IDLE_SECONDS"].flatMap(Int.init) ?? 300))
         let group = MultiThreadedEventLoopGroup.singleton
         let dialSocket = directory + "/gateway.sock"
@@ -40,7 +42,7 @@ enum Gateway {
 
         // Each listener counts its own connections.
         let dialLimits = Limits(maximumConnections: maximumConnections, idleTimeout: idleTimeout)
-        let inboundLimits = Limits(maximumConnections: maximumConnections, idleTimeout: idleTimeout)
+        let inboundLimits = Limits(maximumConnections: maximumConnections, idleTimeout: idleTimeout, maximumPerSource: maximumPerSource)
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         chmod(directory, 0o750)
         let dialer = try await ServerBootstrap(group: group)
@@ -159,23 +161,44 @@ enum Gateway {
     }
 }
 
-/// The limits of each listener: how many connections at once, and how long one may stay idle.
+/// The limits of each listener: how many connections at once, from one address at most, and
+/// how long one may stay idle.
 final class Limits: Sendable {
     let maximumConnections: Int
     let idleTimeout: TimeAmount
+    /// nil: no limit per address (the Engine's own socket).
+    let maximumPerSource: Int?
     private let open = Atomic<Int>(0)
+    private let bySource = Mutex<[String: Int]>([:])
 
-    init(maximumConnections: Int, idleTimeout: TimeAmount) {
+    init(maximumConnections: Int, idleTimeout: TimeAmount, maximumPerSource: Int? = nil) {
         self.maximumConnections = maximumConnections
         self.idleTimeout = idleTimeout
+        self.maximumPerSource = maximumPerSource
     }
 
-    /// Sets up an accepted connection: closed at once above the limit, else watched for
-    /// idleness and counted until it closes.
+    /// Sets up an accepted connection: closed at once above a limit, else watched for idleness
+    /// and counted until it closes.
     func accept(_ channel: any Channel) -> EventLoopFuture<NIOAsyncChannel<ByteBuffer, ByteBuffer>> {
         if open.wrappingAdd(1, ordering: .relaxed).newValue > maximumConnections {
             Gateway.log("refused a connection: \(maximumConnections) are open already")
             channel.close(promise: nil)
+        } else if let maximumPerSource {
+            let source = channel.remoteAddress?.ipAddress ?? "unknown"
+            let count = bySource.withLock { counts in
+                counts[source, default: 0] += 1
+                return counts[source]!
+            }
+            if count > maximumPerSource {
+                Gateway.log("refused a connection from \(source): \(maximumPerSource) of its own are open already")
+                channel.close(promise: nil)
+            }
+            channel.closeFuture.whenComplete { _ in
+                self.bySource.withLock { counts in
+                    counts[source, default: 1] -= 1
+                    if counts[source] == 0 { counts.removeValue(forKey: source) }
+                }
+            }
         }
         channel.closeFuture.whenComplete { _ in self.open.wrappingSubtract(1, ordering: .relaxed) }
         return channel.eventLoop.makeCompletedFuture {

@@ -54,6 +54,13 @@ public final class TCPProbe: @unchecked Sendable {
         return (String(decoding: received, as: UTF8.self), false)
     }
 
+    /// Whether the server has closed the connection (end of stream or reset), without waiting.
+    public func isClosed() -> Bool {
+        var byte: UInt8 = 0
+        let read = recv(descriptor, &byte, 1, Int32(MSG_DONTWAIT | MSG_PEEK))
+        return read == 0 || (read < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+    }
+
     /// How long until the server closes the connection, reading and dropping what it sends; nil
     /// when it is still open after `limit`.
     public func timeUntilClosed(limit: Duration) async -> Duration? {

@@ -10,12 +10,12 @@ struct GatewayRulesTests {
     let directory = TemporaryDirectory.make().path + "/defpi"
     let port = freePort()
 
-    func startGateway(maximumConnections: Int = 512, idleSeconds: Int = 300) async throws -> ChildProcess {
+    func startGateway(maximumConnections: Int = 512, idleSeconds: Int = 300, perSource: Int = 16) async throws -> ChildProcess {
         let gateway = try ChildProcess(
             DefpiCommand.executable.deletingLastPathComponent().appendingPathComponent("defpi-gateway").path, [],
             environment: ["DEFPI_GATEWAY_DIRECTORY": directory, "DEFPI_GATEWAY_PORT": "\(port)",
                           "DEFPI_GATEWAY_MAX_CONNECTIONS": "\(maximumConnections)",
-                          "DEFPI_GATEWAY_IDLE_SECONDS": "\(idleSeconds)"])
+                          "DEFPI_GATEWAY_IDLE_SECONDS": "\(idleSeconds)", "DEFPI_GATEWAY_MAX_PER_SOURCE": "\(perSource)"])
         #expect(await waitForPort(port), "\(gateway.output)\(gateway.errors)")
         return gateway
     }
@@ -60,11 +60,29 @@ struct GatewayRulesTests {
         try await Task.sleep(for: .seconds(1))
         // Accepted connections are set up on several event loops, so which of three made at once
         // is refused is not known: exactly one, and the other two stay open (idle limit 300 s).
-        let connections = try (0..<3).map { _ in try QuietConnection(port: port) }
+        let connections = try (0..<3).map { _ in try TCPProbe(port: port) }
         #expect(await eventually { connections.contains { $0.isClosed() } }, "all three connections were taken")
         try await Task.sleep(for: .milliseconds(300))
         #expect(connections.filter { $0.isClosed() }.count == 1)
         #expect(gateway.output.components(separatedBy: "refused a connection: 2 are open already").count == 2, "\(gateway.output)")
+    }
+
+    @Test("port 8080 takes a limited number of connections from one address (one process), below the listener's limit")
+    func perSourceLimit() async throws {
+        let gateway = try await startGateway(maximumConnections: 10, perSource: 2)
+        defer { gateway.kill() }
+        try await Task.sleep(for: .seconds(1))
+        let connections = try (0..<3).map { _ in try TCPProbe(port: port) }
+        #expect(await eventually { connections.contains { $0.isClosed() } }, "all three connections from one address were taken")
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(connections.filter { $0.isClosed() }.count == 1)
+        #expect(gateway.output.contains("refused a connection from 127.0.0.1: 2 of its own are open already"), "\(gateway.output)")
+        // Once one closes, the address may open another.
+        connections.first { !$0.isClosed() }?.close()
+        try await Task.sleep(for: .milliseconds(300))
+        let again = try TCPProbe(port: port)
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(!again.isClosed())
     }
 
     @Test("a port already taken ends a second gateway with one line and status 1, not a trap")
@@ -85,36 +103,10 @@ struct GatewayRulesTests {
         let gateway = try await startGateway(idleSeconds: 2)
         defer { gateway.kill() }
         let connected = ContinuousClock.now
-        let quiet = try QuietConnection(port: port)
+        let quiet = try TCPProbe(port: port)
         #expect(await eventually(timeout: .seconds(20)) { quiet.isClosed() }, "the idle connection stayed open")
         // The gateway starts its idle clock after the connection was made: closing it earlier is a bug.
         let open = ContinuousClock.now - connected
         #expect(open >= .seconds(2), "closed after \(open), before its 2 s idle time")
     }
-}
-
-/// A TCP connection to 127.0.0.1 that sends nothing, to see whether the other side closes it.
-final class QuietConnection: @unchecked Sendable {
-    private let descriptor: Int32
-
-    init(port: Int) throws {
-        descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard connected == 0 else { throw POSIXError(.ECONNREFUSED) }
-    }
-
-    /// Whether the other side has closed the connection (end of stream or reset), without waiting.
-    func isClosed() -> Bool {
-        var byte: UInt8 = 0
-        let read = recv(descriptor, &byte, 1, Int32(MSG_DONTWAIT | MSG_PEEK))
-        return read == 0 || (read < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
-    }
-
-    deinit { close(descriptor) }
 }
