@@ -1,6 +1,7 @@
-import Engine
 import Foundation
 import Synchronization
+
+@testable import Engine
 
 /// A `Store` that forwards to a real one and fails or delays chosen calls: the N-th call of a
 /// method (or every call from the N-th on), to show what the managers do when the store errs.
@@ -15,6 +16,9 @@ public final class FaultyStore: Store {
     public enum Fault: Sendable {
         case fail(StoreError)
         case delay(Duration)
+        /// A batch (`write`) applied one write at a time with `pause` between them, as a store
+        /// without transactions (MongoDB) applies it, so others may read between its writes.
+        case oneByOne(pause: Duration)
     }
 
     private struct Rule {
@@ -58,7 +62,19 @@ public final class FaultyStore: Store {
             switch fault {
             case .fail(let error): throw error
             case .delay(let duration): try await Task.sleep(for: duration)
+            case .oneByOne: break
             }
+        }
+    }
+
+    /// The pause between a batch's writes, when this call of `write` is to apply them one by one.
+    private func oneByOnePause() -> Duration? {
+        let call = counts.withLock { $0[.write, default: 0] }
+        return rules.withLock { rules in
+            rules[.write, default: []].filter { $0.calls.contains(call) }.compactMap { rule -> Duration? in
+                if case .oneByOne(let pause) = rule.fault { return pause }
+                return nil
+            }.first
         }
     }
 
@@ -93,7 +109,18 @@ public final class FaultyStore: Store {
 
     public func write(_ batch: StoreBatch) async throws {
         try await pass(.write)
-        try await base.write(batch)
+        guard let pause = oneByOnePause() else { return try await base.write(batch) }
+        for (index, write) in batch.writes.enumerated() {
+            if index > 0 { try await Task.sleep(for: pause) }
+            var single = StoreBatch()
+            switch write {
+            case .insert(let entity): single.insert(entity)
+            case .update(let entity): single.update(entity)
+            case .delete: single = batch  // not needed by the tests: the rest at once
+            }
+            try await base.write(single)
+            if case .delete = write { return }
+        }
     }
 
     public func deleteAll<E: Entity>(_ type: E.Type, _ filter: StoreFilter) async throws -> Int {

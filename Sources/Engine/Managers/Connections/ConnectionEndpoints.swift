@@ -106,7 +106,7 @@ struct ConnectionEndpoints: Sendable {
         -> (Connection, ServiceProcess, ServiceProcess)
     {
         guard let connection = try await store.fetch(Connection.self, id: connectionId), !connection.removing else {
-            throw ChangeObsolete("the connection was removed")
+            throw ChangeObsolete.missing("the connection was removed")
         }
         // Queued, but the creation stopped before it confirmed the connection: the re-sync
         // removes it, and this change then ends.
@@ -116,7 +116,7 @@ struct ConnectionEndpoints: Sendable {
         }
         guard let process = try await store.fetch(ServiceProcess.self, id: processId),
               let peer = try await store.fetch(ServiceProcess.self, id: peerId) else {
-            throw ChangeObsolete("a process of the connection no longer exists")
+            throw ChangeObsolete.missing("a process of the connection no longer exists")
         }
         return (connection, process, peer)
     }

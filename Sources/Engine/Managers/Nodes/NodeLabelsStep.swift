@@ -44,7 +44,7 @@ struct NodeLabelsStep: ChangeStep {
 
     func run(_ payload: Payload, change: PendingChange, lease: ChangeLease) async throws {
         guard let node = try await store.fetch(Node.self, id: payload.nodeId) else {
-            throw ChangeObsolete("the node is no longer known to defpi")
+            throw ChangeObsolete.missing("the node is no longer known to defpi")
         }
         for attempt in 1...3 {
             let dockerNode: DockerNode

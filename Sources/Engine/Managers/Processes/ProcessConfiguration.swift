@@ -26,7 +26,7 @@ struct ProcessConfiguration: Sendable {
 
     func apply(_ processId: String, lease: ChangeLease) async throws {
         guard let process = try await store.fetch(ServiceProcess.self, id: processId) else {
-            throw ChangeObsolete("the process no longer exists")
+            throw ChangeObsolete.missing("the process no longer exists")
         }
         guard let wanted = process.pendingConfiguration else { return }
         guard process.state == .running else {

@@ -21,7 +21,7 @@ final class ProcessControl: Sendable {
     /// then the process is RUNNING. A process gone or terminated needs nothing.
     func sendConfiguration(_ processId: String, lease: ChangeLease) async throws {
         guard let process = try await store.fetch(ServiceProcess.self, id: processId) else {
-            throw ChangeObsolete("the process no longer exists")
+            throw ChangeObsolete.missing("the process no longer exists")
         }
         guard process.state != .terminated else { throw ChangeObsolete("process \(process.name) was terminated") }
         let message: ProtocolMessage

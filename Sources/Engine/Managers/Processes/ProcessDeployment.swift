@@ -36,11 +36,11 @@ struct ProcessDeployment: Sendable {
     /// Deploys the process as it is stored now.
     func deploy(_ processId: String, lease: ChangeLease) async throws {
         guard let process = try await store.fetch(ServiceProcess.self, id: processId) else {
-            throw ChangeObsolete("the process no longer exists")
+            throw ChangeObsolete.missing("the process no longer exists")
         }
         guard process.state != .terminated else { throw ChangeObsolete("process \(process.name) was terminated") }
         guard let owner = try await store.fetch(User.self, id: process.userId) else {
-            throw ChangeObsolete("the owner of process \(process.name) no longer exists")
+            throw ChangeObsolete.missing("the owner of process \(process.name) no longer exists")
         }
         let service = try await services.service(process.serviceId, version: process.serviceVersion)
         let node = try await chooseNode(for: process, owner: owner, service: service)

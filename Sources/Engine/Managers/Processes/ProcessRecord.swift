@@ -14,7 +14,7 @@ struct EntityRecord<E: Entity>: Sendable {
         while true {
             attempt += 1
             guard var entity = try await store.fetch(E.self, id: id) else {
-                throw ChangeObsolete("the \(E.collection.rawValue.lowercased()) no longer exists")
+                throw ChangeObsolete.missing("the \(E.collection.rawValue.lowercased()) no longer exists")
             }
             change(&entity)
             do {

@@ -40,7 +40,7 @@ struct ProcessRelocation: Sendable {
 
     func relocate(_ processId: String, by actor: String, lease: ChangeLease) async throws {
         guard let process = try await store.fetch(ServiceProcess.self, id: processId) else {
-            throw ChangeObsolete("the process no longer exists")
+            throw ChangeObsolete.missing("the process no longer exists")
         }
         guard var relocation = process.relocation else { return }
         if relocation.phase == .suspending {

@@ -34,7 +34,19 @@ public struct PermanentChangeFailure: UserFacingError {
 /// with this reason instead of being retried for ever.
 public struct ChangeObsolete: UserFacingError {
     public var userMessage: String
+    /// The subject is not in the store. A young change waits for it instead of ending: a store
+    /// without transactions (MongoDB) makes the change visible before the intent written with it
+    /// (`PendingChangeManager.subjectGrace`).
+    public var subjectMissing = false
+
     public init(_ reason: String) { userMessage = reason }
+
+    /// The subject is not stored (or no longer).
+    public static func missing(_ reason: String) -> ChangeObsolete {
+        var obsolete = ChangeObsolete(reason)
+        obsolete.subjectMissing = true
+        return obsolete
+    }
 }
 
 /// A registered step, its payload type erased, as the queue calls it.

@@ -217,6 +217,11 @@ public final class PendingChangeManager: Sendable {
         }
     }
 
+    /// How long a change whose subject is missing waits for it before it ends: the writes queued
+    /// with a change reach a store without transactions one by one, and the change (written
+    /// first) may be leased before its subject is visible; also a clock skew either way.
+    var subjectGrace: TimeInterval { 10 + 2 * settings.maximumClockSkew.seconds }
+
     /// Records how an attempt ended over `change` as its lease last wrote it; with `kinds`, leases
     /// the next change of them and returns it.
     private func record(_ attempt: Attempt, of change: PendingChange, maximumAttempts: Int?,
@@ -227,6 +232,9 @@ public final class PendingChangeManager: Sendable {
         switch attempt {
         case .done:
             (outcome, audit) = (.finished, ("change.finished", change.description))
+        case .failed(let error as ChangeObsolete) where error.subjectMissing && now.timeIntervalSince(change.created) < subjectGrace:
+            let message = "waiting for its subject to be stored: \(error.userMessage)"
+            (outcome, audit) = (.failed(message, retryAt: now.addingTimeInterval(1)), ("change.retrying", message))
         case .failed(let error as ChangeObsolete):
             (outcome, audit) = (.ended(.cancelled, reason: error.userMessage), ("change.obsolete", error.userMessage))
         case .failed(let error):
