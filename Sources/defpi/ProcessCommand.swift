@@ -272,6 +272,8 @@ struct ProcessCommand: AsyncParsableCommand {
             commandName: "rm",
             abstract: "Terminate a process: it is told to end, its swarm service is removed, then its record.")
         @OptionGroup var target: ProcessReference
+        @Flag(help: "Remove it even if it refuses to end or does not answer (its swarm service, record and connections go all the same; the audit trail says forced).")
+        var force = false
         @OptionGroup var change: ChangeOptions
         @OptionGroup var engine: EngineOptions
 
@@ -279,7 +281,7 @@ struct ProcessCommand: AsyncParsableCommand {
             try await reportingErrors {
                 let engine = try await engine.makeSyncedEngine()
                 let caller = try await self.engine.caller(on: engine)
-                try await change.settle(try await engine.processes.terminate(target.process, by: caller), in: engine)
+                try await change.settle(try await engine.processes.terminate(target.process, force: force, by: caller), in: engine)
             }
         }
     }

@@ -112,12 +112,14 @@ public struct MeterBed: Sendable {
         for node in nodes { try await succeed(["node", "classify", node, "--owner", "alice", "--detach"]) }
     }
 
-    /// An Engine in this test's process, on the bed's store, registry prefix, gateway and leases.
-    public func makeEngine() async throws -> Engine {
+    /// An Engine in this test's process, on the bed's store, registry prefix, gateway and leases;
+    /// `processRoute` replaces the way to the processes (a dead end, to see them not answer).
+    public func makeEngine(processRoute: ProcessRoute? = nil) async throws -> Engine {
         try await Engine(settings: EngineSettings(
             store: try StoreLocation(parsing: store), docker: DockerEndpoint(unixSocketPath: socket),
             registry: RegistrySettings(url: registryURL, prefix: prefix),
-            gateway: GatewaySettings(directory: SwarmGateway.directory, executable: gatewayExecutable), queue: queue))
+            gateway: GatewaySettings(directory: SwarmGateway.directory, executable: gatewayExecutable),
+            processRoute: processRoute, queue: queue))
     }
 
     /// The swarm services of this test's processes (other tests run processes of their own on

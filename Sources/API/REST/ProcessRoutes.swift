@@ -48,7 +48,8 @@ extension RESTAPI {
                 .naming(changes)
         }
         router.delete("/process/:id") { request, context -> Response in
-            let change = try await processes.terminate(try request.parameter("id", context), by: try context.signedIn())
+            let force = try Self.flag(request.uri.queryParameters["force"], name: "force")
+            let change = try await processes.terminate(try request.parameter("id", context), force: force, by: try context.signedIn())
             return Response(status: .noContent).naming([change])
         }
         router.get("/process/:id/logs") { request, context -> Response in
@@ -69,6 +70,15 @@ extension RESTAPI {
     }
 
     /// A count from the query (`tail=N`), 0 to 10,000.
+    /// `true` or `false` (absent: false).
+    static func flag(_ text: Substring?, name: String) throws -> Bool {
+        switch text?.lowercased() {
+        case nil, "false": return false
+        case "true": return true
+        case let other?: throw APIError(.invalidRequest, message: "\(name) is true or false, not \(other.prefix(40))")
+        }
+    }
+
     static func count(_ text: Substring?, default value: Int) throws -> Int {
         guard let text else { return value }
         guard let count = Int(text), (0...10_000).contains(count) else {

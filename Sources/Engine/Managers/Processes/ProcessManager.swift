@@ -163,13 +163,18 @@ public final class ProcessManager: Sendable {
     }
 
     /// Queues the end of a process: its connections removed first, then TERMINATE, its swarm
-    /// service removed, its record deleted.
-    public func terminate(_ reference: String, by caller: Caller) async throws -> PendingChange {
+    /// service removed, its record deleted. With `force`, a process that refuses TERMINATE or does
+    /// not answer is removed all the same (a waiting unforced order is cancelled for it).
+    public func terminate(_ reference: String, force: Bool = false, by caller: Caller) async throws -> PendingChange {
         let process = try await process(reference, by: caller)
         try await connections.removeAll(of: process, by: caller)
-        if let waiting = try await queue.openChange(of: TerminateProcessStep.kind, on: process.id) { return waiting }
+        if let waiting = try await queue.openChange(of: TerminateProcessStep.kind, on: process.id) {
+            guard force, try waiting.payload.decode(as: TerminationOrder.self).force != true else { return waiting }
+            _ = try await queue.cancel(waiting.id, by: caller)
+        }
         return try await queue.enqueue(try PendingChange(
-            TerminateProcessStep.self, .init(processId: process.id), description: "process \(process.name): terminate",
+            TerminateProcessStep.self, .init(processId: process.id, force: force),
+            description: "process \(process.name): \(force ? "remove (forced)" : "terminate")",
             resources: [process.id], userId: process.userId, createdBy: caller.name))
     }
 
