@@ -62,8 +62,18 @@ enum SQLiteSchema {
             try db.execute(sql: "INSERT INTO defpiMeta (key, value) VALUES ('identity', ?)", arguments: [ObjectID.generate()])
             try db.execute(sql: "PRAGMA user_version = 7")
         }
-        migrator.registerMigration("v8: user quotas") { db in
+        migrator.registerMigration("v8: user quotas; unique process names per user, unique pool names") { db in
             try createTable(.userQuota, in: db)
+            // Names made twice by creations at the same time (a read-then-write check before):
+            // the younger ones get their id's end appended, so the unique indexes can be made.
+            for (table, scope) in [("Process", "AND json_extract(p.data, '$.userId') = json_extract(o.data, '$.userId')"), ("NodePool", "")] {
+                try db.execute(sql: """
+                    UPDATE "\(table)" SET data = json_set(data, '$.name', json_extract(data, '$.name') || '-' || substr(id, 19))
+                    WHERE id IN (SELECT p.id FROM "\(table)" p JOIN "\(table)" o
+                                 ON json_extract(p.data, '$.name') = json_extract(o.data, '$.name') \(scope) AND p.id > o.id)
+                    """)
+            }
+            try createIndexes(in: db)
             try db.execute(sql: "PRAGMA user_version = 8")
         }
         return migrator

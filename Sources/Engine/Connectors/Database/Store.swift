@@ -177,7 +177,8 @@ public struct StoreInventory: Sendable, Equatable {
 /// Version 2 makes a node's swarm id unique (one defpi node per swarm node); version 3 indexes
 /// the queue for its listings (by creation time, kind) and its pruning; 4 makes a connection's
 /// pair unique; 5 adds access tokens; 6 adds provisional connections and password-stamped tokens;
-/// 7 gives the store its identity; 8 adds user quotas (an older defpi would not keep them).
+/// 7 gives the store its identity; 8 adds user quotas (an older defpi would not keep them) and
+/// makes a user's process names and pool names unique in the store.
 public enum StoreSchema {
     public static let currentVersion = 8
 }

@@ -25,9 +25,11 @@ struct StoreIndex: Sendable {
 
     static let all: [StoreIndex] = [
         StoreIndex(.user, "User_username", ["username"], unique: true),
+        StoreIndex(.nodePool, "NodePool_name", ["name"], unique: true),
         StoreIndex(.node, "Node_dockerId", ["dockerId"], unique: true),
         StoreIndex(.node, "Node_kind", ["kind"]),
         StoreIndex(.process, "Process_userId", ["userId"]),
+        StoreIndex(.process, "Process_user_name", ["userId", "name"], unique: true),
         StoreIndex(.process, "Process_token", ["token"]),
         StoreIndex(.process, "Process_dockerId", ["dockerId"]),
         StoreIndex(.process, "Process_runningNodeId", ["runningNodeId"]),
@@ -57,7 +59,8 @@ struct StoreIndex: Sendable {
 extension StoreError {
     /// The `duplicate` error for a unique-index violation reported with `message`.
     static func duplicate<E: Entity>(_ entity: E, databaseMessage message: String) -> StoreError {
-        guard let index = StoreIndex.unique(in: E.collection, mentionedIn: message), let field = index.fields.first else {
+        // A compound index (a user's process names) names the field that clashed last.
+        guard let index = StoreIndex.unique(in: E.collection, mentionedIn: message), let field = index.fields.last else {
             return .duplicate(E.collection, field: "id", value: entity.id)
         }
         let value = (try? ModelCoding.encoder().encode(entity))

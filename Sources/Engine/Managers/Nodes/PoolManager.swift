@@ -34,7 +34,12 @@ public final class PoolManager: Sendable {
     public func create(named name: String, by caller: Caller) async throws -> NodePool {
         try caller.requireAdmin(to: "create node pools")
         let name = try await checkPoolName(name, except: nil)
-        let pool = try await store.insert(NodePool(name: name))
+        let pool: NodePool
+        do {
+            pool = try await store.insert(NodePool(name: name))
+        } catch StoreError.duplicate(.nodePool, field: "name", _) {
+            throw NodeError.poolNameTaken(name)  // another creation at the same time got it
+        }
         await store.audit(AuditEvent(actor: caller.name, action: "pool.created", target: pool.id, detail: name), logger: logger)
         notifications.publish(.entity(.nodePool, id: pool.id, change: .added))
         return pool
@@ -45,7 +50,12 @@ public final class PoolManager: Sendable {
         try caller.requireAdmin(to: "rename node pools")
         var pool = try await Self.find(reference, in: store)
         pool.name = try await checkPoolName(name, except: pool.id)
-        let renamed = try await store.update(pool)
+        let renamed: NodePool
+        do {
+            renamed = try await store.update(pool)
+        } catch StoreError.duplicate(.nodePool, field: "name", _) {
+            throw NodeError.poolNameTaken(pool.name)
+        }
         notifications.publish(.entity(.nodePool, id: pool.id, change: .modified))
         return renamed
     }

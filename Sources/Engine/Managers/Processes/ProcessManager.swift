@@ -89,11 +89,19 @@ public final class ProcessManager: Sendable {
         try await quotas.claim(processId: process.id, owner: owner, memoryBytes: limits.memoryBytes, nanoCPUs: limits.nanoCPUs)
         var intent = StoreBatch()
         intent.insert(process)
-        let change = try await queue.enqueue(try PendingChange(
-            DeployProcessStep.self, .init(processId: process.id),
-            description: "process \(name): deploy \(service.id) \(service.version)", resources: [process.id],
-            userId: owner.id, createdBy: caller.name), with: intent)
-        await quotas.release(processId: process.id, owner: owner)
+        let change: PendingChange
+        do {
+            change = try await queue.enqueue(try PendingChange(
+                DeployProcessStep.self, .init(processId: process.id),
+                description: "process \(name): deploy \(service.id) \(service.version)", resources: [process.id],
+                userId: owner.id, createdBy: caller.name), with: intent)
+            await quotas.release(processId: process.id, owner: owner)
+        } catch {
+            await quotas.release(processId: process.id, owner: owner)
+            // The store holds names unique per user: of two creations at once, one gets this.
+            if case StoreError.duplicate(.process, field: "name", _) = error { throw ProcessError.nameTaken(name: name, owner: owner.username) }
+            throw error
+        }
         notifications.publish(.entity(.process, id: process.id, change: .added))
         await store.audit(AuditEvent(actor: caller.name, action: "process.created", target: process.id,
                                      detail: "\(name): \(service.id) \(service.version) for \(owner.username)"), logger: logger)

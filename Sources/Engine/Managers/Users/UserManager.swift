@@ -80,9 +80,10 @@ public final class UserManager: Sendable {
                 throw UserError.currentPasswordWrong
             }
         }
+        var otherAdmins: [User] = []
         if let admin, admin != user.admin {
             try caller.requireAdmin(to: "change roles")
-            if !admin { try await requireAnotherAdmin(than: user, to: "take the admin role from") }
+            if !admin { otherAdmins = try await self.otherAdmins(than: user, to: "take the admin role from") }
             user.admin = admin
         }
         if let email { user.email = try Self.checked(email: email) }
@@ -90,7 +91,10 @@ public final class UserManager: Sendable {
             try Self.check(password: password)
             user.passwordHash = try await PasswordHashing.hash(password)
         }
-        let stored = try await store.update(user)
+        var write = StoreBatch()
+        write.update(user)
+        try await self.write(write, keeping: otherAdmins)
+        let stored = user.atRevision(user.revision + 1)
         // The new hash has already ended every token made with the old one (`AccessToken.passwordStamp`);
         // their records go too.
         if password != nil { try await revokeTokens(of: user) }
@@ -106,14 +110,20 @@ public final class UserManager: Sendable {
     public func delete(_ reference: String, by caller: Caller) async throws {
         try caller.requireAdmin(to: "remove users")
         let user = try await resolve(reference)
-        if user.admin { try await requireAnotherAdmin(than: user, to: "remove") }
+        let otherAdmins = user.admin ? try await self.otherAdmins(than: user, to: "remove") : []
         let processes = try await store.all(ServiceProcess.self, .where("userId", is: user.id)).filter { $0.state != .terminated }
         let nodes = try await store.all(Node.self, .and([.where("userId", is: user.id), .where("kind", is: NodeKind.private.rawValue)]))
         guard processes.isEmpty && nodes.isEmpty else {
             throw UserError.stillOwns(user: user.username, processes: processes.map(\.name), nodes: nodes.map(\.name))
         }
-        guard try await store.delete(User.self, id: user.id, revision: user.revision) else {
-            throw LookupError.notFound(what: "user", reference: reference)
+        if otherAdmins.isEmpty {
+            guard try await store.delete(User.self, id: user.id, revision: user.revision) else {
+                throw LookupError.notFound(what: "user", reference: reference)
+            }
+        } else {
+            var removal = StoreBatch()
+            removal.delete(User.self, id: user.id, revision: user.revision)
+            try await write(removal, keeping: otherAdmins)
         }
         try await revokeTokens(of: user)
         await record(caller, "user.deleted", user, detail: user.username)
@@ -166,9 +176,29 @@ public final class UserManager: Sendable {
         _ = try await store.deleteAll(AccessToken.self, .where("userId", is: user.id))
     }
 
-    private func requireAnotherAdmin(than user: User, to action: String) async throws {
-        let admins = try await store.all(User.self, .equals("admin", .bool(true)))
-        guard admins.contains(where: { $0.id != user.id }) else { throw UserError.lastAdmin(action: action, user: user.username) }
+    /// The admins besides `user`, when `user` is to lose the role (or go); none: `lastAdmin`.
+    private func otherAdmins(than user: User, to action: String) async throws -> [User] {
+        let others = try await store.all(User.self, .equals("admin", .bool(true))).filter { $0.id != user.id }
+        guard !others.isEmpty else { throw UserError.lastAdmin(action: action, user: user.username) }
+        return others
+    }
+
+    /// Writes `final` after rewriting each of `otherAdmins` at the revision read, in one batch:
+    /// so the store, not a read before the write, keeps an admin. Of two admins taking the role
+    /// from each other at once, at most one succeeds: each rewrites the other first (a store
+    /// without transactions applies the writes in order), and a rewrite or the change fails on
+    /// the other's. The loser is told the admins changed.
+    private func write(_ final: StoreBatch, keeping otherAdmins: [User]) async throws {
+        var batch = StoreBatch()
+        for other in otherAdmins { batch.update(other) }
+        batch.append(final)
+        do {
+            try await store.write(batch)
+        } catch StoreError.conflict where !otherAdmins.isEmpty {
+            throw UserError.adminsChanged
+        } catch StoreError.notFound where !otherAdmins.isEmpty {
+            throw UserError.adminsChanged
+        }
     }
 
     private func record(_ caller: Caller, _ action: String, _ user: User, detail: String) async {
@@ -223,6 +253,7 @@ public enum UserError: UserFacingError, Equatable {
     case signInRefused
     case currentPasswordRequired
     case currentPasswordWrong
+    case adminsChanged
 
     public var failureKind: FailureKind {
         switch self {
@@ -231,6 +262,7 @@ public enum UserError: UserFacingError, Equatable {
         case .signInRefused: return .unauthenticated
         case .currentPasswordRequired: return .invalidRequest
         case .currentPasswordWrong: return .forbidden
+        case .adminsChanged: return .conflict
         }
     }
 
@@ -258,6 +290,8 @@ public enum UserError: UserFacingError, Equatable {
             return "changing your own password needs your current password too (currentPassword; the CLI asks for it)"
         case .currentPasswordWrong:
             return "the current password is not right; nothing was changed"
+        case .adminsChanged:
+            return "the admins changed while this was asked (another admin's role or account changed); nothing was changed, try again"
         }
     }
 }
