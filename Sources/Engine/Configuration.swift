@@ -25,15 +25,18 @@ public struct ConfigurationFile: Codable, Sendable, Equatable {
         public var clockSkewSeconds: Int?
         /// How long finished and cancelled changes are kept (default 7 days).
         public var keepFinishedSeconds: Int?
+        /// How long changes failed for good are kept (default 30 days).
+        public var keepFailedSeconds: Int?
         /// How long audit events are kept (default 90 days).
         public var keepAuditSeconds: Int?
 
         public init(workers: Int? = nil, leaseSeconds: Int? = nil, clockSkewSeconds: Int? = nil,
-                    keepFinishedSeconds: Int? = nil, keepAuditSeconds: Int? = nil) {
+                    keepFinishedSeconds: Int? = nil, keepFailedSeconds: Int? = nil, keepAuditSeconds: Int? = nil) {
             self.workers = workers
             self.leaseSeconds = leaseSeconds
             self.clockSkewSeconds = clockSkewSeconds
             self.keepFinishedSeconds = keepFinishedSeconds
+            self.keepFailedSeconds = keepFailedSeconds
             self.keepAuditSeconds = keepAuditSeconds
         }
 
@@ -45,6 +48,7 @@ public struct ConfigurationFile: Codable, Sendable, Equatable {
                 leaseDuration: leaseSeconds.map { .seconds($0) } ?? defaults.leaseDuration,
                 maximumClockSkew: clockSkewSeconds.map { .seconds($0) } ?? defaults.maximumClockSkew,
                 keepFinished: keepFinishedSeconds.map { .seconds($0) } ?? defaults.keepFinished,
+                keepFailed: keepFailedSeconds.map { .seconds($0) } ?? defaults.keepFailed,
                 keepAudit: keepAuditSeconds.map { .seconds($0) } ?? defaults.keepAudit)
         }
     }

@@ -44,6 +44,7 @@ struct StoreIndex: Sendable {
         StoreIndex(.pendingChange, "PendingChange_type", ["type", "state"]),
         StoreIndex(.pendingChange, "PendingChange_ended", ["state", "updated"]),
         StoreIndex(.auditEvent, "AuditEvent_target", ["target"]),
+        StoreIndex(.auditEvent, "AuditEvent_changeId", ["changeId"]),
         StoreIndex(.auditEvent, "AuditEvent_time", ["time"]),
         StoreIndex(.accessToken, "AccessToken_tokenHash", ["tokenHash"], unique: true),
         StoreIndex(.accessToken, "AccessToken_userId", ["userId"]),

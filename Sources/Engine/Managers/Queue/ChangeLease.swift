@@ -20,6 +20,9 @@ public struct QueueSettings: Sendable {
     public var idlePoll: Duration
     /// Finished and cancelled changes older than this are pruned.
     public var keepFinished: Duration
+    /// Changes failed for good older than this are pruned (kept longer: an operator may still
+    /// want to read why).
+    public var keepFailed: Duration
     /// Audit events older than this are pruned.
     public var keepAudit: Duration
     /// This engine's wall clock (tests skew it).
@@ -27,7 +30,8 @@ public struct QueueSettings: Sendable {
 
     public init(workers: Int = 4, leaseDuration: Duration = .seconds(60), maximumClockSkew: Duration = .seconds(5),
                 maximumBackoff: Duration = .seconds(300), idlePoll: Duration = .milliseconds(250),
-                keepFinished: Duration = .seconds(7 * 86_400), keepAudit: Duration = .seconds(90 * 86_400),
+                keepFinished: Duration = .seconds(7 * 86_400), keepFailed: Duration = .seconds(30 * 86_400),
+                keepAudit: Duration = .seconds(90 * 86_400),
                 clock: @escaping @Sendable () -> Date = { Date() }) {
         self.workers = max(1, workers)
         self.leaseDuration = leaseDuration
@@ -35,6 +39,7 @@ public struct QueueSettings: Sendable {
         self.maximumBackoff = maximumBackoff
         self.idlePoll = idlePoll
         self.keepFinished = keepFinished
+        self.keepFailed = keepFailed
         self.keepAudit = keepAudit
         self.clock = clock
     }

@@ -125,15 +125,17 @@ extension PendingChangeManager {
         return stored
     }
 
-    /// Removes finished and cancelled changes older than `keepFinished`, and audit events older
-    /// than `keepAudit`; returns how many of each.
+    /// Removes finished and cancelled changes older than `keepFinished`, changes failed for good
+    /// older than `keepFailed`, and audit events older than `keepAudit`; returns how many of each.
     @discardableResult
     public func prune() async throws -> (changes: Int, auditEvents: Int) {
         let now = settings.clock()
-        let changes = try await store.deleteAll(PendingChange.self, .and([
-            .isIn("state", [PendingChangeState.finished, .cancelled].map { .string($0.rawValue) }),
-            .lessThan("updated", .date(now.addingTimeInterval(-settings.keepFinished.seconds))),
-        ]))
+        var changes = 0
+        for (states, age) in [([PendingChangeState.finished, .cancelled], settings.keepFinished), ([.failedPermanently], settings.keepFailed)] {
+            changes += try await store.deleteAll(PendingChange.self, .and([
+                .isIn("state", states.map { .string($0.rawValue) }), .lessThan("updated", .date(now.addingTimeInterval(-age.seconds))),
+            ]))
+        }
         let events = try await store.deleteAll(AuditEvent.self,
                                                .lessThan("time", .date(now.addingTimeInterval(-settings.keepAudit.seconds))))
         if changes > 0 || events > 0 { logger.info("pruned \(changes) ended changes and \(events) audit events") }

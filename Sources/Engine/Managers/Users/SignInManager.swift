@@ -57,6 +57,7 @@ public final class SignInManager: Sendable {
         let expires = now.addingTimeInterval(settings.tokenLifetime.seconds)
         _ = try await store.insert(AccessToken(userId: user.id, tokenHash: Self.digest(token), created: now, expires: expires,
                                                source: source, passwordStamp: user.passwordHash.map(Self.digest)))
+        try await dropOldestTokens(of: user.id)
         await store.audit(AuditEvent(actor: user.username, action: "user.signed-in", target: user.id, detail: "from \(source)"),
                           logger: logger)
         return IssuedToken(token: token, expires: expires, user: user.withoutPassword)
@@ -78,6 +79,17 @@ public final class SignInManager: Sendable {
     /// Revokes one token (signing out). An unknown token is already as good as revoked.
     public func signOut(bearer token: String) async throws {
         _ = try await store.deleteAll(AccessToken.self, .where("tokenHash", is: Self.digest(token)))
+    }
+
+    /// A user's tokens at most: signing in again and again (a script without `/logout`) ends the
+    /// oldest instead of growing the store.
+    static let maximumTokensPerUser = 20
+
+    private func dropOldestTokens(of userId: String) async throws {
+        let tokens = try await store.list(AccessToken.self, StoreQuery(filter: .where("userId", is: userId), sort: [StoreSort("created")]))
+        for oldest in tokens.items.dropLast(Self.maximumTokensPerUser) {
+            _ = try await store.delete(AccessToken.self, id: oldest.id, revision: nil)
+        }
     }
 
     /// Removes expired tokens; returns how many.
