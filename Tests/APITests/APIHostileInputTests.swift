@@ -57,6 +57,36 @@ struct APIHostileInputTests {
         }
     }
 
+    @Test("every route that takes a body × seeded hostile bodies and queries × alice and root: never a 5xx or a trap")
+    func everyBody() async throws {
+        let bed = try await APIBed()
+        let ids = ["id": bed.processes["alice"]![0].id, "username": "alice"]
+        let routes = RESTAPI(engine: bed.engine).router().routes.filter { [.post, .put, .delete].contains($0.method) }.map { route in
+            (route.method, "/" + route.path.description.split(separator: "/").map { part in
+                part.hasPrefix(":") ? ids[String(part.dropFirst())] ?? ObjectID.generate() : String(part)
+            }.joined(separator: "/"))
+        }
+        var random = SeededGenerator(seed: 20261208)
+        let keys = ["username", "password", "currentPassword", "serviceId", "serviceVersion", "name", "email", "admin", "nodeId",
+                    "nodePoolId", "privateNodeId", "userId", "endpoint1", "endpoint2", "configuration", "maxMemoryBytes", "maxNanoCPUs",
+                    "mountPoints", "exposePorts", "maxProcesses", "defaultMemoryBytes", "force", "id", "revision"]
+        let bodies = (0..<60).map { _ in APIInputTests.randomObject(using: &random, keys: keys) }
+            + ["", "null", "[]", String(repeating: "{\"a\":", count: 400), #"{"mountPoints":[{"source":"/","target":"/","type":"bind"}]}"#,
+               #"{"exposePorts":[{"internal":-1,"external":99999999999999}]}"#, #"{"maxMemoryBytes":9223372036854775807}"#]
+        try await bed.withClient { client in
+            for (method, path) in routes {
+                for (index, body) in bodies.enumerated() {
+                    let who = index % 2 == 0 ? APIBed.Who.alice : .root
+                    let query = index % 5 == 0 ? "?force=maybe&tail=-1" : ""
+                    try await client.execute(uri: path + query, method: method, headers: who.headers, body: ByteBuffer(string: body)) {
+                        #expect($0.status.code < 500 || $0.status == .serviceUnavailable,
+                                "\(who) \(method) \(path)\(query) \(body.prefix(80)): \($0.status) \(String(buffer: $0.body).prefix(200))")
+                    }
+                }
+            }
+        }
+    }
+
     @Test("paging saturates: a page past the end is empty, with the total; page or size 0 lists all")
     func paging() async throws {
         let bed = try await APIBed()
