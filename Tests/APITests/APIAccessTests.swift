@@ -81,16 +81,50 @@ struct APIAccessTests {
         ]
     }
 
+    /// What the store holds, to the revision: every entity but the audit trail (which records
+    /// refusals' neighbours, never their changes) as its id and revision, per collection.
+    static func snapshot(_ store: any Store) async throws -> [String: [String: Int]] {
+        func revisions<E: Entity>(_ type: E.Type) async throws -> [String: Int] {
+            Dictionary(uniqueKeysWithValues: try await store.all(type).map { ($0.id, $0.revision) })
+        }
+        return ["users": try await revisions(User.self), "nodes": try await revisions(Node.self),
+                "pools": try await revisions(NodePool.self), "processes": try await revisions(ServiceProcess.self),
+                "connections": try await revisions(Connection.self), "changes": try await revisions(PendingChange.self),
+                "quotas": try await revisions(UserQuota.self), "tokens": try await revisions(AccessToken.self)]
+    }
+
+    /// Something of `user`'s own that a list at `path` must show them: a list that hides the
+    /// others' items by showing nothing would pass the matrix otherwise.
+    static func ownItem(of user: String, in path: String, _ bed: APIBed) -> String? {
+        switch path {
+        case "/user": return "\"username\":\"\(user)\""
+        case "/privatenode": return "\(user)-secret-node"
+        case "/process": return "\(user)-secret-process-1"
+        case "/connection": return bed.connection[user]?.id
+        case "/pendingchange": return "\(user)-secret-change"
+        default: return nil
+        }
+    }
+
     @Test("every route × {anonymous, alice, bob, admin}: the expected status, JSON errors, nothing of the other user", arguments: Who.allCases)
     func matrix(who: Who) async throws {
         let bed = try await APIBed()
         let others = who == .alice ? bed.secrets(of: "bob") : who == .bob ? bed.secrets(of: "alice") : []
+        let store = bed.engine.store
         try await bed.withClient { client in
             for test in Self.cases(bed) {
+                let before = test.method == .get ? nil : try await Self.snapshot(store)
                 try await client.execute(uri: test.path, method: test.method, headers: who.headers,
                                          body: test.body.map { ByteBuffer(string: $0) }) { response in
                     let body = String(buffer: response.body)
                     #expect(Int(response.status.code) == test.expected[who], "\(who) \(test): \(body)")
+                    if let before, response.status.code >= 400 {
+                        let after = try await Self.snapshot(store)
+                        #expect(after == before, "\(who) \(test) was refused (\(response.status.code)) yet changed the store")
+                    }
+                    if test.method == .get, who == .alice || who == .bob, let own = Self.ownItem(of: who.rawValue, in: test.path, bed) {
+                        #expect(body.contains(own), "\(who) \(test) lists nothing of their own (\(own))")
+                    }
                     if response.status.code >= 400 {
                         #expect(response.headers[.contentType]?.hasPrefix("application/json") == true, "\(who) \(test)")
                         #expect(body.contains(#""message""#), "\(who) \(test): \(body)")
