@@ -71,3 +71,13 @@ struct TextPatternTests {
         }
     }
 }
+
+extension TextPatternTests {
+    @Test("case folding of characters that fold to several (ß, ﬁ, ŉ) never traps")
+    func multiCharacterFolding() throws {
+        var budget = 10_000
+        let pattern = try TextPattern("[a-z]+@", ignoresCase: true)
+        for text in ["straße@x.de", "ﬁle@x", "ŉ@x", "İstanbul@x"] { _ = try pattern.matches(text, budget: &budget) }
+        #expect(try TextPattern("STRASSE", ignoresCase: true).matches("strasse", budget: &budget))
+    }
+}

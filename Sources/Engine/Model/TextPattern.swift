@@ -122,7 +122,8 @@ private enum CharacterTest: Sendable {
         case .literal(let wanted):
             return wanted == character || (ignoresCase && wanted.lowercased() == character.lowercased())
         case .set(let items, let negated):
-            let folded = ignoresCase ? [character, Character(character.lowercased()), Character(character.uppercased())] : [character]
+            // lowercased()/uppercased() may give several characters ("ß" → "SS"): each is tried.
+            let folded = ignoresCase ? [character] + Array(character.lowercased()) + Array(character.uppercased()) : [character]
             let found = items.contains { item in folded.contains { item.contains($0) } }
             return found != negated
         }
