@@ -37,19 +37,27 @@ struct LogStream: Sendable {
         }
     }
 
-    /// At most `window` lines between the reader and the writer; closing lets a waiting reader go.
+    /// How long the reader waits for a client that reads nothing before the stream is given up:
+    /// the reader's thread is not held by a client that never reads.
+    static let stalledClient: Duration = .seconds(30)
+
+    /// At most `window` lines between the reader and the writer; closing lets a waiting reader
+    /// go, and a reader that waited `stalledClient` for one slot closes it.
     final class Gate: Sendable {
         private let slots: DispatchSemaphore
         private let closed = Atomic<Bool>(false)
 
         init(window: Int) { slots = DispatchSemaphore(value: window) }
 
-        /// Waits for a slot; false once the writer is gone.
+        /// Waits for a slot; false once the writer is gone or stalled (then at once for every
+        /// line after).
         func enter() -> Bool {
-            while slots.wait(timeout: .now() + .milliseconds(200)) == .timedOut {
-                if closed.load(ordering: .acquiring) { return false }
+            let deadline = ContinuousClock.now + LogStream.stalledClient
+            while !closed.load(ordering: .acquiring) {
+                if slots.wait(timeout: .now() + .milliseconds(200)) == .success { return !closed.load(ordering: .acquiring) }
+                if ContinuousClock.now > deadline { close() }
             }
-            return !closed.load(ordering: .acquiring)
+            return false
         }
 
         func leave() { slots.signal() }

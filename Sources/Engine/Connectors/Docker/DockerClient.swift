@@ -221,7 +221,9 @@ public final class DockerClient: Sendable {
             response = try await withThrowingTaskGroup(of: HTTPResponse?.self) { group in
                 group.addTask {
                     try await http.stream(request) { chunk in
+                        // Time the reader of the lines held the feed (a slow client) is not Docker's quiet.
                         quiet.reset()
+                        defer { quiet.reset() }
                         return splitter.feed(chunk)
                     }
                 }
