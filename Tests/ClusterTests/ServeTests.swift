@@ -101,11 +101,13 @@ struct ServeTests {
         #expect(plain.stdout != "200", "the TLS port answered plain HTTP")
         #expect(try await curl("-X", "POST", "-H", "Authorization: Bearer \(token ?? "")", base + "/logout").status == 204)
         #expect(try await curl("-H", "Authorization: Bearer \(token ?? "")", base + "/process").status == 401)
+        // Six failures are checked; then the address waits (1 s, 2 s ... counted from each failure's
+        // start), so under load one more failure may slip in after a wait has run out.
         var statuses: [Int] = []
-        for _ in 0..<7 { statuses.append(try await curl("-u", "alice:wrong", base + "/process").status) }
-        #expect(statuses == [401, 401, 401, 401, 401, 401, 429], "\(statuses)")
+        for _ in 0..<9 where statuses.last != 429 { statuses.append(try await curl("-u", "alice:wrong", base + "/process").status) }
+        #expect(statuses.prefix(6) == [401, 401, 401, 401, 401, 401] && statuses.last == 429, "\(statuses)")
         let throttled = try await curl("-u", "alice:a-long-password", base + "/process")
-        #expect(throttled.status == 429 && throttled.headers.lowercased().contains("retry-after: 1"), "\(throttled)")
+        #expect(throttled.status == 429 && throttled.headers.lowercased().contains("retry-after: "), "\(throttled)")
         kill(server.pid, SIGTERM)
         #expect(await server.exited() == 0, "\(server.errors)")
     }

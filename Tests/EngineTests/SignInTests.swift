@@ -144,7 +144,7 @@ struct SignInTests {
         #expect(result.refused == 6 && result.throttled == 14 && result.other == 0, "\(result)")
     }
 
-    @Test("guesses spread over many sources slow the account down too")
+    @Test("guesses spread over many sources slow the account down for those sources, not for the real user elsewhere")
     func accountBackoff() async throws {
         let clock = TestClock()
         let (_, signIn, _) = try await makeSignIn(clock: clock)
@@ -153,11 +153,17 @@ struct SignInTests {
                 try await signIn.caller(username: "alice", password: "wrong", source: "10.0.0.\(source)")
             }
         }
+        // A source that failed waits for the username's back-off, even with its own burst left ...
         await #expect(throws: SignInError.throttled(retryAfter: .seconds(1))) {
-            try await signIn.caller(username: "alice", password: "a-long-password", source: "10.9.9.9")
+            try await signIn.caller(username: "alice", password: "wrong", source: "10.0.0.3")
         }
-        clock.advance(1)
+        // ... a source that never failed (the real user) does not: strangers cannot lock the account.
         #expect(try await signIn.caller(username: "alice", password: "a-long-password", source: "10.9.9.9").name == "alice")
+        // An hour without failures and the username's record is forgotten.
+        clock.advance(3601)
+        await #expect(throws: UserError.signInRefused) {
+            try await signIn.caller(username: "alice", password: "wrong", source: "10.0.0.3")
+        }
     }
 
     @Test("a flood of unknown usernames is answered at once from a small budget of bcrypt checks; a real user still signs in")

@@ -7,7 +7,9 @@ import Synchronization
 /// - after a burst of failures for one username from one source, that pair waits a delay that
 ///   doubles with every further failure, up to a ceiling; a success clears the pair;
 /// - the same per username from every source together, with a larger burst, so guesses spread
-///   over many addresses slow down too;
+///   over many addresses slow down too; that wait holds only sources that failed themselves, so
+///   strangers failing on purpose cannot lock the real user out, and it is forgotten after an
+///   hour without failures;
 /// - sign-ins of usernames that do not exist share one small budget (a token bucket), answered
 ///   at once with a wait when it is spent, so a flood of strangers cannot keep the CPUs busy
 ///   with bcrypt while real users sign in.
@@ -56,13 +58,21 @@ final class SignInThrottle: Sendable {
         state = Mutex(State(strangerTokens: policy.strangersBurst))
     }
 
-    /// Throws `SignInError.throttled` while `username` from `source`, or `username` at all, must wait.
+    /// Throws `SignInError.throttled` while `username` from `source` must wait.
     func check(username: String, source: String) throws {
         let now = clock()
-        let lockedUntil = state.withLock { state in
-            Self.keys(username, source).compactMap { state.records[$0]?.lockedUntil }.max()
-        } ?? .distantPast
-        try Self.refuse(until: lockedUntil, now: now)
+        let keys = Self.keys(username, source)
+        try state.withLock { state in try Self.refuse(until: Self.lockedUntil(keys, in: &state, now: now), now: now) }
+    }
+
+    /// Until when the pair waits: its own wait, or the username's if the pair failed itself.
+    /// A username's record quiet for an hour is forgotten.
+    private static func lockedUntil(_ keys: [String], in state: inout State, now: Date) -> Date {
+        if let account = state.records[keys[1]], now.timeIntervalSince(account.lastFailure) > 3600, account.lockedUntil <= now {
+            state.records.removeValue(forKey: keys[1])
+        }
+        guard let pair = state.records[keys[0]] else { return .distantPast }
+        return max(pair.lockedUntil, pair.failures > 0 ? state.records[keys[1]]?.lockedUntil ?? .distantPast : .distantPast)
     }
 
     /// Checks, then counts an attempt as failed before its password is checked: the next
@@ -71,7 +81,7 @@ final class SignInThrottle: Sendable {
         let now = clock()
         let keys = Self.keys(username, source)
         try state.withLock { state in
-            try Self.refuse(until: keys.compactMap { state.records[$0]?.lockedUntil }.max() ?? .distantPast, now: now)
+            try Self.refuse(until: Self.lockedUntil(keys, in: &state, now: now), now: now)
             if state.records.count > pruneAbove {
                 state.records = state.records.filter { now.timeIntervalSince($0.value.lastFailure) < 3600 || $0.value.lockedUntil > now }
             }
