@@ -163,3 +163,32 @@ extension StoreFailureTests {
         }
     }
 }
+
+extension StoreFailureTests {
+    @Test("a version-2 SQLite store with a user's process name and a pool name made twice migrates: the younger get their id's end")
+    func migrateDuplicateNames() async throws {
+        let path = TemporaryDirectory.make().path + "/v2.sqlite"
+        let queue = try DatabaseQueue(path: path)
+        try await queue.write { db in
+            for collection in EntityCollection.allCases where ![.accessToken, .userQuota].contains(collection) {
+                try db.execute(sql: "CREATE TABLE \"\(collection.rawValue)\" (id TEXT PRIMARY KEY NOT NULL, revision INTEGER NOT NULL, data TEXT NOT NULL)")
+            }
+            for id in ["000000000000000000000001", "000000000000000000000002"] {
+                try db.execute(sql: "INSERT INTO Process VALUES (?, 1, ?)", arguments: [
+                    id, "{\"id\":\"\(id)\",\"revision\":1,\"name\":\"meter-1\",\"userId\":\"u1\",\"serviceId\":\"meter\",\"serviceVersion\":\"1.0.0\",\"token\":\"t\(id)\",\"state\":\"RUNNING\",\"configuration\":[],\"maxMemoryBytes\":0,\"maxNanoCPUs\":0,\"mountPoints\":[],\"exposePorts\":[],\"debuggingPort\":0,\"suspendOnDebug\":false}",
+                ])
+                try db.execute(sql: "INSERT INTO NodePool VALUES (?, 1, ?)", arguments: [id, "{\"id\":\"\(id)\",\"revision\":1,\"name\":\"edge\"}"])
+            }
+            try db.execute(sql: "CREATE TABLE grdb_migrations (identifier TEXT NOT NULL PRIMARY KEY)")
+            for migration in ["v1: document tables", "v2: unique node dockerId"] {
+                try db.execute(sql: "INSERT INTO grdb_migrations VALUES (?)", arguments: [migration])
+            }
+            try db.execute(sql: "PRAGMA user_version = 2")
+        }
+        try queue.close()
+        let store = try SQLiteStore(path: path)
+        #expect(Set(try await store.all(ServiceProcess.self).map(\.name)) == ["meter-1", "meter-1-000002"])
+        #expect(Set(try await store.all(NodePool.self).map(\.name)) == ["edge", "edge-000002"])
+        #expect(try await store.inventory().schemaVersion == StoreSchema.currentVersion)
+    }
+}

@@ -10,7 +10,7 @@ enum SQLiteSchema {
             for collection in EntityCollection.allCases where ![.accessToken, .userQuota].contains(collection) {
                 try createTable(collection, in: db)
             }
-            try createIndexes(in: db)
+            try createIndexes(in: db, upTo: 1)
             try db.execute(sql: waitingIndexSQL)
             try db.execute(sql: "PRAGMA user_version = 1")
         }
@@ -29,7 +29,7 @@ enum SQLiteSchema {
             try db.execute(sql: "PRAGMA user_version = 2")
         }
         migrator.registerMigration("v3: queue listing indexes") { db in
-            try createIndexes(in: db)
+            try createIndexes(in: db, upTo: 3)
             try db.execute(sql: "PRAGMA user_version = 3")
         }
         migrator.registerMigration("v4: unique connection pair") { db in
@@ -43,12 +43,12 @@ enum SQLiteSchema {
                         json_extract(data, '$.endpoint2.processId') || ' ' || json_extract(data, '$.endpoint2.interfaceId')))
                 WHERE json_extract(data, '$.pair') IS NULL
                 """)
-            try createIndexes(in: db)
+            try createIndexes(in: db, upTo: 4)
             try db.execute(sql: "PRAGMA user_version = 4")
         }
         migrator.registerMigration("v5: access tokens") { db in
             try createTable(.accessToken, in: db)
-            try createIndexes(in: db)
+            try createIndexes(in: db, upTo: 5)
             try db.execute(sql: "PRAGMA user_version = 5")
         }
         migrator.registerMigration("v6: provisional connections, stamped tokens") { db in
@@ -73,7 +73,7 @@ enum SQLiteSchema {
                                  ON json_extract(p.data, '$.name') = json_extract(o.data, '$.name') \(scope) AND p.id > o.id)
                     """)
             }
-            try createIndexes(in: db)
+            try createIndexes(in: db, upTo: 8)
             try db.execute(sql: "PRAGMA user_version = 8")
         }
         return migrator
@@ -117,9 +117,10 @@ enum SQLiteSchema {
             """)
     }
 
-    /// Creates the indexes of the tables that exist so far (a migration's tables come with it).
-    private static func createIndexes(in db: Database) throws {
-        for index in StoreIndex.all where index.inSQLite {
+    /// Creates the indexes of schema `version` and before, of the tables that exist so far (a
+    /// migration's tables come with it).
+    private static func createIndexes(in db: Database, upTo version: Int) throws {
+        for index in StoreIndex.all where index.inSQLite && index.since <= version {
             if try db.tableExists(index.collection.rawValue) { try create(index, in: db) }
         }
     }

@@ -12,24 +12,28 @@ struct StoreIndex: Sendable {
     /// Whether documents without the field stay out of the index (MongoDB; SQLite's unique
     /// indexes never compare NULLs): documents older than the field do not collide.
     let sparse: Bool
+    /// The store schema that brought it: a migration makes only the indexes of its version and
+    /// before (a unique index must wait for the migration that first removes duplicates).
+    let since: Int
 
     init(_ collection: EntityCollection, _ name: String, _ fields: [String], unique: Bool = false, inSQLite: Bool = true,
-         sparse: Bool = false) {
+         sparse: Bool = false, since: Int = 1) {
         self.collection = collection
         self.name = name
         self.fields = fields
         self.unique = unique
         self.inSQLite = inSQLite
         self.sparse = sparse
+        self.since = since
     }
 
     static let all: [StoreIndex] = [
         StoreIndex(.user, "User_username", ["username"], unique: true),
-        StoreIndex(.nodePool, "NodePool_name", ["name"], unique: true),
+        StoreIndex(.nodePool, "NodePool_name", ["name"], unique: true, since: 8),
         StoreIndex(.node, "Node_dockerId", ["dockerId"], unique: true),
         StoreIndex(.node, "Node_kind", ["kind"]),
         StoreIndex(.process, "Process_userId", ["userId"]),
-        StoreIndex(.process, "Process_user_name", ["userId", "name"], unique: true),
+        StoreIndex(.process, "Process_user_name", ["userId", "name"], unique: true, since: 8),
         StoreIndex(.process, "Process_token", ["token"]),
         StoreIndex(.process, "Process_dockerId", ["dockerId"]),
         StoreIndex(.process, "Process_runningNodeId", ["runningNodeId"]),
@@ -44,7 +48,7 @@ struct StoreIndex: Sendable {
         StoreIndex(.pendingChange, "PendingChange_type", ["type", "state"]),
         StoreIndex(.pendingChange, "PendingChange_ended", ["state", "updated"]),
         StoreIndex(.auditEvent, "AuditEvent_target", ["target"]),
-        StoreIndex(.auditEvent, "AuditEvent_changeId", ["changeId"]),
+        StoreIndex(.auditEvent, "AuditEvent_changeId", ["changeId"], since: 8),
         StoreIndex(.auditEvent, "AuditEvent_time", ["time"]),
         StoreIndex(.accessToken, "AccessToken_tokenHash", ["tokenHash"], unique: true),
         StoreIndex(.accessToken, "AccessToken_userId", ["userId"]),
