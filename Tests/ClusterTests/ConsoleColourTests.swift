@@ -20,6 +20,9 @@ struct ConsoleColourTests {
         let console = try TmuxSession.console(arguments, environment: environment)
         defer { console.kill() }
         #expect(await eventually(timeout: .seconds(10)) { console.capture().contains("Nodes [\(TestBed.nodeNames.count)]") }, "\(console.capture())")
+        // The nodes arrive as the sync finds them, and the selection stays on the row it was on:
+        // go to the first row once they are all there.
+        console.send("Home")
         _ = await eventually(timeout: .seconds(5)) { settled(console.captureWithAttributes()) }
         return console.captureWithAttributes()
     }
