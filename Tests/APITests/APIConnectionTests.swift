@@ -65,6 +65,22 @@ struct APIConnectionTests {
         }
     }
 
+    @Test("a client that stops reading its responses is cut off at the idle timeout, not served for ever")
+    func stalledReader() async throws {
+        try await Self.serving(ConnectionLimits(idleTimeout: .seconds(2), headerTimeout: .seconds(10))) { port in
+            let client = try TCPProbe(port: port)
+            // 100 pipelined requests for the 130 KB API document, never read: far more than both
+            // sockets' buffers hold, so the server's writes wait on the client.
+            let requests = 100
+            #expect(client.send(String(repeating: "GET /openapi.json HTTP/1.1\r\nHost: x\r\n\r\n", count: requests)))
+            try await Task.sleep(for: .seconds(8))
+            let drained = await client.receive(timeout: .seconds(30))
+            let answered = drained.text.components(separatedBy: "HTTP/1.1 200 OK").count - 1
+            #expect(drained.closed && answered < requests,
+                    "the server kept a client that read nothing for 8 s: \(answered) of \(requests) answers, closed: \(drained.closed)")
+        }
+    }
+
     @Test("beyond the cap a connection waits, and is served once another closes")
     func cap() async throws {
         try await Self.serving(ConnectionLimits(idleTimeout: .seconds(30), headerTimeout: .seconds(30), maximumConnections: 2)) { port in

@@ -8,7 +8,8 @@ import NIOHTTPTypes
 /// How long a connection to the REST API may take and how many may be open at once, so that
 /// slow or idle clients cannot hold the server's sockets.
 public struct ConnectionLimits: Sendable, Equatable {
-    /// A connection with no request under way for this long is closed.
+    /// A connection with no request under way for this long is closed, and so is one whose
+    /// client takes nothing of a response for this long (it stopped reading).
     public var idleTimeout: Duration
     /// A new connection must finish its TLS handshake and send its first request's head within
     /// this time (a client trickling bytes is cut off).
@@ -34,9 +35,48 @@ public struct ConnectionLimits: Sendable, Equatable {
 
     /// The HTTP/1.1 channel configuration these limits call for.
     var http1: HTTP1Channel.Configuration {
-        let headerTimeout = self.headerTimeout
-        return HTTP1Channel.Configuration(additionalChannelHandlers: [FirstRequestDeadline(timeout: headerTimeout)],
-                                          idleTimeout: .nanoseconds(Int64(idleTimeout.nanoseconds)))
+        let (headerTimeout, idleTimeout) = (self.headerTimeout, self.idleTimeout)
+        return HTTP1Channel.Configuration(
+            additionalChannelHandlers: [FirstRequestDeadline(timeout: headerTimeout), StalledReaderDeadline(timeout: idleTimeout)],
+            idleTimeout: .nanoseconds(Int64(idleTimeout.nanoseconds)))
+    }
+}
+
+/// Closes a connection whose client stopped reading: its socket has taken none of the bytes
+/// written for `timeout` (the channel stayed unwritable). The server's idle timeout does not see
+/// it, a request being under way, and the response's task would wait for ever; closing the
+/// channel fails its writes and ends the task.
+final class StalledReaderDeadline: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPRequestPart
+    typealias InboundOut = HTTPRequestPart
+
+    private let timeout: Duration
+    private var deadline: Scheduled<Void>?
+
+    init(timeout: Duration) { self.timeout = timeout }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable {
+            disarm()
+        } else if deadline == nil {
+            let channel = context.channel
+            deadline = context.eventLoop.scheduleTask(in: .nanoseconds(Int64(timeout.nanoseconds))) {
+                channel.close(promise: nil)
+            }
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) { disarm() }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        disarm()
+        context.fireChannelInactive()
+    }
+
+    private func disarm() {
+        deadline?.cancel()
+        deadline = nil
     }
 }
 
