@@ -50,33 +50,41 @@ final class StalledReaderDeadline: ChannelInboundHandler, RemovableChannelHandle
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
 
-    private let timeout: Duration
-    private var deadline: Scheduled<Void>?
+    private var deadline: ClosingDeadline
 
-    init(timeout: Duration) { self.timeout = timeout }
+    init(timeout: Duration) { deadline = ClosingDeadline(timeout: timeout) }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable {
-            disarm()
-        } else if deadline == nil {
-            let channel = context.channel
-            deadline = context.eventLoop.scheduleTask(in: .nanoseconds(Int64(timeout.nanoseconds))) {
-                channel.close(promise: nil)
-            }
-        }
+        if context.channel.isWritable { deadline.disarm() } else { deadline.arm(context) }
         context.fireChannelWritabilityChanged()
     }
 
-    func handlerRemoved(context: ChannelHandlerContext) { disarm() }
+    func handlerRemoved(context: ChannelHandlerContext) { deadline.disarm() }
 
     func channelInactive(context: ChannelHandlerContext) {
-        disarm()
+        deadline.disarm()
         context.fireChannelInactive()
     }
+}
 
-    private func disarm() {
-        deadline?.cancel()
-        deadline = nil
+/// A timer that closes a handler's channel when it fires; arming an armed one changes nothing.
+struct ClosingDeadline {
+    let timeout: Duration
+    private var scheduled: Scheduled<Void>?
+
+    init(timeout: Duration) { self.timeout = timeout }
+
+    mutating func arm(_ context: ChannelHandlerContext) {
+        guard scheduled == nil else { return }
+        let channel = context.channel
+        scheduled = context.eventLoop.scheduleTask(in: .nanoseconds(Int64(timeout.nanoseconds))) {
+            channel.close(promise: nil)
+        }
+    }
+
+    mutating func disarm() {
+        scheduled?.cancel()
+        scheduled = nil
     }
 }
 
@@ -89,43 +97,29 @@ final class FirstRequestDeadline: ChannelDuplexHandler, RemovableChannelHandler 
     typealias OutboundIn = HTTPResponsePart
     typealias OutboundOut = HTTPResponsePart
 
-    private let timeout: Duration
-    private var deadline: Scheduled<Void>?
+    private var deadline: ClosingDeadline
 
-    init(timeout: Duration) { self.timeout = timeout }
+    init(timeout: Duration) { deadline = ClosingDeadline(timeout: timeout) }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        if context.channel.isActive { arm(context) }
+        if context.channel.isActive { deadline.arm(context) }
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        arm(context)
+        deadline.arm(context)
         context.fireChannelActive()
     }
 
-    func handlerRemoved(context: ChannelHandlerContext) { disarm() }
+    func handlerRemoved(context: ChannelHandlerContext) { deadline.disarm() }
 
     func channelInactive(context: ChannelHandlerContext) {
-        disarm()
+        deadline.disarm()
         context.fireChannelInactive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        if case .head = unwrapInboundIn(data) { disarm() }
+        if case .head = unwrapInboundIn(data) { deadline.disarm() }
         context.fireChannelRead(data)
-    }
-
-    private func arm(_ context: ChannelHandlerContext) {
-        guard deadline == nil else { return }
-        let channel = context.channel
-        deadline = context.eventLoop.scheduleTask(in: .nanoseconds(Int64(timeout.nanoseconds))) {
-            channel.close(promise: nil)
-        }
-    }
-
-    private func disarm() {
-        deadline?.cancel()
-        deadline = nil
     }
 }
 
