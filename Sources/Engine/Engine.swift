@@ -146,9 +146,13 @@ public final class Engine: Sendable {
         }
     }
 
-    /// Re-creates the endpoints of connections whose processes lost them.
+    /// Re-creates the endpoints of connections whose processes lost them; settles removals and
+    /// relocations whose changes ended without taking effect; lets unused owner networks go.
     private func repairConnections() async {
-        do { try await connections.repair() } catch is CancellationError {
+        do {
+            try await connections.repair()
+            try await processes.repair()
+        } catch is CancellationError {
             // Stopping: the next engine repairs what is left.
         } catch {
             logger.warning("connection repair failed: \(error)")

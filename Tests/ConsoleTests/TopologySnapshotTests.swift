@@ -11,9 +11,7 @@ struct TopologySnapshotTests {
     @Test("a node notification re-reads the nodes, not the processes; a full refresh reads everything once")
     func readsOnlyStaleCollections() async throws {
         let store = FaultyStore(try await StoreBackend.sqlite.makeStore())
-        let engine = try Engine(settings: EngineSettings(
-            store: try StoreLocation(parsing: "/unused.sqlite"), docker: DockerEndpoint(unixSocketPath: "/nonexistent"),
-            registry: RegistrySettings()), store: store)
+        let engine = try Fixtures.offlineEngine(on: store)
         let user = try await store.insert(Fixtures.user())
         for index in 0..<50 { _ = try await store.insert(Fixtures.process(user: user.id, name: "meter-\(index)")) }
         _ = try await store.insert(Fixtures.node())

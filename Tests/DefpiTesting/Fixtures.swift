@@ -1,8 +1,16 @@
-import Engine
+@testable import Engine
 import Foundation
 
 /// Sample entities with every field set, for round-trip and query tests.
 public enum Fixtures {
+    /// An Engine on `store` that reaches no Docker daemon and no registry: for tests of what
+    /// managers do with the store alone.
+    public static func offlineEngine(on store: any Store) throws -> Engine {
+        try Engine(settings: EngineSettings(
+            store: try StoreLocation(parsing: "/unused.sqlite"), docker: DockerEndpoint(unixSocketPath: "/nonexistent"),
+            registry: RegistrySettings()), store: store)
+    }
+
     /// A fixed instant with whole milliseconds, so it survives the epoch-millisecond encoding.
     public static let epoch = Date(timeIntervalSince1970: 1_795_000_000.123)
 

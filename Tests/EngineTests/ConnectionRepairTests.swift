@@ -12,9 +12,7 @@ struct ConnectionRepairTests {
     @Test("sides never told or long unsettled are told again, once; others are left alone; a connection to a gone process, or an old provisional one, is removed")
     func repair() async throws {
         let store = try await StoreBackend.sqlite.makeStore()
-        let engine = try Engine(settings: EngineSettings(
-            store: try StoreLocation(parsing: "/unused.sqlite"), docker: DockerEndpoint(unixSocketPath: "/nonexistent"),
-            registry: RegistrySettings()), store: store)
+        let engine = try Fixtures.offlineEngine(on: store)
         let user = try await store.insert(Fixtures.user())
         func process(_ name: String, _ state: ProcessState) async throws -> ServiceProcess {
             var process = Fixtures.process(user: user.id, name: name)
@@ -66,5 +64,60 @@ struct ConnectionRepairTests {
         #expect(try await store.fetch(Connection.self, id: orphan.id)?.removing == true)
         #expect(try await store.fetch(Connection.self, id: stopped.id) == nil)
         #expect(try await store.fetch(Connection.self, id: young.id)?.provisional == true)
+    }
+}
+
+/// A removal whose changes all ended without both sides ending the connection never leaves it
+/// "removing": cancelled, it is kept and its ended side told again; failed for good, it goes.
+@Suite("Connection removal settled")
+struct ConnectionRemovalSettledTests {
+    @Test("a removal cancelled is taken back (its ended side told again), one failed for good removes the connection, one still open is left alone",
+          arguments: StoreBackend.available)
+    func settle(backend: StoreBackend) async throws {
+        let store = try await backend.makeStore()
+        let engine = try Fixtures.offlineEngine(on: store)
+        let user = try await store.insert(Fixtures.user())
+        var processes: [ServiceProcess] = []
+        for name in ["m1", "a1"] { processes.append(try await store.insert(Fixtures.process(user: user.id, name: name))) }
+        let (m1, a1) = (processes[0], processes[1])
+        func removing(port: Int, ended: Bool) async throws -> Connection {
+            try await store.insert(Connection(
+                endpoint1: Endpoint(processId: m1.id, interfaceId: "meter/readings-\(port)", interfaceVersionName: "v1",
+                                    state: ended ? .terminated : .connected, reported: Date()),
+                endpoint2: Endpoint(processId: a1.id, interfaceId: "aggregator/readings-in", interfaceVersionName: "v1",
+                                    state: .connected, reported: Date()),
+                port: port, userId: user.id, removing: true))
+        }
+        /// The two disconnect changes of `connection`, queued as a removal queues them, ended in `states`.
+        func disconnects(_ connection: Connection, _ states: [PendingChangeState]) async throws -> [PendingChange] {
+            var changes: [PendingChange] = []
+            for (process, state) in zip([m1, a1], states) {
+                var change = try PendingChange(
+                    DisconnectEndpointStep.self, EndpointSubject(connectionId: connection.id, processId: process.id),
+                    description: "end it at \(process.name)", resources: [process.id, EndpointSubject.resource(connection.id, process.id)],
+                    userId: user.id, createdBy: "alice")
+                if state.isTerminal { change.end(in: state, reason: "\(state.rawValue) in the test", at: Date()) }
+                changes.append(try await store.insert(change))
+            }
+            return changes
+        }
+        let cancelled = try await removing(port: 5000, ended: true)
+        _ = try await disconnects(cancelled, [.finished, .cancelled])
+        let failed = try await removing(port: 5001, ended: false)
+        _ = try await disconnects(failed, [.failedPermanently, .finished])
+        let open = try await removing(port: 5002, ended: true)
+        _ = try await disconnects(open, [.finished, .failedTemporary])
+
+        for _ in 0..<2 { try await engine.connections.repair() }
+
+        let kept = try #require(try await store.fetch(Connection.self, id: cancelled.id))
+        #expect(!kept.removing && kept.endpoint(of: m1.id)?.state == nil && kept.endpoint(of: a1.id)?.state == .connected, "\(kept)")
+        let told = try await store.all(PendingChange.self, .where("type", is: ConnectEndpointStep.kind.rawValue))
+            .compactMap { try? $0.payload.decode(as: EndpointSubject.self) }
+        #expect(told.map { "\($0.connectionId) \($0.processId)" } == ["\(cancelled.id) \(m1.id)"], "told once, only the side that ended it: \(told)")
+        #expect(try await store.fetch(Connection.self, id: failed.id) == nil, "a removal failed for good left the connection")
+        #expect(try await store.fetch(Connection.self, id: open.id)?.removing == true, "a removal still under way was settled")
+        let actions = try await store.all(AuditEvent.self).map(\.action)
+        #expect(actions.filter { $0 == "connection.kept" }.count == 1 && actions.contains("connection.removed-forced"), "\(actions)")
     }
 }

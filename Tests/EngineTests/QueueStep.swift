@@ -43,6 +43,10 @@ struct ScriptedStep: ChangeStep {
         }
     }
 
+    func abandoned(_ payload: Payload, change: PendingChange) async throws {
+        log.abandoned(payload.name)
+    }
+
     static func change(_ name: String, resources: [String]? = nil, userId: String? = nil,
                        runAt: Date = Date()) throws -> PendingChange {
         try PendingChange(Self.self, Payload(name: name), description: "scripted \(name)",
@@ -62,6 +66,7 @@ final class StepLog: Sendable {
         var attempts: [String: Int] = [:]
         var engines: [String: [String]] = [:]
         var cancelled: Set<String> = []
+        var abandoned: [String: Int] = [:]
         var running = 0
         var mostAtOnce = 0
     }
@@ -91,6 +96,9 @@ final class StepLog: Sendable {
 
     func ended(_ name: String) { state.withLock { $0.running -= 1 } }
     func cancelled(_ name: String) { state.withLock { _ = $0.cancelled.insert(name) } }
+    func abandoned(_ name: String) { state.withLock { $0.abandoned[name, default: 0] += 1 } }
+    /// How often the step was told that `name` ended without taking effect.
+    func timesAbandoned(_ name: String) -> Int { state.withLock { $0.abandoned[name, default: 0] } }
 }
 
 /// A second kind, which only some engines know.

@@ -149,6 +149,29 @@ struct QueueTests {
         #expect((1...ScriptedStep.maximumAttempts).contains(log.attempts("flaky")))
     }
 
+    @Test("a change that ends without taking effect lets its step undo what it left: once when it fails for good or is cancelled, never otherwise",
+          arguments: StoreBackend.available)
+    func abandonedChangesAreUndone(backend: StoreBackend) async throws {
+        let store = try await backend.makeStore()
+        let log = StepLog(["flaky": .fail("node w2 unreachable"), "refused": .obsolete("process meter-1 was terminated")])
+        let queue = Self.queue(store, log)
+        var settled: [String: PendingChange] = [:]
+        for name in ["flaky", "refused", "fine"] {
+            let change = try await queue.enqueue(try ScriptedStep.change(name))
+            settled[name] = try await queue.settle(change.id, timeout: .seconds(30), poll: .milliseconds(20))
+        }
+        #expect(settled["flaky"]?.state == .failedPermanently && settled["fine"]?.state == .finished)
+        #expect(log.timesAbandoned("flaky") == 1, "told \(log.timesAbandoned("flaky")) times of a change failed for good")
+        #expect(log.timesAbandoned("fine") == 0 && log.timesAbandoned("refused") == 0, "a finished or obsolete change has nothing to undo")
+
+        log.script("later", .fail("not yet"))
+        let waiting = try await queue.enqueue(try ScriptedStep.change("later"))
+        #expect(try await queue.runNext(only: waiting.id))
+        #expect(log.timesAbandoned("later") == 0, "a change that is retried is not abandoned")
+        _ = try await queue.cancel(waiting.id, by: .localOperator())
+        #expect(log.timesAbandoned("later") == 1, "a cancelled change is abandoned once")
+    }
+
     @Test("an enqueue whose audit write fails is queued and reported queued")
     func auditFailureDoesNotFailEnqueue() async throws {
         let faulty = FaultyStore(try await StoreBackend.sqlite.makeStore())

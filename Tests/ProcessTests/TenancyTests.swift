@@ -85,6 +85,9 @@ struct TenancyTests {
             #expect(Set(spec.taskTemplate.containerSpec.capabilityDrop ?? []).isSuperset(of: ["CAP_NET_RAW", "CAP_MKNOD", "CAP_SYS_CHROOT",
                                                                                                "CAP_SETFCAP", "CAP_AUDIT_WRITE"]))
             #expect(spec.endpointSpec?.ports?.first?.publishedPort == hostPort)
+            // No new privileges wherever the daemon takes the option (API 1.46 on), never sent to one that would drop it.
+            let takesIt = try await bed.docker.speaks(atLeast: "1.46")
+            #expect((spec.taskTemplate.containerSpec.privileges?.noNewPrivileges == true) == takesIt, "\(String(describing: spec.taskTemplate.containerSpec.privileges))")
 
             // The port is taken: alice is told by which of her processes, bob only that it is taken.
             let again = try await bed.defpi("process", "create", "meter", "--as", "alice", "--detach", "--port", "\(hostPort):9090")
@@ -97,7 +100,20 @@ struct TenancyTests {
                                              "--mount", "/etc/hostname:/host-name:bind,ro")
             #expect(admins.status == 0, "\(admins.stderr)")
             #expect(try await bed.defpi("process", "rm", "meter-b", "--detach").status == 0)
+
+            // Her network is this store's, and the gateway is on it while she has processes.
+            let network = try #require(try await bed.docker.networks(name: "usernet-\(alice.id)").first)
+            #expect(network.labels["org.defpi.store"] == engine.store.identity, "\(network.labels)")
+            #expect(try await bed.docker.service(GatewayManager.serviceName)?.spec.taskTemplate.networks?.contains { $0.target == network.id } == true)
             #expect(try await bed.defpi("process", "rm", "meter-a").status == 0)
+            #expect(try await bed.docker.networks(name: network.name).count == 1, "the network went while meter-b was left")
+            #expect(try await bed.defpi("process", "rm", "meter-b").status == 0)  // Waits for the removal queued above.
+            // With her last process, her network and the gateway's attachment to it go (the
+            // manager lists the network until the gateway's old container has left it).
+            #expect(await eventually(timeout: .seconds(30)) { (try? await bed.docker.networks(name: network.name).isEmpty) == true },
+                    "alice's network outlived her last process")
+            let attached = try await bed.docker.service(GatewayManager.serviceName)?.spec.taskTemplate.networks ?? []
+            #expect(!attached.contains { $0.target == network.id }, "\(attached)")
         }
     }
 }

@@ -97,6 +97,20 @@ public final class GatewayManager: Sendable {
         }
     }
 
+    /// Takes the gateway off `network` (keeping its other networks); nothing when it is not on it.
+    public func detach(from network: String) async throws {
+        for attempt in 1...5 {
+            guard let existing = try await docker.service(Self.serviceName) else { return }
+            let networks = try await networkNames(existing.spec.taskTemplate.networks ?? [])
+            guard networks.contains(network) else { return }
+            do {
+                return try await ensure(image: existing.spec.taskTemplate.containerSpec.image, networks: networks.filter { $0 != network })
+            } catch DockerError.conflict where attempt < 5 {
+                continue  // Another engine changed the gateway meanwhile: read it again.
+            }
+        }
+    }
+
     /// Makes the gateway service run `image`, pinned to the node of the Engine's daemon and
     /// attached to `networks`; creates it, or updates it when it differs. Idempotent.
     public func ensure(image: String, networks: [String]) async throws {

@@ -46,6 +46,9 @@ public struct ServiceProcess: Entity {
     /// What the process returned when it was last suspended: sent back (`ResumeProcessMessage`)
     /// when it starts again, instead of its configuration.
     @Secret public var suspendedState: Data?
+    /// The largest state a process may save when it suspends: well inside what a stored document
+    /// may hold (16 MiB in MongoDB). A larger one is refused before anything moves.
+    public static let maximumStateBytes = 8 << 20
     public var created: Date?
 
     public init(id: String = ObjectID.generate(), revision: Int = 0, name: String, userId: String, serviceId: String,

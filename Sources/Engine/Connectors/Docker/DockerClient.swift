@@ -37,6 +37,13 @@ public final class DockerClient: Sendable {
         return chosen
     }
 
+    /// Whether the API version spoken with the daemon is `version` or later.
+    public func speaks(atLeast version: String) async throws -> Bool {
+        var spoken = negotiatedVersion.withLock { $0 }
+        if spoken == nil { spoken = try await negotiateVersion() }
+        return Self.compare(spoken ?? "", version) >= 0
+    }
+
     /// The daemon's clock (the `Date` header of `/_ping`, to the second).
     public func serverTime() async throws -> Date {
         let response = try await exchange(HTTPRequest(url: endpoint.baseURL + "/_ping"), operation: "ping Docker")

@@ -37,6 +37,8 @@ public struct DockerServiceSpec: Codable, Sendable, Equatable {
         public var networks: [NetworkAttachment]?
         public var restartPolicy: RestartPolicy?
         public var resources: Resources?
+        /// A counter whose change alone makes Docker replace the service's tasks.
+        public var forceUpdate: UInt64?
 
         public init(containerSpec: ContainerSpec, placement: Placement? = nil, networks: [NetworkAttachment]? = nil,
                     restartPolicy: RestartPolicy? = nil, resources: Resources? = nil) {
@@ -49,7 +51,7 @@ public struct DockerServiceSpec: Codable, Sendable, Equatable {
 
         enum CodingKeys: String, CodingKey {
             case containerSpec = "ContainerSpec", placement = "Placement", networks = "Networks",
-                restartPolicy = "RestartPolicy", resources = "Resources"
+                restartPolicy = "RestartPolicy", resources = "Resources", forceUpdate = "ForceUpdate"
         }
     }
 
@@ -81,10 +83,12 @@ public struct DockerServiceSpec: Codable, Sendable, Equatable {
         public var mounts: [Mount]?
         /// Linux capabilities taken from the container's default set (API 1.41 and later).
         public var capabilityDrop: [String]?
+        public var privileges: Privileges?
 
         public init(image: String, command: [String]? = nil, args: [String]? = nil, env: [String]? = nil,
                     labels: [String: String]? = nil, stopGracePeriod: Int64? = nil, mounts: [Mount]? = nil,
-                    capabilityDrop: [String]? = nil) {
+                    capabilityDrop: [String]? = nil, privileges: Privileges? = nil) {
+            self.privileges = privileges
             self.image = image
             self.command = command
             self.args = args
@@ -97,8 +101,18 @@ public struct DockerServiceSpec: Codable, Sendable, Equatable {
 
         enum CodingKeys: String, CodingKey {
             case image = "Image", command = "Command", args = "Args", env = "Env", labels = "Labels",
-                stopGracePeriod = "StopGracePeriod", mounts = "Mounts", capabilityDrop = "CapabilityDrop"
+                stopGracePeriod = "StopGracePeriod", mounts = "Mounts", capabilityDrop = "CapabilityDrop",
+                privileges = "Privileges"
         }
+    }
+
+    /// The container's security options.
+    public struct Privileges: Codable, Sendable, Equatable {
+        /// No process of the container gains privileges through setuid or file capabilities
+        /// (API 1.46 and later; older daemons ignore it).
+        public var noNewPrivileges: Bool?
+        public init(noNewPrivileges: Bool?) { self.noNewPrivileges = noNewPrivileges }
+        enum CodingKeys: String, CodingKey { case noNewPrivileges = "NoNewPrivileges" }
     }
 
     /// A host path (`bind`), a volume or a tmpfs mounted into the container.

@@ -241,8 +241,13 @@ struct DisconnectEndpointStep: ChangeStep {
     static let kind: PendingChangeKind = "DISCONNECT_ENDPOINT"
 
     let endpoints: ConnectionEndpoints
+    let connections: ConnectionManager
 
     func run(_ payload: Payload, change: PendingChange, lease: ChangeLease) async throws {
         try await endpoints.disconnect(payload.connectionId, at: payload.processId, lease: lease)
+    }
+
+    func abandoned(_ payload: Payload, change: PendingChange) async throws {
+        try await connections.settleRemoval(of: payload.connectionId)
     }
 }

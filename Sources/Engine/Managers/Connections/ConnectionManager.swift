@@ -25,8 +25,8 @@ public final class ConnectionManager: Sendable {
         endpoints = ConnectionEndpoints(store: store, services: services, connector: connector, notifications: notifications)
         creation = ConnectionCreation(store: store, queue: queue, notifications: notifications, logger: logger)
         queue.register(ConnectEndpointStep(endpoints: endpoints))
-        queue.register(DisconnectEndpointStep(endpoints: endpoints))
         queue.register(AutoConnectStep(connections: self))
+        queue.register(DisconnectEndpointStep(endpoints: endpoints, connections: self))
     }
 
     // MARK: Reading
@@ -138,6 +138,46 @@ public final class ConnectionManager: Sendable {
         return changes
     }
 
+    /// Settles a removal none of whose changes is still open, so no connection stays "removing":
+    /// one a side failed for good to end is removed all the same (that side's process cannot be
+    /// told, and its peer has ended it or is gone); one whose changes were cancelled (or dismissed)
+    /// is kept, and its sides that ended it already are told to make it again.
+    func settleRemoval(of connectionId: String) async throws {
+        guard let connection = try await store.fetch(Connection.self, id: connectionId), connection.removing else { return }
+        let changes = try await store.all(PendingChange.self, .and([
+            .where("type", is: DisconnectEndpointStep.kind.rawValue),
+            .or(connection.endpoints.map { .contains("resources", .string(EndpointSubject.resource(connectionId, $0.processId))) }),
+        ]))
+        guard !changes.contains(where: { !$0.state.isTerminal }) else { return }
+        do {
+            if let failed = changes.first(where: { $0.state == .failedPermanently }) {
+                guard try await store.delete(Connection.self, id: connectionId, revision: connection.revision) else { return }
+                notifications.publish(.entity(.connection, id: connectionId, change: .deleted))
+                await store.audit(AuditEvent(actor: "defpi", action: "connection.removed-forced", target: connectionId,
+                                             detail: "\(connection.pair): a side could not end it (\(failed.lastError ?? "failed")); removed all the same"),
+                                  logger: logger)
+                return
+            }
+            var kept = connection
+            kept.removing = false
+            for endpoint in kept.endpoints where endpoint.state == .terminated {
+                kept.updateEndpoint(of: endpoint.processId) { $0.state = nil; $0.reported = nil }
+            }
+            let stored = try await store.update(kept)
+            notifications.publish(.entity(.connection, id: connectionId, change: .modified))
+            await store.audit(AuditEvent(actor: "defpi", action: "connection.kept", target: connectionId,
+                                         detail: "\(connection.pair): its removal was cancelled"), logger: logger)
+            for endpoint in stored.endpoints where endpoint.state == nil {
+                // Not running: told when it runs. A crash before this is repaired by the re-sync (never told).
+                if let process = try await store.fetch(ServiceProcess.self, id: endpoint.processId), process.state == .running {
+                    try await tell(stored, at: process)
+                }
+            }
+        } catch StoreError.conflict {
+            return  // Changed meanwhile: the re-sync looks at it again.
+        }
+    }
+
     // MARK: When a process runs
 
     /// A process has been sent its configuration and runs: each of its connections is made at
@@ -180,9 +220,13 @@ public final class ConnectionManager: Sendable {
     /// Repairs what a lost change or a crash left behind: a side of a running process that was
     /// never told, or whose last report is unsettled and old, is told again; a connection whose
     /// process no longer exists is removed, and so is an old provisional one (its creation
-    /// stopped). Part of the engine's periodic re-sync.
+    /// stopped), and a removal whose changes all ended is settled. Part of the engine's periodic re-sync.
     func repair(now: Date = Date()) async throws {
-        for connection in try await store.all(Connection.self) where !connection.removing {
+        for connection in try await store.all(Connection.self) {
+            guard !connection.removing else {
+                try await settleRemoval(of: connection.id)
+                continue
+            }
             guard !connection.provisional else {
                 // Never confirmed, so never told: removed once its creation cannot still be running.
                 _ = await creation.removeIfLeft(connection, now: now)

@@ -73,13 +73,33 @@ final class ProcessControl: Sendable {
               case .processStateUpdate(let update) = reply else {
             throw ProcessReplyError.unexpected(process: process.name, asked: "suspend", reply: "\(reply.name)")
         }
-        // The process has exited: this state is the only copy, so the save retries over conflicts.
-        try await record(processId) {
-            $0.state = .suspended
-            $0.suspendedState = update.stateData
-        }
         await connector.disconnect(processId)
+        guard update.stateData.count <= ServiceProcess.maximumStateBytes else {
+            // Nothing has moved: the process starts again where it was, from its configuration.
+            try await saveSuspended(processId, state: nil)
+            throw PermanentChangeFailure(
+                "process \(process.name) saved a state of \(update.stateData.count) bytes, more than the \(ServiceProcess.maximumStateBytes) a process may keep; it was not moved and starts again where it was, from its configuration")
+        }
+        try await saveSuspended(processId, state: update.stateData)
         return update.stateData
+    }
+
+    /// Records a process suspended with its state. It has exited, so this state is the only
+    /// copy: the save retries over conflicts and over a store out of reach for a while.
+    private func saveSuspended(_ processId: String, state: Data?) async throws {
+        var pause = Duration.milliseconds(250)
+        while true {
+            do {
+                return try await record(processId) {
+                    $0.state = .suspended
+                    $0.suspendedState = state
+                }
+            } catch StoreError.unreachable where pause <= .seconds(8) {
+                logger.warning("process \(processId) suspended; saving its state failed (store out of reach), trying again")
+                try await Task.sleep(for: pause)
+                pause *= 2
+            }
+        }
     }
 
     /// Asks the process to end; it answers TERMINATED and exits.

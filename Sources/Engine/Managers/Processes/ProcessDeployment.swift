@@ -9,7 +9,7 @@ struct ProcessDeployment: Sendable {
     let store: any Store
     let docker: DockerClient
     let services: ServiceManager
-    let gateway: GatewayManager
+    let networks: OwnerNetworks
     let record: ProcessRecord
     private let logger = Logger(label: "defpi.processes")
 
@@ -17,7 +17,7 @@ struct ProcessDeployment: Sendable {
         self.store = store
         self.docker = docker
         self.services = services
-        self.gateway = gateway
+        networks = OwnerNetworks(store: store, docker: docker, gateway: gateway)
         self.record = record
     }
 
@@ -33,8 +33,10 @@ struct ProcessDeployment: Sendable {
         return Placement(nodes: try await store.all(Node.self), load: load, ownerLoad: ownerLoad)
     }
 
-    /// Deploys the process as it is stored now.
-    func deploy(_ processId: String, lease: ChangeLease) async throws {
+    /// Deploys the process as it is stored now. With `restartIfStopped`, a suspended process
+    /// whose swarm service is already as wanted is started again (its container exits when it
+    /// suspends, and an unchanged service would leave it so).
+    func deploy(_ processId: String, lease: ChangeLease, restartIfStopped: Bool = false) async throws {
         guard let process = try await store.fetch(ServiceProcess.self, id: processId) else {
             throw ChangeObsolete.missing("the process no longer exists")
         }
@@ -44,20 +46,28 @@ struct ProcessDeployment: Sendable {
         }
         let service = try await services.service(process.serviceId, version: process.serviceVersion)
         let node = try await chooseNode(for: process, owner: owner, service: service)
-        let spec = try ProcessServiceSpec.make(process, owner: owner, node: node, service: service)
+        let spec = try ProcessServiceSpec.make(process, owner: owner, node: node, service: service,
+                                               noNewPrivileges: try await docker.speaks(atLeast: ProcessServiceSpec.noNewPrivilegesAPIVersion))
 
         try lease.check()
-        let network = ProcessServiceSpec.network(of: owner.id)
-        _ = try await docker.createOverlayNetwork(name: network, labels: [ProcessServiceSpec.userLabel: owner.id])
-        try await gateway.attach(to: network)
+        try await networks.prepare(for: owner.id)
         CrashPoint.deployNetworkReady.reached()
         try lease.check()
         let dockerId: String
         if let existing = try await docker.service(process.id) {
             dockerId = existing.id
+            var wanted = spec
+            wanted.taskTemplate.forceUpdate = existing.spec.taskTemplate.forceUpdate
             if !ProcessServiceSpec.matches(existing.spec, spec) {
-                try await docker.updateService(existing.id, version: existing.version, spec: spec)
+                try await docker.updateService(existing.id, version: existing.version, spec: wanted)
                 logger.info("process \(process.name): swarm service updated for node \(node.name)")
+            } else if restartIfStopped, process.state == .suspended {
+                // Its container answered SUSPENDED and exits (or has): a new one starts. Until one
+                // calls back the process stays suspended, so a repeat restarts a container that
+                // has not resumed yet, and loses nothing.
+                wanted.taskTemplate.forceUpdate = (wanted.taskTemplate.forceUpdate ?? 0) + 1
+                try await docker.updateService(existing.id, version: existing.version, spec: wanted)
+                logger.info("process \(process.name): started again on node \(node.name)")
             }
         } else {
             dockerId = try await docker.createService(spec)

@@ -17,6 +17,7 @@ public final class ProcessManager: Sendable {
     private let health: ProcessHealth
     private let lookup: ProcessLookup
     private let connections: ConnectionManager
+    let rollback: RelocationRollback
     private let logger = Logger(label: "defpi.processes")
 
     init(store: any Store, docker: DockerClient, queue: PendingChangeManager, users: UserManager, quotas: QuotaManager,
@@ -38,11 +39,13 @@ public final class ProcessManager: Sendable {
         health = ProcessHealth(store: store, docker: docker, record: record)
         queue.register(SendConfigurationStep(control: control, connections: connections))
         queue.register(DeployProcessStep(deployment: deployment))
+        rollback = RelocationRollback(store: store, queue: queue, notifications: notifications)
         queue.register(RelocateProcessStep(relocation: ProcessRelocation(
-            store: store, control: control, deployment: deployment, record: record, connections: connections)))
+            store: store, control: control, deployment: deployment, record: record, connections: connections),
+            rollback: rollback))
         queue.register(UpdateConfigurationStep(configuration: ProcessConfiguration(store: store, control: control, record: record)))
         queue.register(TerminateProcessStep(termination: ProcessTermination(
-            store: store, docker: docker, control: control, notifications: notifications)))
+            store: store, docker: docker, control: control, networks: deployment.networks, notifications: notifications)))
     }
 
     // MARK: Reading
@@ -158,7 +161,8 @@ public final class ProcessManager: Sendable {
         if let target { placement = try await placementTarget(target, owner: owner) }
         _ = try await deployment.eligibleNodes(placement, owner: owner, service: service, excluding: process.id)
         var relocating = process
-        relocating.relocation = Relocation(version: service.version, placement: placement)
+        relocating.relocation = Relocation(version: service.version, placement: placement,
+                                           from: .init(version: process.serviceVersion, placement: process.placement))
         var intent = StoreBatch()
         intent.update(relocating)
         let what = version == nil ? "move \(try await deployment.describe(placement))"
@@ -273,6 +277,15 @@ public final class ProcessManager: Sendable {
             id = reference
         }
         return try await store.list(AuditEvent.self, StoreQuery(filter: .where("target", is: id), sort: [StoreSort("time")])).items
+    }
+
+    /// Repairs what ended changes and crashes left (part of the engine's periodic re-sync): every
+    /// process whose relocation ended without taking effect is taken back (the relocation step
+    /// does it at once when its change ends), and the networks of owners with no process left
+    /// are let go (termination does it at once).
+    func repair() async throws {
+        try await rollback.rollBackAbandoned()
+        try await deployment.networks.release()
     }
 
     /// Folds what Docker tells about every process (failing tasks, nodes down) into its state.

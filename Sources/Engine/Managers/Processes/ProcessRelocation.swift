@@ -16,11 +16,46 @@ public struct Relocation: Codable, Sendable, Equatable {
     public var version: String
     public var placement: PlacementTarget
     public var phase: Phase
+    /// Where the process was before: a relocation that ends without taking effect takes it back
+    /// there (nil on a relocation stored by an older defpi, and on the way back itself).
+    public var origin: Origin?
+    /// This relocation takes the process back after one that failed or was cancelled.
+    public var isRollback: Bool
 
-    init(version: String, placement: PlacementTarget) {
+    /// A version and a place a process runs at.
+    public struct Origin: Codable, Sendable, Equatable {
+        public var version: String
+        public var placement: PlacementTarget
+    }
+
+    init(version: String, placement: PlacementTarget, from origin: Origin) {
         self.version = version
         self.placement = placement
+        self.origin = origin
         phase = .suspending
+        isRollback = false
+    }
+
+    /// The way back to `origin`, from the phase this relocation reached.
+    func rollback() -> Relocation? {
+        guard let origin, !isRollback else { return nil }
+        var back = self
+        back.version = origin.version
+        back.placement = origin.placement
+        back.origin = nil
+        back.isRollback = true
+        return back
+    }
+
+    enum CodingKeys: String, CodingKey { case version, placement, phase, origin, isRollback }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        version = try container.decode(String.self, forKey: .version)
+        placement = try container.decode(PlacementTarget.self, forKey: .placement)
+        phase = try container.decode(Phase.self, forKey: .phase)
+        origin = try container.decodeIfPresent(Origin.self, forKey: .origin)
+        isRollback = try container.decodeIfPresent(Bool.self, forKey: .isRollback) ?? false
     }
 }
 
@@ -43,6 +78,13 @@ struct ProcessRelocation: Sendable {
             throw ChangeObsolete.missing("the process no longer exists")
         }
         guard var relocation = process.relocation else { return }
+        if relocation.isRollback, relocation.phase == .suspending, process.state == .running {
+            // Taken back before it was suspended: it runs where it was, and only its connections,
+            // suspended for the relocation, are made again.
+            try await connections.processRuns(processId)
+            try await record.update(processId) { $0.relocation = nil }
+            return
+        }
         if relocation.phase == .suspending {
             // A container that no longer runs cannot be asked: it may have suspended and exited
             // already, its answer lost with an engine killed before saving it.
@@ -64,7 +106,8 @@ struct ProcessRelocation: Sendable {
             $0.serviceVersion = relocation.version
             $0.placement = relocation.placement
         }
-        try await deployment.deploy(processId, lease: lease)
+        // Back where it was and suspended, the unchanged swarm service would not start it again.
+        try await deployment.deploy(processId, lease: lease, restartIfStopped: relocation.isRollback)
         CrashPoint.relocateReplaced.reached()
         try await record.update(processId) {
             $0.relocation = nil
@@ -83,7 +126,13 @@ struct RelocateProcessStep: ChangeStep {
 
     let relocation: ProcessRelocation
 
+    let rollback: RelocationRollback
+
     func run(_ payload: Payload, change: PendingChange, lease: ChangeLease) async throws {
         try await relocation.relocate(payload.processId, by: change.createdBy, lease: lease)
+    }
+
+    func abandoned(_ payload: Payload, change: PendingChange) async throws {
+        try await rollback.rollBack(payload.processId)
     }
 }

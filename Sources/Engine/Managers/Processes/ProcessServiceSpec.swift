@@ -16,7 +16,14 @@ enum ProcessServiceSpec {
     /// The owner's attachable overlay network.
     static func network(of userId: String) -> String { "usernet-\(userId)" }
 
-    static func make(_ process: ServiceProcess, owner: User, node: Node, service: Service) throws -> DockerServiceSpec {
+    /// The first Docker API version whose swarm services take `NoNewPrivileges`.
+    static let noNewPrivilegesAPIVersion = "1.46"
+
+    /// The spec of `process` on `node`; with `noNewPrivileges` (the daemon takes it), no process
+    /// in the container gains privileges through setuid binaries or file capabilities.
+    static func make(_ process: ServiceProcess, owner: User, node: Node, service: Service, noNewPrivileges: Bool = false) throws
+        -> DockerServiceSpec
+    {
         guard let image = service.image(for: node.architecture) else {
             throw PermanentChangeFailure("\(service.id) \(service.version) has no image for \(node.name)'s architecture")
         }
@@ -34,7 +41,8 @@ enum ProcessServiceSpec {
             labels: [processLabel: process.id, userLabel: owner.id, serviceLabel: "\(service.id):\(service.version)"],
             taskTemplate: .init(
                 containerSpec: .init(image: image, env: environment, stopGracePeriod: stopGracePeriod,
-                                     mounts: mounts.isEmpty ? nil : mounts, capabilityDrop: droppedCapabilities),
+                                     mounts: mounts.isEmpty ? nil : mounts, capabilityDrop: droppedCapabilities,
+                                     privileges: noNewPrivileges ? .init(noNewPrivileges: true) : nil),
                 placement: .init(constraints: ["node.id == \(node.dockerId)"]),
                 networks: [.init(target: network(of: owner.id), aliases: [process.id])],
                 restartPolicy: .init(condition: "on-failure"),
@@ -69,7 +77,9 @@ enum ProcessServiceSpec {
         let have = existing.taskTemplate, want = wanted.taskTemplate
         return have.containerSpec.image.hasPrefix(want.containerSpec.image) && have.placement == want.placement
             && existing.labels == wanted.labels && have.containerSpec.env == want.containerSpec.env
-            && have.resources?.limits == want.resources?.limits && sameMounts(have.containerSpec.mounts ?? [], want.containerSpec.mounts ?? [])
+            && have.resources?.limits == want.resources?.limits
+            && (have.containerSpec.privileges?.noNewPrivileges ?? false) == (want.containerSpec.privileges?.noNewPrivileges ?? false)
+            && sameMounts(have.containerSpec.mounts ?? [], want.containerSpec.mounts ?? [])
             && (existing.endpointSpec?.ports ?? []) == (wanted.endpointSpec?.ports ?? [])
     }
 

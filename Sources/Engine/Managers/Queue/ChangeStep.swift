@@ -18,10 +18,18 @@ public protocol ChangeStep: Sendable {
     /// Carries the change out. Throw `ChangeObsolete` when the subject is gone or no longer
     /// needs it, `PermanentChangeFailure` when retrying cannot help, anything else to retry.
     func run(_ payload: Payload, change: PendingChange, lease: ChangeLease) async throws
+
+    /// The change ended without taking effect (failed for good or cancelled): undo what its
+    /// earlier attempts left half done, so the subject is never stuck between two states. Called
+    /// once, best effort, by the engine that ended it; a crash in between is caught by the
+    /// owning manager's periodic repair, which does the same. By default there is nothing to undo.
+    func abandoned(_ payload: Payload, change: PendingChange) async throws
 }
 
 extension ChangeStep {
     public static var maximumAttempts: Int { 12 }
+
+    public func abandoned(_ payload: Payload, change: PendingChange) async throws {}
 }
 
 /// A failure that retrying cannot fix: the change fails for good with this message.
@@ -53,17 +61,23 @@ public struct ChangeObsolete: UserFacingError {
 struct RegisteredStep: Sendable {
     let maximumAttempts: Int
     let run: @Sendable (PendingChange, ChangeLease) async throws -> Void
+    let abandoned: @Sendable (PendingChange) async throws -> Void
 
     init<Step: ChangeStep>(_ step: Step) {
         maximumAttempts = Step.maximumAttempts
         run = { change, lease in
-            let payload: Step.Payload
-            do {
-                payload = try change.payload.decode(as: Step.Payload.self)
-            } catch {
-                throw PermanentChangeFailure("the change's payload does not fit a \(Step.kind.rawValue) change (\(error))")
-            }
-            try await step.run(payload, change: change, lease: lease)
+            try await step.run(try Self.payload(of: change, as: Step.self), change: change, lease: lease)
+        }
+        abandoned = { change in
+            try await step.abandoned(try Self.payload(of: change, as: Step.self), change: change)
+        }
+    }
+
+    private static func payload<Step: ChangeStep>(of change: PendingChange, as step: Step.Type) throws -> Step.Payload {
+        do {
+            return try change.payload.decode(as: Step.Payload.self)
+        } catch {
+            throw PermanentChangeFailure("the change's payload does not fit a \(Step.kind.rawValue) change (\(error))")
         }
     }
 }

@@ -255,16 +255,28 @@ public final class PendingChangeManager: Sendable {
             return await giveBack(change, at: now)
         }
         do {
-            return try await store.closeLease(
+            let next = try await store.closeLease(
                 change, owner: owner, outcome: outcome,
                 audit: auditEvent(change, action: audit.action, detail: audit.detail), now: now,
                 thenLease: kinds, leaseUntil: now + settings.leaseDuration.seconds)
+            if case .failed(_, retryAt: nil) = outcome { await abandoned(change) }
+            return next
         } catch StoreError.leaseLost {
             logger.warning("change \(change.id) lost its lease before its outcome was recorded; another worker runs it again")
         } catch {
             logger.error("cannot record the outcome of change \(change.id): \(error); its lease runs out and it is retried")
         }
         return nil
+    }
+
+    /// Lets the change's step undo what the ended change left half done (`ChangeStep.abandoned`).
+    func abandoned(_ change: PendingChange) async {
+        guard let step = steps.withLock({ $0[change.type] }) else { return }
+        do {
+            try await step.abandoned(change)
+        } catch {
+            logger.warning("undoing what change \(change.id) left half done failed: \(error); the periodic repair tries again")
+        }
     }
 
     /// Gives a change back untried: the engine is stopping, so nothing more is leased.

@@ -82,10 +82,12 @@ extension PendingChangeManager {
     /// Stops a change that has not started: it ends `CANCELLED` and never runs.
     @discardableResult
     public func cancel(_ id: String, by caller: Caller) async throws -> PendingChange {
-        try await steer(id, by: caller, action: "change.cancelled") { change in
+        let cancelled = try await steer(id, by: caller, action: "change.cancelled") { change in
             guard change.isWaiting else { throw QueueError.notCancellable(id: id, state: change.state) }
             change.end(in: .cancelled, reason: "cancelled by \(caller.name)", at: self.settings.clock())
         }
+        await abandoned(cancelled)
+        return cancelled
     }
 
     /// Removes a change that failed for good (or was cancelled) from the queue; its audit trail stays.
