@@ -51,6 +51,7 @@ public final class Engine: Sendable {
     public let signIn: SignInManager
     public let nodes: NodeManager
     public let pools: PoolManager
+    public let hostPaths: HostPathManager
     public let services: ServiceManager
     public let processes: ProcessManager
     public let connections: ConnectionManager
@@ -77,7 +78,9 @@ public final class Engine: Sendable {
         let connector = ProcessConnector(route: settings.processRoute)
         let connections = ConnectionManager(store: store, queue: queue, services: services, connector: connector,
                                             notifications: notifications)
-        processes = ProcessManager(store: store, docker: docker, queue: queue, users: users, quotas: quotas, services: services,
+        let hostPaths = HostPathManager(store: store, nodes: nodes, notifications: notifications)
+        processes = ProcessManager(store: store, docker: docker, queue: queue, users: users, quotas: quotas,
+                                   hostPaths: hostPaths, services: services,
                                    gateway: gateway, connector: connector, connections: connections,
                                    notifications: notifications)
         self.connections = connections
@@ -92,6 +95,7 @@ public final class Engine: Sendable {
         self.quotas = quotas
         signIn = SignInManager(store: store, users: users, settings: settings.signIn)
         self.nodes = nodes
+        self.hostPaths = hostPaths
         pools = PoolManager(store: store, nodes: nodes, notifications: notifications)
     }
 

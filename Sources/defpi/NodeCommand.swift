@@ -7,7 +7,7 @@ struct NodeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "node",
         abstract: "List, inspect and classify the swarm's nodes.",
-        subcommands: [List.self, Show.self, Classify.self, Declassify.self, Rename.self])
+        subcommands: [List.self, Show.self, Classify.self, Declassify.self, Rename.self, AllowPath.self, DenyPath.self])
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "ls", abstract: "List the nodes.")
@@ -58,6 +58,7 @@ struct NodeCommand: AsyncParsableCommand {
                 details.add("Role", node.role.rawValue.lowercased())
                 details.add("Architecture", node.architecture.rawValue.lowercased())
                 details.add("Last sync", node.lastSync.map { ISO8601DateFormatter().string(from: $0) })
+                details.add("Host paths", HostPathEdit.describe(node.hostPaths ?? []))
                 if let labels = try? await engine.nodes.dockerLabels(of: node) {
                     details.add("Labels", labels.isEmpty ? "-" : labels.sorted { $0.key < $1.key }
                         .map { "\($0.key)=\($0.value)" }.joined(separator: ", "))
@@ -78,6 +79,7 @@ struct NodeCommand: AsyncParsableCommand {
         var owner: String?
         @Option(help: "Rename the node at the same time.")
         var name: String?
+        @OptionGroup var evacuation: Evacuation
         @OptionGroup var change: ChangeOptions
         @OptionGroup var engine: EngineOptions
 
@@ -91,6 +93,7 @@ struct NodeCommand: AsyncParsableCommand {
             try await reportingErrors {
                 let engine = try await engine.makeSyncedEngine()
                 let caller = try await self.engine.caller(on: engine)
+                try await evacuation.moveProcesses(off: target.node, in: engine, by: caller, change: change)
                 let queued = if let pool {
                     try await engine.nodes.classifyPublic(target.node, pool: pool, name: name, by: caller)
                 } else {
@@ -105,6 +108,7 @@ struct NodeCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Make a node unidentified again; nothing new is placed on it.")
         @OptionGroup var target: NodeReference
+        @OptionGroup var evacuation: Evacuation
         @OptionGroup var change: ChangeOptions
         @OptionGroup var engine: EngineOptions
 
@@ -112,6 +116,7 @@ struct NodeCommand: AsyncParsableCommand {
             try await reportingErrors {
                 let engine = try await engine.makeSyncedEngine()
                 let caller = try await self.engine.caller(on: engine)
+                try await evacuation.moveProcesses(off: target.node, in: engine, by: caller, change: change)
                 try await change.settle(try await engine.nodes.declassify(target.node, by: caller), in: engine)
             }
         }
@@ -136,6 +141,21 @@ struct NodeCommand: AsyncParsableCommand {
 }
 
 /// The node a verb acts on.
+/// `--move-to`: the owner's processes leave a private node before it is declassified or given away.
+struct Evacuation: ParsableArguments {
+    @Option(help: "Move the owner's processes on this private node to this pool or node first (a pool of that name wins); without it, a node with its owner's processes is refused.")
+    var moveTo: String?
+
+    func moveProcesses(off node: String, in engine: Engine, by caller: Caller, change: ChangeOptions) async throws {
+        guard let moveTo else { return }
+        let target: PlacementRequest = try await engine.pools.pools(by: caller).contains { $0.name == moveTo || $0.id == moveTo }
+            ? .pool(moveTo) : .node(moveTo)
+        for move in try await engine.processes.evacuate(node: node, to: target, by: caller) {
+            try await change.settle(move, in: engine)
+        }
+    }
+}
+
 struct NodeReference: ParsableArguments {
     @Argument(help: "The node: its name, hostname, swarm id (or a unique prefix) or defpi id.")
     var node: String

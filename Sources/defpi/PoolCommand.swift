@@ -6,7 +6,7 @@ struct PoolCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pool",
         abstract: "Manage node pools.",
-        subcommands: [List.self, Create.self, Rename.self, Remove.self])
+        subcommands: [List.self, Create.self, Rename.self, Remove.self, AllowPath.self, DenyPath.self])
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "ls", abstract: "List the pools.")
@@ -20,10 +20,11 @@ struct PoolCommand: AsyncParsableCommand {
                 let pools = try await engine.pools.pools(by: caller)
                 if format.output == .json { return try format.printJSON(pools) }
                 let nodes = try await engine.nodes.nodes(by: caller)
-                var table = Table("NAME", "ID", "NODES", "READY")
+                var table = Table("NAME", "ID", "NODES", "READY", "HOST PATHS")
                 for pool in pools {
                     let members = nodes.filter { $0.nodePoolId == pool.id }
-                    table.add(pool.name, pool.id, "\(members.count)", "\(members.filter { $0.status == .ready }.count)")
+                    table.add(pool.name, pool.id, "\(members.count)", "\(members.filter { $0.status == .ready }.count)",
+                              (pool.hostPaths ?? []).isEmpty ? "-" : HostPathEdit.describe(pool.hostPaths ?? []))
                 }
                 table.print()
             }

@@ -45,11 +45,16 @@ struct ProcessRulesTests {
         }
     }
 
-    /// A mount or port, whether an admin may have it, and whether a user may (nil: allowed).
+    /// A mount or port, whether an admin may have it, and whether a user may (nil: allowed), where
+    /// `/dev/ttyUSB0` is allowed read-only and `/srv/shared` read-write.
     static let tenancy: [(mounts: [MountPoint], ports: [ExposePort], admin: String?, user: String?)] = [
-        ([.init(source: "/", target: "/host")], [], nil, "only an admin may mount a host path"),
-        ([.init(source: "/dev/ttyUSB0", target: "/dev/ttyUSB0", type: .bind, readOnly: true)], [], nil, "only an admin"),
-        ([.init(source: "/srv/../etc", target: "/x", type: .bind)], [], "without ..", "only an admin"),
+        ([.init(source: "/", target: "/host")], [], nil, "host path / is not allowed where the process is placed"),
+        ([.init(source: "/dev/ttyUSB0", target: "/dev/ttyUSB0", type: .bind, readOnly: true)], [], nil, nil),
+        ([.init(source: "/dev/ttyUSB0", target: "/dev/ttyUSB0", type: .bind)], [], nil, "is allowed read-only here"),
+        ([.init(source: "/dev/ttyUSB1", target: "/dev/ttyUSB0", type: .bind, readOnly: true)], [], nil, "is not allowed where"),
+        ([.init(source: "/srv/shared", target: "/data", type: .bind)], [], nil, nil),
+        ([.init(source: "/srv/shared/x", target: "/data", type: .bind)], [], nil, "is not allowed where"),
+        ([.init(source: "/srv/../etc", target: "/x", type: .bind)], [], "without ..", "without .."),
         ([.init(source: "data", target: "/data")], [], nil, nil),
         ([.init(source: "data", target: "/data", type: .volume, readOnly: true)], [], nil, nil),
         ([.init(source: "../data", target: "/data", type: .volume)], [], "not a volume name", "not a volume name"),
@@ -61,7 +66,7 @@ struct ProcessRulesTests {
         ([.init(source: "", target: "/t", type: .tmpfs, sizeBytes: 2 << 30)], [], nil, "at most"),
         ([.init(source: "data", target: "/t", type: .volume, sizeBytes: 1)], [], "only a tmpfs", "only a tmpfs"),
         ([], [.init(internal: 80, external: 80)], nil, "below 1024"),
-        ([], [.init(internal: 80, external: 8080)], nil, "outside the ports users may publish"),
+        ([], [.init(internal: 80, external: 8080)], nil, "outside the ports you may publish (30000-32767)"),
         ([], [.init(internal: 80, external: 30080)], nil, nil),
     ]
 
@@ -70,7 +75,9 @@ struct ProcessRulesTests {
         let rule = Self.tenancy[index]
         for (admin, refusal) in [(true, rule.admin), (false, rule.user)] {
             do {
-                try TenancyRules.check(mounts: rule.mounts, ports: rule.ports, memoryBytes: 0, admin: admin)
+                try TenancyRules.check(mounts: rule.mounts, ports: rule.ports, allowedPorts: .tenantDefault,
+                                       hostPaths: [HostPathGrant(path: "/dev/ttyUSB0"), HostPathGrant(path: "/srv/shared", writable: true)],
+                                       memoryBytes: 0, admin: admin)
                 #expect(refusal == nil, "\(rule) admin \(admin): allowed")
             } catch {
                 #expect(refusal.map { "\(error)".contains($0) } == true, "\(rule) admin \(admin): \(error)")

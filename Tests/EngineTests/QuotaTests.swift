@@ -77,4 +77,28 @@ struct QuotaTests {
         }
         #expect(try await quotas.report(for: "alice", by: Caller(user: alice)).defaultNanoCPUs == 500_000_000)
     }
+
+    @Test("the host ports a tenant may publish: built in, everyone's, then their own; a range never reaches below 1024")
+    func portRanges() async throws {
+        let (quotas, _, _, alice) = try await makeQuotas(.sqlite)
+        #expect(try await quotas.ports(for: alice) == PortRange(from: 30000, to: 32767))
+        try await quotas.set(for: UserQuota.everyone, QuotaChange(ports: PortRange(from: 40000, to: 40999)), by: admin)
+        #expect(try await quotas.ports(for: alice) == PortRange(from: 40000, to: 40999))
+        try await quotas.set(for: "alice", QuotaChange(ports: PortRange(from: 31000, to: 31009)), by: admin)
+        #expect(try await quotas.report(for: "alice", by: Caller(user: alice)).ports == PortRange(from: 31000, to: 31009))
+        // The rules use it: inside is fine, outside is refused naming her range.
+        let range = try await quotas.ports(for: alice)
+        try TenancyRules.check(mounts: [], ports: [ExposePort(internal: 80, external: 31005)], allowedPorts: range, memoryBytes: 0, admin: false)
+        #expect(throws: TenancyError.portOutsideRange(30500, range)) {
+            try TenancyRules.check(mounts: [], ports: [ExposePort(internal: 80, external: 30500)], allowedPorts: range, memoryBytes: 0, admin: false)
+        }
+        try TenancyRules.check(mounts: [], ports: [ExposePort(internal: 80, external: 80)], allowedPorts: range, memoryBytes: 0, admin: true)
+        for wrong in [PortRange(from: 80, to: 1100), PortRange(from: 31010, to: 31000), PortRange(from: 65000, to: 70000)] {
+            await #expect(throws: QuotaError.self, "\(wrong)") {
+                try await quotas.set(for: "alice", QuotaChange(ports: wrong), by: admin)
+            }
+        }
+        try await quotas.set(for: "alice", QuotaChange(ports: .some(nil)), by: admin)
+        #expect(try await quotas.ports(for: alice) == PortRange(from: 40000, to: 40999), "removing her range gives her everyone's")
+    }
 }

@@ -14,16 +14,16 @@ struct TenancyTests {
         let bed = try await MeterBed()
         try await bed.succeed(["user", "add", "bob", "--password-stdin"], input: "a-long-password\n")
         let refusals: [([String], String)] = [
-            (["--mount", "/:/host"], "only an admin may mount a host path (/)"),
-            (["--mount", "/var/run/docker.sock:/run/docker.sock:bind"], "only an admin may mount a host path"),
-            (["--mount", SwarmGateway.directory + ":/gateway:bind,ro"], "only an admin may mount a host path"),
+            (["--mount", "/:/host"], "host path / is not allowed where the process is placed"),
+            (["--mount", "/var/run/docker.sock:/run/docker.sock:bind"], "is not allowed where the process is placed"),
+            (["--mount", SwarmGateway.directory + ":/gateway:bind,ro"], "is not allowed where the process is placed"),
             (["--mount", "data:/x:weird"], "weird is not an option"),
             (["--mount", "../etc:/x:volume"], "is not a volume name"),
             (["--mount", "data:/"], "other than /"),
             (["--mount", ":/scratch:tmpfs"], "needs a size"),
             (["--mount", ":/scratch:tmpfs,size=2g"], "at most"),
             (["--port", "80:8080"], "below 1024"),
-            (["--port", "8080:8080"], "outside the ports users may publish (30000-32767)"),
+            (["--port", "8080:8080"], "outside the ports you may publish (30000-32767)"),
         ]
         for (arguments, message) in refusals {
             let refused = try await bed.defpi(["process", "create", "meter", "--detach", "--as", "alice"] + arguments)
@@ -59,9 +59,52 @@ struct TenancyTests {
         #expect(second.status != 0 && second.stderr.contains("the quota of processes would be exceeded: 1 in use and 1 more asked, the limit is 1"),
                 "\(second.stderr)")
         let quota = try await bed.defpi("user", "quota", "alice", "--as", "alice")
-        #expect(quota.stdout.contains("Processes  1 of 1") && quota.stdout.contains("Memory     256 MiB (no limit)"), "\(quota.stdout)")
+        let lines = quota.stdout.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ") }
+        #expect(lines.contains("Processes 1 of 1") && lines.contains("Memory 256 MiB (no limit)"), "\(quota.stdout)")
         let notAdmin = try await bed.defpi("user", "quota", "alice", "--as", "alice", "--processes", "9")
         #expect(notAdmin.status != 0 && notAdmin.stderr.contains("only an admin may set quotas"), "\(notAdmin.stderr)")
+
+        // Her own port range: what she may publish, and nothing else.
+        #expect(try await bed.defpi("user", "quota", "alice", "--processes", "0", "--ports", "31000-31009").status == 0)
+        #expect(try await bed.defpi("user", "quota", "alice").stdout.contains("Host ports  31000-31009"), "the range is shown")
+        let outside = try await bed.defpi("process", "create", "meter", "--as", "alice", "--detach", "--port", "30500:8080")
+        #expect(outside.status != 0 && outside.stderr.contains("outside the ports you may publish (31000-31009)"), "\(outside.stderr)")
+        #expect(try await bed.defpi("user", "quota", "alice", "--ports", "80-90").stderr.contains("from 1024 or more"))
+
+        // Host paths an admin allowed on her node: exactly those, read-only unless allowed writable, only there.
+        let (node, other) = (TestBed.processNodes[2], TestBed.processNodes[1])
+        let allowed = try await bed.defpi("node", "allow-path", node, "/etc/hostname")
+        #expect(allowed.stdout.contains("allows /etc/hostname (ro)"), "\(allowed.stdout)\(allowed.stderr)")
+        #expect(try await bed.defpi("node", "allow-path", node, "/etc", "--as", "alice").stderr.contains("only an admin may allow host paths"))
+        #expect(try await bed.defpi("node", "allow-path", node, "/etc/../root").stderr.contains("is not a host path to allow"))
+        let device = ["process", "create", "meter", "--as", "alice", "--detach", "--node", node]
+        let readOnly = try await bed.defpi(device + ["--name", "reader", "--mount", "/etc/hostname:/host-name:bind,ro"])
+        #expect(readOnly.status == 0, "\(readOnly.stderr)")
+        for (arguments, message) in [
+            (device + ["--mount", "/etc/hostname:/host-name:bind"], "is allowed read-only here"),
+            (device + ["--mount", "/etc/passwd:/p:bind,ro"], "host path /etc/passwd is not allowed where"),
+            (["process", "create", "meter", "--as", "alice", "--detach", "--mount", "/etc/hostname:/h:bind,ro"], "is not allowed where"),
+        ] {
+            let refused = try await bed.defpi(arguments)
+            #expect(refused.status != 0 && refused.stderr.contains(message), "\(arguments): \(refused.stderr)")
+        }
+        try await bed.classifyForAlice([other])
+        let moved = try await bed.defpi("process", "move", "reader", "--node", other, "--as", "alice", "--detach")
+        #expect(moved.status != 0 && moved.stderr.contains("host path /etc/hostname is not allowed where"), "\(moved.stderr)")
+        // The REST sub-resource: she reads her node's paths, only an admin replaces them.
+        let nodeId = try await engine.nodes.node(node, by: .localOperator()).id
+        let read = try await ChildProcess.run("/usr/bin/curl", ["-s", "-u", "alice:a-long-password", base + "/node/\(nodeId)/hostpath"])
+        #expect(read.stdout == #"[{"path":"/etc/hostname","writable":false}]"#, "\(read.stdout)")
+        let put = try await ChildProcess.run("/usr/bin/curl", [
+            "-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "PUT", "-u", "alice:a-long-password", "-H", "Content-Type: application/json",
+            "-d", #"[{"path":"/","writable":true}]"#, base + "/node/\(nodeId)/hostpath"])
+        #expect(put.stdout == "403", "\(put.stdout)")
+        #expect(try await bed.defpi("node", "deny-path", node, "/etc/hostname").stdout.contains("allows no host paths"))
+        let denied = try await bed.defpi(device + ["--mount", "/etc/hostname:/host-name:bind,ro"])
+        #expect(denied.status != 0 && denied.stderr.contains("is not allowed where"), "\(denied.stderr)")
+        #expect(try await bed.defpi("pool", "create", "lab").status == 0)
+        #expect(try await bed.defpi("pool", "allow-path", "lab", "/srv/shared", "--rw").status == 0)
+        #expect(try await bed.defpi("pool", "ls").stdout.contains("/srv/shared (rw)"))
     }
 
     @Test("a tenant's volume is their own, tmpfs is sized, the port is theirs alone, and capabilities are dropped; the meter runs")
@@ -115,5 +158,29 @@ struct TenancyTests {
             let attached = try await bed.docker.service(GatewayManager.serviceName)?.spec.taskTemplate.networks ?? []
             #expect(!attached.contains { $0.target == network.id }, "\(attached)")
         }
+    }
+
+    @Test("a private node is not taken from under its owner's processes; with --move-to they move first, then it goes")
+    func privateNodeEvacuated() async throws {
+        let (node, other) = (TestBed.processNodes[1], TestBed.processNodes[2])
+        let bed = try await MeterBed()
+        try await bed.classifyForAlice([node, other])
+        try await SwarmGateway.turn {
+            let created = try await bed.defpi("process", "create", "meter", "--user", "alice", "--node", node, "--name", "tenant")
+            #expect(created.status == 0, "\(created.stderr)")
+            let refused = try await bed.defpi("node", "declassify", node)
+            #expect(refused.status != 0 && refused.stderr.contains("private to the owner of processes tenant, which run there"),
+                    "\(refused.stderr)")
+            let evacuated = try await bed.defpi("node", "declassify", node, "--move-to", other)
+            #expect(evacuated.status == 0 && evacuated.stdout.contains("tenant: move on node \(other)"), "\(evacuated.stdout)\(evacuated.stderr)")
+            let engine = try await bed.makeEngine()
+            let process = try await engine.processes.process("tenant", by: .localOperator())
+            let otherNode = try await engine.nodes.node(other, by: .localOperator())
+            #expect(process.placement == .privateNode(otherNode.id) && process.relocation == nil, "\(process.placement)")
+            #expect(try await bed.docker.service(process.id)?.spec.taskTemplate.placement?.constraints == ["node.id == \(otherNode.dockerId)"])
+            #expect(try await engine.nodes.node(node, by: .localOperator()).kind == .unidentified)
+            #expect(try await bed.defpi("process", "rm", "tenant").status == 0)
+        }
+        try await bed.declassify([other])
     }
 }

@@ -29,6 +29,27 @@ extension Request {
         }
     }
 
+    /// The body as a list of `Input`, each checked as `decode` checks one; at most 1,000 items.
+    func decodeList<Input: APIInput>(_ type: Input.Type, context: APIContext) async throws -> [Input] {
+        let data = Data(buffer: try await body.collect(upTo: context.maxUploadSize))
+        guard let list = (try? JSONSerialization.jsonObject(with: data)) as? [Any], list.count <= 1000,
+              list.allSatisfy({ $0 is [String: Any] }) else {
+            throw APIError(.invalidRequest, message: "the body must be a JSON list of objects (at most 1,000)")
+        }
+        for (index, item) in list.enumerated() {
+            let unknown = Set((item as? [String: Any] ?? [:]).keys).subtracting(Input.fields)
+            guard unknown.isEmpty else {
+                throw APIError(.invalidRequest, message: "[\(index)]: unknown field\(unknown.count == 1 ? "" : "s") \(unknown.sorted().joined(separator: ", ")); "
+                               + "each item takes \(Input.fields.sorted().joined(separator: ", "))")
+            }
+        }
+        do {
+            return try context.requestDecoder.decode([Input].self, from: data)
+        } catch let error as DecodingError {
+            throw APIError(.invalidRequest, message: Self.describe(error))
+        }
+    }
+
     /// A decoding failure in words, naming the field.
     static func describe(_ error: DecodingError) -> String {
         func path(_ keys: [any CodingKey]) -> String {

@@ -8,12 +8,13 @@ import Hummingbird
 extension RESTAPI {
     struct QuotaInput: APIInput {
         static let fields: Set<String> = ["userId", "maxProcesses", "maxMemoryBytes", "maxNanoCPUs", "defaultMemoryBytes",
-                                          "defaultNanoCPUs", "usage"]
+                                          "defaultNanoCPUs", "ports", "usage"]
         var maxProcesses: Int?
         var maxMemoryBytes: Int64?
         var maxNanoCPUs: Int64?
         var defaultMemoryBytes: Int64?
         var defaultNanoCPUs: Int64?
+        var ports: PortRange?
     }
 
     func addQuotaRoutes(to router: Router<APIContext>) {
@@ -28,7 +29,7 @@ extension RESTAPI {
             try await quotas.set(for: id, QuotaChange(
                 maxProcesses: .some(body.maxProcesses), maxMemoryBytes: .some(body.maxMemoryBytes),
                 maxNanoCPUs: .some(body.maxNanoCPUs), defaultMemoryBytes: .some(body.defaultMemoryBytes),
-                defaultNanoCPUs: .some(body.defaultNanoCPUs)), by: caller)
+                defaultNanoCPUs: .some(body.defaultNanoCPUs), ports: .some(body.ports)), by: caller)
             return try APIBody.json(try await quotas.report(for: id, by: caller))
         }
     }

@@ -34,6 +34,7 @@ public struct RESTAPI: Sendable {
         addSystemRoutes(to: router)
         addUserRoutes(to: router)
         addQuotaRoutes(to: router)
+        addHostPathRoutes(to: router)
         addNodeRoutes(to: router)
         addServiceRoutes(to: router)
         addProcessRoutes(to: router)

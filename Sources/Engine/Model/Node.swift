@@ -22,6 +22,8 @@ public struct Node: Entity {
     public var nodePoolId: String?
     /// The owner of a private node; nil otherwise.
     public var userId: String?
+    /// Host paths its owner may mount while it is private (`HostPathManager`); nil: none.
+    public var hostPaths: [HostPathGrant]?
 
     public init(id: String = ObjectID.generate(), revision: Int = 0, kind: NodeKind = .unidentified, name: String? = nil,
                 dockerId: String, hostname: String, lastSync: Date? = nil, status: NodeStatus = .unknown,
@@ -106,6 +108,8 @@ public struct NodePool: Entity {
     public var revision: Int
     /// Must not be empty.
     public var name: String
+    /// Host paths tenants may mount on its nodes (`HostPathManager`); nil: none.
+    public var hostPaths: [HostPathGrant]?
 
     public init(id: String = ObjectID.generate(), revision: Int = 0, name: String) {
         self.id = id

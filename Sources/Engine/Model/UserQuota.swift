@@ -19,6 +19,8 @@ public struct UserQuota: Entity {
     /// The limits a process of the user gets when it is created without them.
     public var defaultMemoryBytes: Int64?
     public var defaultNanoCPUs: Int64?
+    /// The host ports the user's processes may publish (nil: everyone's, or the built-in range).
+    public var ports: PortRange?
     /// Creations under way: counted until their process is stored, or for a minute at most (a
     /// creation that crashed before storing its process).
     public var claims: [QuotaClaim]
@@ -27,7 +29,8 @@ public struct UserQuota: Entity {
     public static let everyone = "000000000000000000000000"
 
     public init(id: String, revision: Int = 0, maxProcesses: Int? = nil, maxMemoryBytes: Int64? = nil, maxNanoCPUs: Int64? = nil,
-                defaultMemoryBytes: Int64? = nil, defaultNanoCPUs: Int64? = nil, claims: [QuotaClaim] = []) {
+                defaultMemoryBytes: Int64? = nil, defaultNanoCPUs: Int64? = nil, ports: PortRange? = nil, claims: [QuotaClaim] = []) {
+        self.ports = ports
         self.id = id
         self.revision = revision
         self.maxProcesses = maxProcesses
@@ -49,8 +52,33 @@ public struct UserQuota: Entity {
         merged.maxNanoCPUs = maxNanoCPUs ?? fallback?.maxNanoCPUs
         merged.defaultMemoryBytes = defaultMemoryBytes ?? fallback?.defaultMemoryBytes
         merged.defaultNanoCPUs = defaultNanoCPUs ?? fallback?.defaultNanoCPUs
+        merged.ports = ports ?? fallback?.ports
         return merged
     }
+}
+
+/// A range of host ports, `from` to `to` inclusive.
+public struct PortRange: Codable, Sendable, Equatable, CustomStringConvertible {
+    public var from: Int
+    public var to: Int
+
+    public init(from: Int, to: Int) {
+        self.from = from
+        self.to = to
+    }
+
+    /// `31000-31099`; nil when the text is not two port numbers with a dash between.
+    public init?(_ text: String) {
+        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 2, let from = Int(parts[0]), let to = Int(parts[1]) else { return nil }
+        self.init(from: from, to: to)
+    }
+
+    /// The ports users may publish when no admin said otherwise (Kubernetes' NodePort range).
+    public static let tenantDefault = PortRange(from: 30000, to: 32767)
+
+    public func contains(_ port: Int) -> Bool { port >= from && port <= to }
+    public var description: String { "\(from)-\(to)" }
 }
 
 /// One creation's share of a quota, claimed before its process is stored.

@@ -127,11 +127,13 @@ public final class NodeManager: Sendable {
     }
 
     /// A private node stays its owner's while their processes run on it (or are placed on it):
-    /// it is neither declassified nor made public nor given to another user under them.
+    /// it is neither declassified nor made public nor given to another user under them, unless
+    /// each has a move elsewhere under way (`ProcessManager.evacuate`).
     private func checkOwnerLeaves(_ node: Node, _ updated: Node) async throws {
         guard node.kind == .private, let owner = node.userId, updated.kind != .private || updated.userId != owner else { return }
         let theirs = try await store.all(ServiceProcess.self, .where("userId", is: owner))
             .filter { $0.state != .terminated && ($0.privateNodeId == node.id || $0.runningNodeId == node.id) }
+            .filter { $0.relocation.map { $0.placement == .privateNode(node.id) } ?? true }
         guard theirs.isEmpty else {
             throw NodeError.ownerStillRuns(node: node.name, processes: theirs.map(\.name).sorted())
         }
@@ -201,7 +203,7 @@ public enum NodeError: UserFacingError, Equatable {
             return "cannot move the nodes of \(pool) into \(pool) itself; name another pool"
         case .ownerStillRuns(let node, let processes):
             return "\(node) is private to the owner of processes \(processes.joined(separator: ", ")), which run there; "
-                + "move them (`defpi process move PROCESS --node|--pool`) or terminate them first"
+                + "move them (`defpi process move PROCESS --node|--pool`, or all at once with --move-to NODE|POOL) or terminate them first"
         }
     }
 }

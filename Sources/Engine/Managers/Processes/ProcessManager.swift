@@ -10,6 +10,7 @@ public final class ProcessManager: Sendable {
     private let queue: PendingChangeManager
     private let users: UserManager
     private let quotas: QuotaManager
+    private let hostPaths: HostPathManager
     let services: ServiceManager
     private let notifications: EngineNotifications
     let control: ProcessControl
@@ -21,7 +22,7 @@ public final class ProcessManager: Sendable {
     private let logger = Logger(label: "defpi.processes")
 
     init(store: any Store, docker: DockerClient, queue: PendingChangeManager, users: UserManager, quotas: QuotaManager,
-         services: ServiceManager,
+         hostPaths: HostPathManager, services: ServiceManager,
          gateway: GatewayManager, connector: ProcessConnector, connections: ConnectionManager,
          notifications: EngineNotifications) {
         self.store = store
@@ -31,6 +32,7 @@ public final class ProcessManager: Sendable {
         self.queue = queue
         self.users = users
         self.quotas = quotas
+        self.hostPaths = hostPaths
         self.services = services
         self.notifications = notifications
         let record = ProcessRecord(store: store, notifications: notifications)
@@ -74,13 +76,15 @@ public final class ProcessManager: Sendable {
         try ProcessRules.checkConfiguration(request.configuration)
         try ProcessRules.checkResources(memoryBytes: request.memoryBytes, nanoCPUs: request.nanoCPUs, ports: request.ports)
         let limits = try await quotas.limits(for: owner, memoryBytes: request.memoryBytes, nanoCPUs: request.nanoCPUs)
-        try TenancyRules.check(mounts: request.mounts, ports: request.ports, memoryBytes: limits.memoryBytes, admin: caller.isAdmin)
+        let target = try await placementTarget(request.target, owner: owner)
+        try TenancyRules.check(mounts: request.mounts, ports: request.ports, allowedPorts: try await quotas.ports(for: owner),
+                               hostPaths: try await hostPaths.grants(for: target), memoryBytes: limits.memoryBytes,
+                               admin: caller.isAdmin)
         try await checkPortsFree(request.ports, by: caller)
         let mine = try await store.all(ServiceProcess.self, .where("userId", is: owner.id))
         let name = try request.name ?? Self.freeName(for: service.id, among: mine)
         try ProcessRules.checkName(name)
         guard !mine.contains(where: { $0.name == name }) else { throw ProcessError.nameTaken(name: name, owner: owner.username) }
-        let target = try await placementTarget(request.target, owner: owner)
         // Refused now, with every node's reason, rather than retried in the queue for ever.
         _ = try await deployment.eligibleNodes(target, owner: owner, service: service)
 
@@ -159,6 +163,11 @@ public final class ProcessManager: Sendable {
         }
         var placement = process.placement
         if let target { placement = try await placementTarget(target, owner: owner) }
+        if !caller.isAdmin, placement != process.placement {
+            // A tenant takes a host path only to where it is allowed too.
+            let grants = try await hostPaths.grants(for: placement)
+            for mount in process.mountPoints where mount.resolvedType == .bind { try TenancyRules.checkAllowed(mount, in: grants) }
+        }
         _ = try await deployment.eligibleNodes(placement, owner: owner, service: service, excluding: process.id)
         var relocating = process
         relocating.relocation = Relocation(version: service.version, placement: placement,
@@ -172,6 +181,23 @@ public final class ProcessManager: Sendable {
             resources: [process.id], userId: process.userId, createdBy: caller.name), with: intent)
         notifications.publish(.entity(.process, id: process.id, change: .modified))
         return change
+    }
+
+    /// Moves every process its owner has on private node `nodeReference` to `target`, so the node
+    /// can be declassified or given away (admins): each is relocated as `relocate` does it, and
+    /// the node's reclassification, refused while they are placed there, is allowed once each
+    /// has its move queued. Returns the moves.
+    public func evacuate(node nodeReference: String, to target: PlacementRequest, by caller: Caller) async throws -> [PendingChange] {
+        try caller.requireAdmin(to: "move a node's processes")
+        guard let node = try await store.all(Node.self).first(where: { [$0.id, $0.name, $0.hostname, $0.dockerId].contains(nodeReference) }),
+              node.kind == .private, let owner = node.userId else { return [] }
+        let placed = try await store.all(ServiceProcess.self, .where("userId", is: owner))
+            .filter { $0.state != .terminated && $0.relocation == nil && ($0.privateNodeId == node.id || $0.runningNodeId == node.id) }
+        var moves: [PendingChange] = []
+        for process in placed.sorted(by: { $0.name < $1.name }) {
+            moves.append(try await relocate(process.id, version: nil, target: target, by: caller))
+        }
+        return moves
     }
 
     /// Queues the end of a process: its connections removed first, then TERMINATE, its swarm

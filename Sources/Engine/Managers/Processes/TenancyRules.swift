@@ -1,29 +1,30 @@
 import Foundation
 
 /// What a process may ask of the node it runs on, by who asks. An admin may mount host paths and
-/// publish any port; a user mounts only their own named volumes and sized tmpfs, and publishes
-/// host ports only in the tenant range, so no tenant reaches the node or another tenant's data.
+/// publish any port; a user mounts only their own named volumes, sized tmpfs and the host paths
+/// an admin allowed where the process is placed (read-only unless allowed writable), and publishes
+/// host ports only in the range an admin gave them (`PortRange.tenantDefault` unless said
+/// otherwise), so no tenant reaches the node or another tenant's data.
 /// Every process, whoever deploys it, gets the same trimmed container privileges
 /// (`ProcessServiceSpec.droppedCapabilities`).
 enum TenancyRules {
-    /// Host ports users may publish (Kubernetes' NodePort range).
-    static let tenantPorts = 30000...32767
     /// The largest tmpfs a user may mount (it lives in the node's memory).
     static let maximumTmpfsBytes: Int64 = 1 << 30
     static let maximumVolumeNameLength = 64
 
     /// Throws the first rule `mounts` and `ports` break for a caller who is (or is not) an admin.
-    static func check(mounts: [MountPoint], ports: [ExposePort], memoryBytes: Int64, admin: Bool) throws {
+    static func check(mounts: [MountPoint], ports: [ExposePort], allowedPorts: PortRange, hostPaths: [HostPathGrant] = [],
+                      memoryBytes: Int64, admin: Bool) throws {
         var targets = Set<String>()
         for mount in mounts {
             try checkTarget(mount.target)
             guard targets.insert(mount.target).inserted else { throw TenancyError.invalidMount("\(mount.target) is mounted twice") }
             switch mount.resolvedType {
             case .bind:
-                guard admin else { throw TenancyError.hostPathForbidden(mount.source) }
                 guard mount.source.hasPrefix("/"), !mount.source.split(separator: "/").contains("..") else {
                     throw TenancyError.invalidMount("a bind mount's source is an absolute host path without .., not \(mount.source.prefix(80))")
                 }
+                if !admin { try checkAllowed(mount, in: hostPaths) }
             case .volume:
                 try checkVolumeName(mount.source)
             case .tmpfs:
@@ -41,9 +42,18 @@ enum TenancyRules {
             }
         }
         for port in ports where !admin {
-            guard port.external >= 1024 else { throw TenancyError.privilegedPort(port.external) }
-            guard tenantPorts.contains(port.external) else { throw TenancyError.portOutsideRange(port.external, tenantPorts) }
+            guard port.external >= 1024 else { throw TenancyError.privilegedPort(port.external, allowedPorts) }
+            guard allowedPorts.contains(port.external) else { throw TenancyError.portOutsideRange(port.external, allowedPorts) }
         }
+    }
+
+    /// A tenant's bind mount: exactly a path allowed where the process is placed, read-only
+    /// unless it was allowed writable.
+    static func checkAllowed(_ mount: MountPoint, in grants: [HostPathGrant]) throws {
+        guard let grant = grants.first(where: { $0.path == mount.source }) else {
+            throw TenancyError.hostPathForbidden(mount.source)
+        }
+        guard grant.writable || mount.readOnly == true else { throw TenancyError.hostPathReadOnly(mount.source) }
     }
 
     /// Absolute, not `/`, without `..`.
@@ -68,17 +78,18 @@ enum TenancyRules {
 /// Why a process may not have what it asks of its node.
 public enum TenancyError: UserFacingError, Equatable {
     case hostPathForbidden(String)
+    case hostPathReadOnly(String)
     case invalidMount(String)
     case tmpfsNeedsSize(String)
     case tmpfsTooLarge(target: String, limit: Int64)
-    case privilegedPort(Int)
-    case portOutsideRange(Int, ClosedRange<Int>)
+    case privilegedPort(Int, PortRange)
+    case portOutsideRange(Int, PortRange)
     /// `process` is nil when the caller may not see the process that publishes the port.
     case portTaken(Int, process: String?)
 
     public var failureKind: FailureKind {
         switch self {
-        case .hostPathForbidden, .privilegedPort, .portOutsideRange: return .forbidden
+        case .hostPathForbidden, .hostPathReadOnly, .privilegedPort, .portOutsideRange: return .forbidden
         case .invalidMount, .tmpfsNeedsSize, .tmpfsTooLarge: return .invalidRequest
         case .portTaken: return .conflict
         }
@@ -87,17 +98,19 @@ public enum TenancyError: UserFacingError, Equatable {
     public var userMessage: String {
         switch self {
         case .hostPathForbidden(let source):
-            return "only an admin may mount a host path (\(source.prefix(80))); mount a named volume (data:/var/lib/x) or a tmpfs (:/scratch:tmpfs,size=64m)"
+            return "host path \(source.prefix(80)) is not allowed where the process is placed; mount a named volume (data:/var/lib/x) or a tmpfs (:/scratch:tmpfs,size=64m), or ask an admin to allow the path on your private node or pool (defpi node allow-path, defpi pool allow-path) and place the process there"
+        case .hostPathReadOnly(let source):
+            return "host path \(source.prefix(80)) is allowed read-only here: mount it with ro (\(source.prefix(80)):/target:bind,ro)"
         case .invalidMount(let why):
             return why
         case .tmpfsNeedsSize(let target):
             return "the tmpfs at \(target) needs a size: :\(target):tmpfs,size=64m"
         case .tmpfsTooLarge(let target, let limit):
             return "the tmpfs at \(target) may hold at most \(limit) bytes (1 GiB, and no more than the memory limit)"
-        case .privilegedPort(let port):
-            return "host port \(port) is below 1024, which only an admin may publish; use a port from \(TenancyRules.tenantPorts.lowerBound) to \(TenancyRules.tenantPorts.upperBound)"
+        case .privilegedPort(let port, let range):
+            return "host port \(port) is below 1024, which only an admin may publish; use a port from \(range.from) to \(range.to)"
         case .portOutsideRange(let port, let range):
-            return "host port \(port) is outside the ports users may publish (\(range.lowerBound)-\(range.upperBound)); choose one of those"
+            return "host port \(port) is outside the ports you may publish (\(range)); choose one of those, or ask an admin for a range (defpi user quota USER --ports FROM-TO)"
         case .portTaken(let port, let process):
             let holder = process.map { "process \($0)" } ?? "another process"
             return "host port \(port) is published already by \(holder); choose another port"

@@ -83,6 +83,11 @@ public final class QuotaManager: Sendable {
                 nanoCPUs > 0 ? nanoCPUs : quota.defaultNanoCPUs ?? Self.builtInDefaultNanoCPUs)
     }
 
+    /// The host ports `owner`'s processes may publish: theirs, everyone's, or the built-in range.
+    func ports(for owner: User) async throws -> PortRange {
+        try await effective(for: owner.id).ports ?? .tenantDefault
+    }
+
     /// Claims a new process's share of `owner`'s quota, or throws `QuotaError.exceeded` saying
     /// which limit, the use and the limit. Call before the process is stored; the claim counts
     /// until it is (or for `claimLifetime`).
@@ -164,9 +169,12 @@ public struct QuotaReport: Sendable, Equatable, Codable {
     public var maxNanoCPUs: Int64?
     public var defaultMemoryBytes: Int64
     public var defaultNanoCPUs: Int64
+    /// The host ports the user's processes may publish.
+    public var ports: PortRange
     public var usage: QuotaUsage
 
     init(userId: String, quota: UserQuota, usage: QuotaUsage) {
+        ports = quota.ports ?? .tenantDefault
         self.userId = userId
         maxProcesses = quota.maxProcesses
         maxMemoryBytes = quota.maxMemoryBytes
@@ -184,10 +192,12 @@ public struct QuotaChange: Sendable, Equatable {
     public var maxNanoCPUs: Int64??
     public var defaultMemoryBytes: Int64??
     public var defaultNanoCPUs: Int64??
+    public var ports: PortRange??
     public var clear: Bool
 
     public init(maxProcesses: Int?? = nil, maxMemoryBytes: Int64?? = nil, maxNanoCPUs: Int64?? = nil,
-                defaultMemoryBytes: Int64?? = nil, defaultNanoCPUs: Int64?? = nil, clear: Bool = false) {
+                defaultMemoryBytes: Int64?? = nil, defaultNanoCPUs: Int64?? = nil, ports: PortRange?? = nil, clear: Bool = false) {
+        self.ports = ports
         self.maxProcesses = maxProcesses
         self.maxMemoryBytes = maxMemoryBytes
         self.maxNanoCPUs = maxNanoCPUs
@@ -203,8 +213,11 @@ public struct QuotaChange: Sendable, Equatable {
         if let memory = defaultMemoryBytes ?? nil, memory < 4 << 20 {
             throw QuotaError.invalid("a default memory limit below 4 MiB cannot run a process")
         }
+        if let range = ports ?? nil, !(range.from >= 1024 && range.from <= range.to && range.to <= 65535) {
+            throw QuotaError.invalid("a port range runs from 1024 or more up to 65535 at most, the lower end first, like 31000-31099; not \(range)")
+        }
         guard !(clear && [maxProcesses != nil, maxMemoryBytes != nil, maxNanoCPUs != nil, defaultMemoryBytes != nil,
-                          defaultNanoCPUs != nil].contains(true)) else {
+                          defaultNanoCPUs != nil, ports != nil].contains(true)) else {
             throw QuotaError.invalid("--clear removes every setting; give it alone")
         }
     }
@@ -219,6 +232,7 @@ public struct QuotaChange: Sendable, Equatable {
         if let maxNanoCPUs { quota.maxNanoCPUs = maxNanoCPUs }
         if let defaultMemoryBytes { quota.defaultMemoryBytes = defaultMemoryBytes }
         if let defaultNanoCPUs { quota.defaultNanoCPUs = defaultNanoCPUs }
+        if let ports { quota.ports = ports }
     }
 
     var summary: String {
@@ -226,9 +240,9 @@ public struct QuotaChange: Sendable, Equatable {
         let parts: [(String, String??)] = [
             ("processes", maxProcesses.map { $0.map(String.init) }), ("memory", maxMemoryBytes.map { $0.map(String.init) }),
             ("nanoCPUs", maxNanoCPUs.map { $0.map(String.init) }), ("default memory", defaultMemoryBytes.map { $0.map(String.init) }),
-            ("default nanoCPUs", defaultNanoCPUs.map { $0.map(String.init) }),
+            ("default nanoCPUs", defaultNanoCPUs.map { $0.map(String.init) }), ("ports", ports.map { $0.map(\.description) }),
         ]
-        return parts.compactMap { name, value in value.map { "\(name) \($0 ?? "unlimited")" } }.joined(separator: ", ")
+        return parts.compactMap { name, value in value.map { "\(name) \($0 ?? "unset")" } }.joined(separator: ", ")
     }
 }
 
