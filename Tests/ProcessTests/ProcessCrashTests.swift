@@ -141,16 +141,36 @@ struct ProcessCrashTests {
             let docker = DockerClient(endpoint: try #require(TestBed.dockerEndpoint))
             let managerId = try #require(try await docker.nodes().first { $0.description.hostname == manager }?.id)
 
+            // Killed once its quota share is claimed: nothing is stored, and the claim left counts
+            // for a minute at most; alice's quota of three still takes the two creations below.
+            #expect(try await defpi(["user", "quota", "alice", "--processes", "3"]).status == 0)
+            try await kill("process", "create", "meter:1.0.0", "--user", "alice", "--node", worker, "--name", "k0", at: .createQuotaClaimed)
             try await kill("process", "create", "meter:1.0.0", "--user", "alice", "--node", worker, "--name", "k1", at: .deployNetworkReady)
             try await kill("process", "create", "meter:1.0.0", "--user", "alice", "--node", worker, "--name", "k2", at: .deployServiceCreated)
             try await converge("two creates") { processes, _ in
                 processes.count == 2 && processes.allSatisfy { $0.state == .running && $0.dockerId != nil }
             }
+            let afterClaim = try await bed.makeEngine().store
+            #expect(try await afterClaim.all(ServiceProcess.self).map(\.name).sorted() == ["k1", "k2"], "the killed k0 was stored")
+            let claims = try await afterClaim.all(UserQuota.self).flatMap(\.claims)
+            #expect(claims.count == 1 && claims.allSatisfy { Date().timeIntervalSince($0.at) < 60 }, "\(claims)")
+            #expect(try await defpi(["user", "quota", "alice", "--processes", "0"]).status == 0)
             try await kill("process", "upgrade", "k1", "--version", "1.1.0", at: .relocateSuspended)
             try await kill("process", "move", "k2", "--node", manager, at: .relocateReplaced)
             try await converge("an upgrade and a move") { processes, _ in
                 process("k1", in: processes)?.serviceVersion == "1.1.0" && process("k1", in: processes)?.state == .running
                     && process("k2", in: processes).map { $0.state == .running && $0.relocation == nil } == true
+            }
+            // A move cancelled before it ran, killed before it was taken back: the re-sync takes it
+            // back, and k2 stays where it runs.
+            let queuedMove = try await defpi(["process", "move", "k2", "--node", worker, "--detach"])
+            let moveId = try #require(queuedMove.stdout.split(separator: "(change ").last.map { String($0.prefix { $0 != ")" }) }, "\(queuedMove.stdout)")
+            try await kill("change", "cancel", moveId, at: .changeAbandoned)
+            #expect(try await bed.makeEngine().processes.process("k2", by: .localOperator()).relocation != nil,
+                    "the cancel was killed after the move was taken back")
+            #expect(try await defpi(["change", "dismiss", moveId]).status == 0)
+            try await converge("a move cancelled") { processes, _ in
+                process("k2", in: processes).map { $0.state == .running && $0.relocation == nil && $0.runningNodeId != nil } == true
             }
             let shown = try await defpi(["process", "show", "k2", "-o", "json"]).stdout
             let moved = try #require((try? JSONSerialization.jsonObject(with: Data(shown.utf8)) as? [String: Any])?["id"] as? String)

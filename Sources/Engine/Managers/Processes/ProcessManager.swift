@@ -94,6 +94,7 @@ public final class ProcessManager: Sendable {
             mountPoints: request.mounts, exposePorts: request.ports)
         // Last, just before the process is stored: the claim counts until it is.
         try await quotas.claim(processId: process.id, owner: owner, memoryBytes: limits.memoryBytes, nanoCPUs: limits.nanoCPUs)
+        CrashPoint.createQuotaClaimed.reached()
         var intent = StoreBatch()
         intent.insert(process)
         let change: PendingChange

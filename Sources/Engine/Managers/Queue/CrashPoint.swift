@@ -5,6 +5,8 @@ import Foundation
 /// safety is then shown at every step of the lifecycle, not only where a random kill happens to
 /// land (the crash tests run each one). Unarmed, a point costs one comparison.
 enum CrashPoint: String, CaseIterable, Sendable {
+    /// A creation claimed its share of the owner's quota; the process is not stored yet.
+    case createQuotaClaimed = "create.quota-claimed"
     /// The owner's network exists and the gateway is on it; the swarm service does not yet.
     case deployNetworkReady = "deploy.network-ready"
     /// The swarm service exists; the process record does not name it yet.
@@ -20,6 +22,9 @@ enum CrashPoint: String, CaseIterable, Sendable {
     /// The swarm service is removed; the process record is not yet.
     case terminateServiceRemoved = "terminate.service-removed"
 
+    /// A change ended without taking effect (cancelled, or failed for good); what it left half
+    /// done is not undone yet (the re-sync does it).
+    case changeAbandoned = "change.abandoned"
     /// A new connection is stored as provisional: not yet checked against others being made,
     /// not confirmed, no side queued.
     case connectInserted = "connect.inserted"

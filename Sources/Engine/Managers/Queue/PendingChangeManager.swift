@@ -271,6 +271,7 @@ public final class PendingChangeManager: Sendable {
 
     /// Lets the change's step undo what the ended change left half done (`ChangeStep.abandoned`).
     func abandoned(_ change: PendingChange) async {
+        CrashPoint.changeAbandoned.reached()
         guard let step = steps.withLock({ $0[change.type] }) else { return }
         do {
             try await step.abandoned(change)
