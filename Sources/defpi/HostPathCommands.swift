@@ -15,13 +15,8 @@ enum HostPathEdit {
     static func run(_ place: HostPathPlace, _ change: HostPathChange, label: String, engine: EngineOptions) async throws {
         try await reportingErrors {
             let grants = try await engine.acting { engine, caller in try await engine.hostPaths.edit(place, change, by: caller) }
-            print("\(label) allows \(describe(grants))")
+            print("\(label) allows \(HostPathGrant.list(grants) ?? "no host paths")")
         }
-    }
-
-    /// `/dev/ttyUSB0 (ro), /srv/data (rw)`, or `no host paths`.
-    static func describe(_ grants: [HostPathGrant]) -> String {
-        grants.isEmpty ? "no host paths" : grants.map { "\($0.path) (\($0.writable ? "rw" : "ro"))" }.joined(separator: ", ")
     }
 }
 

@@ -58,7 +58,7 @@ struct NodeCommand: AsyncParsableCommand {
                 details.add("Role", node.role.rawValue.lowercased())
                 details.add("Architecture", node.architecture.rawValue.lowercased())
                 details.add("Last sync", node.lastSync.map { ISO8601DateFormatter().string(from: $0) })
-                details.add("Host paths", HostPathEdit.describe(node.hostPaths ?? []))
+                details.add("Host paths", HostPathGrant.list(node.hostPaths) ?? "-")
                 if let labels = try? await engine.nodes.dockerLabels(of: node) {
                     details.add("Labels", labels.isEmpty ? "-" : labels.sorted { $0.key < $1.key }
                         .map { "\($0.key)=\($0.value)" }.joined(separator: ", "))

@@ -24,7 +24,7 @@ struct PoolCommand: AsyncParsableCommand {
                 for pool in pools {
                     let members = nodes.filter { $0.nodePoolId == pool.id }
                     table.add(pool.name, pool.id, "\(members.count)", "\(members.filter { $0.status == .ready }.count)",
-                              (pool.hostPaths ?? []).isEmpty ? "-" : HostPathEdit.describe(pool.hostPaths ?? []))
+                              HostPathGrant.list(pool.hostPaths) ?? "-")
                 }
                 table.print()
             }

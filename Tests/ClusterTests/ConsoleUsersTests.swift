@@ -50,6 +50,7 @@ struct ConsoleUsersTests {
         #expect(users.stdout.contains("\"carol\"") && !users.stdout.contains("\"alice\""), "\(users.stdout)")
 
         #expect(try await defpi("user", "add", "dave", "--password-stdin", input: "dave-password\n").status == 0)
+        #expect(try await defpi("user", "quota", "dave", "--processes", "3", "--memory", "1g").status == 0)
         let carol = try TmuxSession.console("--user carol", environment: environment)
         defer { carol.kill() }
         #expect(await carol.sees("Password for carol:"), "\(carol.capture())")
@@ -57,6 +58,28 @@ struct ConsoleUsersTests {
         carol.send("Enter")
         #expect(await carol.sees("Nodes ["), "\(carol.capture())")
         #expect(carol.capture().split(separator: "\n").first?.contains("carol") == true, "\(carol.capture())")
+        // The Users pane shows each user's quota.
+        carol.send("7")
+        #expect(await carol.sees("Users [2]"), "\(carol.capture())")
+        #expect(await carol.row("dave", contains: "3 processes", "1 GiB", within: 10), "\(carol.capture())")
+        // Her own password: the current one first; a wrong one changes nothing.
+        carol.send("g")
+        carol.send("p")
+        #expect(await carol.sees("your current password:"), "\(carol.capture())")
+        carol.send("-l", "not-her-password")
+        carol.send("Enter")
+        #expect(await carol.sees("new password:"), "\(carol.capture())")
+        carol.send("-l", "carol-new-password")
+        carol.send("Enter")
+        #expect(await carol.sees("the current password is not right; nothing was changed"), "\(carol.capture())")
+        carol.send("p")
+        #expect(await carol.sees("your current password:"), "\(carol.capture())")
+        carol.send("-l", "carol-password")
+        carol.send("Enter")
+        #expect(await carol.sees("new password:"), "\(carol.capture())")
+        carol.send("-l", "carol-new-password")
+        carol.send("Enter")
+        #expect(await carol.sees("new password for carol"), "\(carol.capture())")
         carol.send("q")
 
         // The local operator viewing as dave sees dave alone among the users.
@@ -78,11 +101,11 @@ struct ConsoleUsersTests {
         #expect(await asDave.sees("only an admin may add users"), "\(asDave.capture())")
         asDave.send("q")
 
-        // A wrong password ends the console before it starts, saying why (the shell keeps the pane).
+        // A wrong password (her old one) ends the console before it starts, saying why (the shell keeps the pane).
         let wrong = try TmuxSession.console("--user carol; sleep 30", environment: environment)
         defer { wrong.kill() }
         #expect(await wrong.sees("Password for carol:"), "\(wrong.capture())")
-        wrong.send("-l", "not-her-password")
+        wrong.send("-l", "carol-password")
         wrong.send("Enter")
         #expect(await wrong.sees("wrong username or password"), "\(wrong.capture())")
     }

@@ -33,7 +33,9 @@ struct ConsoleViewTests {
             $0.refresh(RowRenderer.nodeRows(nodes, pools: [pool], users: [alice], processCounts: topology.processCountsByNode))
         }
         view.pane(.queue) { $0.refresh(RowRenderer.queueRows(changes, now: now)) }
-        view.pane(.pools) { $0.refresh(RowRenderer.poolRows([pool, NodePool(id: "p2", name: "lab")], nodes: nodes)) }
+        var lab = NodePool(id: "p2", name: "lab")
+        lab.hostPaths = [HostPathGrant(path: "/dev/ttyUSB0")]
+        view.pane(.pools) { $0.refresh(RowRenderer.poolRows([pool, lab], nodes: nodes)) }
         view.pane(.services) { $0.refresh(RowRenderer.serviceRows(catalog)) }
         view.pane(.processes) { $0.refresh(RowRenderer.processRows(topology, now: now)) }
         view.pane(.graph) { $0.refresh(RowRenderer.linkRows(topology)) }

@@ -140,6 +140,7 @@ public struct Pane: Sendable {
             TableColumn("POOL/OWNER", minWidth: 6, weight: 1), TableColumn("STATUS", minWidth: 7),
             TableColumn("ARCH", minWidth: 6), TableColumn("AVAIL", minWidth: 6), TableColumn("ROLE", minWidth: 7),
             TableColumn("PROCS", minWidth: 5), TableColumn("HOSTNAME", minWidth: 6, weight: 1),
+            TableColumn("HOST PATHS", minWidth: 10, weight: 1),
         ], emptyText: "no nodes: is Docker reachable?")
     }
 
@@ -170,7 +171,7 @@ public struct Pane: Sendable {
     static func pools() -> Pane {
         Pane(kind: .pools, columns: [
             TableColumn("NAME", minWidth: 6, weight: 1), TableColumn("NODES", minWidth: 5), TableColumn("READY", minWidth: 5),
-            TableColumn("ID", minWidth: 8),
+            TableColumn("HOST PATHS", minWidth: 10, weight: 1), TableColumn("ID", minWidth: 8),
         ], emptyText: "no pools: n creates one")
     }
 
@@ -204,7 +205,8 @@ public enum RowRenderer {
                 id: node.id,
                 cells: [node.name, node.kind.rawValue.lowercased(), placement, node.status.rawValue.lowercased(),
                         node.architecture.rawValue.lowercased(), node.availability.rawValue.lowercased(),
-                        node.role.rawValue.lowercased(), "\(processCounts[node.id] ?? 0)", node.hostname],
+                        node.role.rawValue.lowercased(), "\(processCounts[node.id] ?? 0)", node.hostname,
+                        HostPathGrant.list(node.kind == .private ? node.hostPaths : nil) ?? "-"],
                 cellRoles: [1: node.kind == .unidentified ? .warning : .text, 3: node.status.role])
         }
     }
@@ -228,7 +230,7 @@ public enum RowRenderer {
         pools.map { pool in
             let members = nodes.filter { $0.nodePoolId == pool.id }
             let ready = members.filter { $0.status == .ready }.count
-            return TableRow(id: pool.id, cells: [pool.name, "\(members.count)", "\(ready)", pool.id],
+            return TableRow(id: pool.id, cells: [pool.name, "\(members.count)", "\(ready)", HostPathGrant.list(pool.hostPaths) ?? "-", pool.id],
                             cellRoles: [2: ready == members.count ? .ok : .warning])
         }
     }

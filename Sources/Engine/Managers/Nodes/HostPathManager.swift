@@ -12,6 +12,12 @@ public struct HostPathGrant: Codable, Sendable, Hashable {
         self.path = path
         self.writable = writable
     }
+
+    /// `/dev/ttyUSB0 (ro), /srv/shared (rw)`; nil for no grants.
+    public static func list(_ grants: [HostPathGrant]?) -> String? {
+        guard let grants, !grants.isEmpty else { return nil }
+        return grants.map { "\($0.path) (\($0.writable ? "rw" : "ro"))" }.joined(separator: ", ")
+    }
 }
 
 /// Where host paths are allowed: a node (it counts while the node is private) or a pool.
