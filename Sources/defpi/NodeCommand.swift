@@ -148,9 +148,7 @@ struct Evacuation: ParsableArguments {
 
     func moveProcesses(off node: String, in engine: Engine, by caller: Caller, change: ChangeOptions) async throws {
         guard let moveTo else { return }
-        let target: PlacementRequest = try await engine.pools.pools(by: caller).contains { $0.name == moveTo || $0.id == moveTo }
-            ? .pool(moveTo) : .node(moveTo)
-        for move in try await engine.processes.evacuate(node: node, to: target, by: caller) {
+        for move in try await engine.processes.evacuate(node: node, to: moveTo, by: caller) {
             try await change.settle(move, in: engine)
         }
     }

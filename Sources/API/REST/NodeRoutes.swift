@@ -7,14 +7,16 @@ import Hummingbird
 /// their own private nodes; admins classify, rename and declassify.
 extension RESTAPI {
     /// `POST /publicnode` and `/privatenode`: the node (its id, swarm id or hostname), and the
-    /// pool or the owner.
+    /// pool or the owner; defpi's `moveTo` (a pool or node) moves the processes of a private
+    /// node's owner there first.
     struct Classification: APIInput {
-        static let fields: Set<String> = ["dockerId", "nodeId", "name", "nodePoolId", "userId"]
+        static let fields: Set<String> = ["dockerId", "nodeId", "name", "nodePoolId", "userId", "moveTo"]
         var dockerId: String?
         var nodeId: String?
         var name: String?
         var nodePoolId: String?
         var userId: String?
+        var moveTo: String?
 
         func node() throws -> String {
             guard let reference = nodeId ?? dockerId else {
@@ -33,6 +35,7 @@ extension RESTAPI {
 
     func addNodeRoutes(to router: Router<APIContext>) {
         let nodes = engine.nodes
+        let processes = engine.processes
         let shape = ResourceShapes.node
         for kind in [NodeKind.unidentified, .public, .private] {
             let path = "/\(kind.rawValue.lowercased())node"
@@ -59,11 +62,17 @@ extension RESTAPI {
                 let caller = try context.signedIn()
                 let node = try await nodes.node(try request.parameter("id", context), by: caller)
                 guard node.kind == kind else { throw LookupError.notFound(what: "\(kind.rawValue.lowercased()) node", reference: node.id) }
-                return Response(status: .noContent).naming([try await nodes.declassify(node.id, by: caller)])
+                var changes: [PendingChange] = []
+                if let moveTo = request.uri.queryParameters.get("moveTo") {
+                    changes = try await processes.evacuate(node: node.id, to: moveTo, by: caller)
+                }
+                return Response(status: .noContent).naming(changes + [try await nodes.declassify(node.id, by: caller)])
             }
             router.post(RouterPath(path)) { request, context -> Response in
                 let caller = try context.signedIn()
                 let body = try await request.decode(Classification.self, context: context)
+                var moves: [PendingChange] = []
+                if let moveTo = body.moveTo { moves = try await processes.evacuate(node: try body.node(), to: moveTo, by: caller) }
                 let change: PendingChange
                 if kind == .public {
                     guard let pool = body.nodePoolId else { throw APIError(.invalidRequest, message: "give the pool: nodePoolId") }
@@ -73,7 +82,7 @@ extension RESTAPI {
                     change = try await nodes.classifyPrivate(try body.node(), owner: owner, name: body.name, by: caller)
                 }
                 let node = try await nodes.node(change.resources.first ?? "", by: caller)
-                return try APIBody.json(node, status: .created).naming([change])
+                return try APIBody.json(node, status: .created).naming(moves + [change])
             }
         }
         addPoolRoutes(to: router)

@@ -184,12 +184,14 @@ public final class ProcessManager: Sendable {
         return change
     }
 
-    /// Moves every process its owner has on private node `nodeReference` to `target`, so the node
-    /// can be declassified or given away (admins): each is relocated as `relocate` does it, and
-    /// the node's reclassification, refused while they are placed there, is allowed once each
-    /// has its move queued. Returns the moves.
-    public func evacuate(node nodeReference: String, to target: PlacementRequest, by caller: Caller) async throws -> [PendingChange] {
+    /// Moves every process its owner has on private node `nodeReference` to `destination` (a
+    /// pool's name or id, else a node), so the node can be declassified or given away (admins):
+    /// each is relocated as `relocate` does it, and the node's reclassification, refused while
+    /// they are placed there, is allowed once each has its move queued. Returns the moves.
+    public func evacuate(node nodeReference: String, to destination: String, by caller: Caller) async throws -> [PendingChange] {
         try caller.requireAdmin(to: "move a node's processes")
+        let target: PlacementRequest = try await store.all(NodePool.self).contains { $0.name == destination || $0.id == destination }
+            ? .pool(destination) : .node(destination)
         guard let node = try await store.all(Node.self).first(where: { [$0.id, $0.name, $0.hostname, $0.dockerId].contains(nodeReference) }),
               node.kind == .private, let owner = node.userId else { return [] }
         let placed = try await store.all(ServiceProcess.self, .where("userId", is: owner))
