@@ -28,7 +28,7 @@ struct ScriptedStep: ChangeStep {
     func run(_ payload: Payload, change: PendingChange, lease: ChangeLease) async throws {
         log.began(payload.name, on: engine)
         defer { log.ended(payload.name) }
-        switch log.behaviour(of: payload.name) {
+        switch log.behaviour(of: payload.name, on: engine) {
         case .succeed: return
         case .sleep(let duration): try await Task.sleep(for: duration)
         case .fail(let message): throw StepFailure(message: message)
@@ -66,6 +66,9 @@ final class StepLog: Sendable {
         var attempts: [String: Int] = [:]
         var engines: [String: [String]] = [:]
         var cancelled: Set<String> = []
+        var cancelledAt: [String: Date] = [:]
+        var runningByName: [String: Int] = [:]
+        var mostAtOnceByName: [String: Int] = [:]
         var abandoned: [String: Int] = [:]
         var running = 0
         var mostAtOnce = 0
@@ -78,7 +81,17 @@ final class StepLog: Sendable {
     }
 
     func script(_ name: String, _ behaviour: ScriptedStep.Behaviour) { state.withLock { $0.behaviours[name] = behaviour } }
-    func behaviour(of name: String) -> ScriptedStep.Behaviour { state.withLock { $0.behaviours[name] ?? .succeed } }
+    /// Scripts `name` on one engine only (it wins over the script for every engine).
+    func script(_ name: String, _ behaviour: ScriptedStep.Behaviour, on engine: String) {
+        state.withLock { $0.behaviours["\(name)@\(engine)"] = behaviour }
+    }
+    func behaviour(of name: String, on engine: String = "") -> ScriptedStep.Behaviour {
+        state.withLock { $0.behaviours["\(name)@\(engine)"] ?? $0.behaviours[name] ?? .succeed }
+    }
+    /// When `name`'s step saw its cancellation.
+    func cancelledAt(_ name: String) -> Date? { state.withLock { $0.cancelledAt[name] } }
+    /// The most steps of `name` that ran at once, on any engines.
+    func mostAtOnce(_ name: String) -> Int { state.withLock { $0.mostAtOnceByName[name, default: 0] } }
     func attempts(_ name: String) -> Int { state.withLock { $0.attempts[name, default: 0] } }
     func wasCancelled(_ name: String) -> Bool { state.withLock { $0.cancelled.contains(name) } }
     var mostAtOnce: Int { state.withLock { $0.mostAtOnce } }
@@ -91,11 +104,23 @@ final class StepLog: Sendable {
             $0.engines[name, default: []].append(engine)
             $0.running += 1
             $0.mostAtOnce = max($0.mostAtOnce, $0.running)
+            $0.runningByName[name, default: 0] += 1
+            $0.mostAtOnceByName[name] = max($0.mostAtOnceByName[name, default: 0], $0.runningByName[name, default: 0])
         }
     }
 
-    func ended(_ name: String) { state.withLock { $0.running -= 1 } }
-    func cancelled(_ name: String) { state.withLock { _ = $0.cancelled.insert(name) } }
+    func ended(_ name: String) {
+        state.withLock {
+            $0.running -= 1
+            $0.runningByName[name, default: 0] -= 1
+        }
+    }
+    func cancelled(_ name: String) {
+        state.withLock {
+            _ = $0.cancelled.insert(name)
+            $0.cancelledAt[name] = Date()
+        }
+    }
     func abandoned(_ name: String) { state.withLock { $0.abandoned[name, default: 0] += 1 } }
     /// How often the step was told that `name` ended without taking effect.
     func timesAbandoned(_ name: String) -> Int { state.withLock { $0.abandoned[name, default: 0] } }
