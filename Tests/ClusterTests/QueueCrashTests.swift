@@ -6,7 +6,7 @@ import Testing
 extension SwarmNodeTests {
 /// Crash safety shown by killing: `defpi node classify` is SIGKILLed at random points, many
 /// times, and an engine started afterwards converges with nothing lost, doubled or left leased.
-@Suite("Queue crash safety")
+@Suite("Queue crash safety", .timeLimit(.minutes(10)))
 struct QueueCrashTests {
     var workers: [String] { TestBed.nodeTestWorkers }
 
@@ -23,22 +23,38 @@ struct QueueCrashTests {
             let created = try await DefpiCommand.run(["pool", "create", pool], environment: environment)
             #expect(created.status == 0, "\(created.stderr)")
         }
+        let store = try await StoreLocation(parsing: location).open()
+        @Sendable func openChanges() async throws -> Int {
+            try await store.count(PendingChange.self, .isIn("state", PendingChangeState.open.map { .string($0.rawValue) }))
+        }
+        // Killed at its pinned point: the labels are on the node, the change not recorded finished.
+        let pinned = try await DefpiCommand.run(["node", "classify", workers[0], "--pool", "west"],
+                                                environment: environment.merging(["DEFPI_CRASH_AT": "node.labels-written"]) { _, new in new })
+        #expect(pinned.status == 128 + SIGKILL, "the classification did not reach node.labels-written: \(pinned.stderr)")
+        #expect(try await openChanges() == 1)
+
+        // How long a classification takes from start to end here: the kills land within it, mostly
+        // in its second half, where its change is queued and being carried out.
+        let timed = ContinuousClock.now
+        #expect(try await DefpiCommand.run(["node", "classify", workers[1], "--pool", "east"], environment: environment).status == 0)
+        let whole = Int((ContinuousClock.now - timed) / .milliseconds(1))
         var generator = SystemRandomNumberGenerator()
         var killed = 0
-        // At least 10 rounds, and until 5 of them were killed mid-way (a verb that finished
-        // before its kill shows nothing), at most 40.
+        // At least 10 rounds, and until 5 of them were killed mid-way, at most 40. A kill counts
+        // only when it left a change open (killed before queueing, or after settling, shows nothing).
         var round = 0
         while round < 40 && (round < 10 || killed < 5) {
             let worker = workers[round % workers.count]
-            let child = try DefpiCommand.spawn(["node", "classify", worker, "--pool", round % 4 < 2 ? "east" : "west"],
+            let before = try await openChanges()
+            let child = try DefpiCommand.spawn(["node", "classify", worker, "--pool", round % 4 < 2 ? "west" : "east"],
                                                environment: environment)
-            try await Task.sleep(for: .milliseconds(Int.random(in: 0...(killed < round / 2 ? 150 : 500), using: &generator)))
-            if child.isRunning { killed += 1 }
+            try await Task.sleep(for: .milliseconds(Int.random(in: (whole * 3 / 10)...max(whole * 3 / 10 + 1, whole), using: &generator)))
             child.kill()
+            _ = await child.exited()
+            if try await openChanges() > before { killed += 1 }
             round += 1
         }
 
-        let store = try await StoreLocation(parsing: location).open()
         let engine = try await Engine(settings: EngineSettings(
             store: try StoreLocation(parsing: location), docker: DockerEndpoint(unixSocketPath: socket),
             registry: RegistrySettings(), queue: QueueSettings(leaseDuration: .seconds(3), maximumClockSkew: .seconds(1))))
@@ -74,6 +90,7 @@ struct QueueCrashTests {
         #expect(Set(finishes).isSubset(of: changes.map(\.id)))
         // Clean up for the other swarm tests.
         for hostname in workers { _ = try await engine.queue.settle(try await engine.nodes.declassify(hostname, by: .localOperator()).id, timeout: .seconds(20)) }
+        print("queue crash test (\(backend)): \(killed) of \(round) kills left a change open, and one at node.labels-written")
         #expect(killed >= 5, "only \(killed) of \(round) rounds were killed mid-way; the test showed little")
     }
 

@@ -22,17 +22,24 @@ struct ProcessCrashTests {
         try await SwarmGateway.turn {
             var generator = SystemRandomNumberGenerator()
             var killed: [String] = []
-            /// Runs `arguments`, kills it after a random time; returns whether it was still at work.
+            let observer = try await bed.makeEngine().store
+            /// Runs `arguments`, kills it after a random time; returns whether the kill left a change
+            /// open (one killed before it queued anything, or after its change ended, shows nothing).
             func killSomewhere(_ arguments: [String], within milliseconds: Int) async throws -> Bool {
+                func openChanges() async throws -> Int {
+                    try await observer.count(PendingChange.self, .isIn("state", PendingChangeState.open.map { .string($0.rawValue) }))
+                }
+                let before = try await openChanges()
                 let child = try DefpiCommand.spawn(arguments, environment: bed.environment)
                 try await Task.sleep(for: .milliseconds(Int.random(in: 0...milliseconds, using: &generator)))
-                let working = child.isRunning
-                if working { killed.append(arguments.prefix(3).joined(separator: " ")) }
                 child.kill()
-                return working
+                _ = await child.exited()
+                let midWay = try await openChanges() > before
+                if midWay { killed.append(arguments.prefix(3).joined(separator: " ")) }
+                return midWay
             }
-            // Creates until three were killed mid-way (a verb that ended before its kill shows
-            // nothing), at most ten; then upgrades of them until two were, at most eight.
+            // Creates until three were killed mid-way, at most ten; then upgrades of them until two
+            // were, at most eight.
             var created = 0, creationsKilled = 0
             while created < 10 && creationsKilled < 3 {
                 if try await killSomewhere(["process", "create", "meter:1.0.0", "--user", "alice", "--node", worker,
@@ -69,6 +76,13 @@ struct ProcessCrashTests {
             let upgraded = Set(changes.filter { $0.type.rawValue == "RELOCATE_PROCESS" }.flatMap(\.resources))
             for process in processes {
                 #expect(process.serviceVersion == (upgraded.contains(process.id) ? "1.1.0" : "1.0.0"), "\(process.name)")
+                // An upgraded meter resumed from the counter it saved, or the audit says its state was lost
+                // (killed once it had suspended, before the answer was stored).
+                if upgraded.contains(process.id) {
+                    let lost = try await engine.processes.history(process.id, by: .localOperator()).contains { $0.action == "process.state-lost" }
+                    let resumed = try await Self.resumedReadings(of: process.name, bed: bed)
+                    #expect(lost || resumed.contains { $0 > 0 }, "\(process.name) was upgraded but neither resumed from its counter nor said it was lost: \(resumed)")
+                }
                 let service = try await engine.docker.service(process.id)
                 #expect(service?.spec.labels["org.defpi.service"] == "meter:\(process.serviceVersion)", "\(process.name)")
             }
@@ -155,11 +169,23 @@ struct ProcessCrashTests {
             let claims = try await afterClaim.all(UserQuota.self).flatMap(\.claims)
             #expect(claims.count == 1 && claims.allSatisfy { Date().timeIntervalSince($0.at) < 60 }, "\(claims)")
             #expect(try await defpi(["user", "quota", "alice", "--processes", "0"]).status == 0)
+            try await Task.sleep(for: .seconds(1))  // Some readings to carry over.
             try await kill("process", "upgrade", "k1", "--version", "1.1.0", at: .relocateSuspended)
             try await kill("process", "move", "k2", "--node", manager, at: .relocateReplaced)
+            // Both were killed once their state was saved: each resumes from exactly that counter.
+            var saved: [String: Int] = [:]
+            for name in ["k1", "k2"] {
+                let stored = try await bed.makeEngine().processes.process(name, by: .localOperator())
+                let state = try #require(stored.suspendedState, "\(name): killed after suspending, yet no state is saved")
+                saved[name] = try #require((try JSONSerialization.jsonObject(with: state) as? [String: Any])?["counter"] as? Int)
+            }
             try await converge("an upgrade and a move") { processes, _ in
                 process("k1", in: processes)?.serviceVersion == "1.1.0" && process("k1", in: processes)?.state == .running
                     && process("k2", in: processes).map { $0.state == .running && $0.relocation == nil } == true
+            }
+            for (name, counter) in saved {
+                let resumed = try await Self.resumedReadings(of: name, bed: bed)
+                #expect(counter > 0 && resumed.contains(counter), "\(name) saved counter \(counter), resumed from \(resumed)")
             }
             // A move cancelled before it ran, killed before it was taken back: the re-sync takes it
             // back, and k2 stays where it runs.
@@ -222,9 +248,19 @@ struct ProcessCrashTests {
             #expect(try await defpi(["process", "rm", "g1"]).status == 0)
             try await converge("two terminations") { processes, _ in processes.isEmpty }
             print("pinned crash points (point, verb killed there, then how it converged):\n" + table.joined(separator: "\n"))
-            #expect(Set(CrashPoint.allCases.map(\.rawValue)).isSubset(of: Set(table.compactMap { $0.split(separator: " ").first.map(String.init) })),
+            // Every point of the process lifecycle (the node label step's is pinned in QueueCrashTests).
+            let lifecycle = CrashPoint.allCases.filter { $0 != .labelsWritten }
+            #expect(Set(lifecycle.map(\.rawValue)).isSubset(of: Set(table.compactMap { $0.split(separator: " ").first.map(String.init) })),
                     "a crash point was not exercised")
             try? await docker.removeService(GatewayManager.serviceName)
+        }
+    }
+
+    /// The readings a meter's starts resumed from, as its log says ("runs from reading N").
+    static func resumedReadings(of name: String, bed: MeterBed) async throws -> [Int] {
+        let output = try await bed.defpi("process", "logs", name, "--tail", "5000").stdout
+        return output.split(separator: "\n").compactMap { line in
+            line.split(separator: "runs from reading ").dropFirst().first.flatMap { Int($0.prefix { $0.isNumber }) }
         }
     }
 }

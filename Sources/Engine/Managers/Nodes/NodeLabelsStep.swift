@@ -65,6 +65,7 @@ struct NodeLabelsStep: ChangeStep {
             try lease.check()
             do {
                 try await docker.updateNode(node.dockerId, version: dockerNode.version, spec: spec)
+                CrashPoint.labelsWritten.reached()
                 return
             } catch DockerError.conflict where attempt < 3 {
                 logger.debug("node \(node.dockerId) changed while writing labels; reading it again")

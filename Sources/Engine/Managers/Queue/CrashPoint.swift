@@ -22,6 +22,8 @@ enum CrashPoint: String, CaseIterable, Sendable {
     /// The swarm service is removed; the process record is not yet.
     case terminateServiceRemoved = "terminate.service-removed"
 
+    /// A node's labels are written to Docker; the change is not recorded finished yet.
+    case labelsWritten = "node.labels-written"
     /// A change ended without taking effect (cancelled, or failed for good); what it left half
     /// done is not undone yet (the re-sync does it).
     case changeAbandoned = "change.abandoned"
