@@ -8,7 +8,7 @@ import Testing
 /// Every step of the process wizards and every process dialog, rendered at 80×24 and 120×40
 /// against golden files: the deploy wizard (user, service, version, placement, name and
 /// configuration), move, upgrade, the configuration editor and its difference, terminate.
-@Suite("Console dialogs")
+@Suite("Console dialogs", .timeLimit(.minutes(2)))
 struct ConsoleDialogTests {
     /// A dialog: the action asking, the answers given before, and the question it shows.
     struct Dialog: Sendable, CustomStringConvertible {
@@ -98,7 +98,10 @@ struct ConsoleDialogTests {
         view.ask(AskedAction(type: dialog.action, target: view.actionTarget, isConfirmation: false, answers: dialog.answers),
                  dialog.prompt)
         for (width, height) in [(80, 24), (120, 40)] {
-            Golden.check(view.render(width: width, height: height).text(), named: "\(dialog.name)-\(width)x\(height)")
+            // The question (its start: a long one wraps or is cut), and the first entry of a picker.
+            let question = String(dialog.prompt.label.prefix(24)).trimmingCharacters(in: .whitespaces)
+            Golden.check(view.render(width: width, height: height).text(), named: "\(dialog.name)-\(width)x\(height)",
+                         shows: [question] + dialog.prompt.choices.prefix(1).map(\.title))
         }
     }
 
@@ -108,7 +111,8 @@ struct ConsoleDialogTests {
         _ = view.handle(.character("2"))
         _ = view.handle(.character("d"))
         for (width, height) in [(80, 24), (120, 40)] {
-            Golden.check(view.render(width: width, height: height).text(), named: "terminate-confirm-\(width)x\(height)")
+            Golden.check(view.render(width: width, height: height).text(), named: "terminate-confirm-\(width)x\(height)",
+                         shows: ["terminate", "(y/n)"])
         }
         _ = view.handle(.escape)
         _ = view.handle(.character(" "))

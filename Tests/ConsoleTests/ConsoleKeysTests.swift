@@ -6,7 +6,7 @@ import Testing
 @testable import Console
 
 /// The console's keys: prompts, actions, commands and the filter, without a terminal.
-@Suite("Console keys")
+@Suite("Console keys", .timeLimit(.minutes(2)))
 struct ConsoleKeysTests {
     func type(_ text: String, into view: inout ConsoleView) -> ConsoleEffect? {
         var effect: ConsoleEffect?
@@ -143,8 +143,10 @@ struct ConsoleKeysTests {
         ]))
         #expect(view.prompt?.selection == 0)
         _ = view.handle(.down)
-        Golden.check(view.render(width: 80, height: 24).text(), named: "deploy-wizard-placement-80x24")
-        Golden.check(view.render(width: 120, height: 40).text(), named: "deploy-wizard-placement-120x40")
+        // The second entry is selected, and the one with a problem says it.
+        let placementShown = ["anywhere", "pool edge", "has no classified nodes", "node lab (public)"]
+        Golden.check(view.render(width: 80, height: 24).text(), named: "deploy-wizard-placement-80x24", shows: placementShown)
+        Golden.check(view.render(width: 120, height: 40).text(), named: "deploy-wizard-placement-120x40", shows: placementShown)
         #expect(view.handle(.enter) == nil && view.prompt != nil)
         #expect(view.flash == ConsoleView.Flash("pool edge has no classified nodes", isError: true))
         _ = view.handle(.character("j"))
@@ -337,7 +339,7 @@ struct ConsoleKeysTests {
         view.ask(asked, try #require(ResetPassword.prompt(for: view.actionTarget)))
         _ = type("s3cret-words", into: &view)
         let screen = view.render(width: 80, height: 24).text()
-        Golden.check(screen, named: "users-password-80x24")
+        Golden.check(screen, named: "users-password-80x24", shows: ["new password for alice: ************", "Users [2]"])
         #expect(!screen.contains("s3cret") && screen.contains("new password for alice: ************"))
         var answered = asked
         answered.answers = ["s3cret-words"]
@@ -353,7 +355,7 @@ struct ConsoleKeysTests {
     func helpAndPrompt() {
         var view = ConsoleViewTests.sampleView()
         _ = view.handle(.character("?"))
-        Golden.check(view.render(width: 80, height: 24).text(), named: "help-nodes-80x24")
+        Golden.check(view.render(width: 80, height: 24).text(), named: "help-nodes-80x24", shows: ["classify", "quit"])
         _ = view.handle(.escape)
         _ = view.handle(.character("c"))
         _ = type("edge", into: &view)

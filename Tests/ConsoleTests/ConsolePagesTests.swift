@@ -7,7 +7,7 @@ import Testing
 
 /// The pages `enter` opens (a service's versions and interfaces, a process's neighbourhood),
 /// deleted-row marks, and the mouse.
-@Suite("Console pages")
+@Suite("Console pages", .timeLimit(.minutes(2)))
 struct ConsolePagesTests {
     static func view(focus kind: Pane.Kind, selecting name: String) -> ConsoleView {
         var view = ConsoleViewTests.sampleView()
@@ -27,7 +27,7 @@ struct ConsolePagesTests {
         _ = view.handle(.enter)
         #expect(view.detail == .service(id: "aggregator"))
         let screen = view.render(width: width, height: height).text()
-        Golden.check(screen, named: "service-page-\(width)x\(height)")
+        Golden.check(screen, named: "service-page-\(width)x\(height)", shows: ["aggregator", "2.0.0", "1.0.0", "Readings in", "Setpoints"])
         _ = view.handle(.escape)
         #expect(view.detail == nil)
     }
@@ -48,7 +48,8 @@ struct ConsolePagesTests {
         var view = Self.view(focus: .processes, selecting: "meter-1")
         _ = view.handle(.enter)
         #expect(view.detail == .neighbourhood(processId: "meter-1"))
-        Golden.check(view.render(width: width, height: height).text(), named: "neighbourhood-\(width)x\(height)")
+        Golden.check(view.render(width: width, height: height).text(), named: "neighbourhood-\(width)x\(height)",
+                     shows: ["meter-1", "agg-1", "Readings"])
     }
 
     @Test("the neighbourhood falls back to ASCII with the ASCII border, and scrolls on a small terminal")
@@ -58,7 +59,7 @@ struct ConsolePagesTests {
         _ = view.handle(.enter)
         #expect(view.detail == .neighbourhood(processId: "agg-1"))
         let screen = view.render(width: 80, height: 24).text()
-        Golden.check(screen, named: "neighbourhood-ascii-80x24")
+        Golden.check(screen, named: "neighbourhood-ascii-80x24", shows: ["agg-1", "meter-1"])
         #expect(!screen.unicodeScalars.contains { $0.value > 127 && $0 != "‹" && $0 != "›" && $0 != "…" && $0 != "▏" })
         let narrow = view.render(width: 50, height: 16).text()
         _ = view.handle(.right)
@@ -108,7 +109,7 @@ struct ConsolePagesTests {
         view.detail = .neighbourhood(processId: "spare")
         let screen = view.render(width: 80, height: 24).text()
         #expect(screen.contains("Readings (free)"), "\(screen)")
-        Golden.check(screen, named: "neighbourhood-free-port-80x24")
+        Golden.check(screen, named: "neighbourhood-free-port-80x24", shows: ["spare", "Readings (free)"])
     }
 
     @Test("rows that went away stay a moment marked deleted, then go")

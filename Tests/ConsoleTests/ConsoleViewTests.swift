@@ -6,7 +6,7 @@ import Testing
 @testable import Console
 
 /// The console's views rendered into the cell grid at fixed sizes, compared with golden files.
-@Suite("Console views")
+@Suite("Console views", .timeLimit(.minutes(2)))
 struct ConsoleViewTests {
     static let now = Date(timeIntervalSince1970: 1_795_000_000)
 
@@ -127,6 +127,13 @@ struct ConsoleViewTests {
         ]
     }()
 
+    /// What each pane must show of the sample, at any size: its title and its first rows.
+    static let shown: [Pane.Kind: [String]] = [
+        .nodes: ["Nodes [3]", "tb-mgr", "edge-1", "lab"], .processes: ["Processes [5]", "meter-1", "meter-2", "agg-1"],
+        .graph: ["Connections [", "meter-1", "agg-1"], .queue: ["Pending changes [3]"], .services: ["Services [4]", "aggrega", "echo", "meter"],
+        .pools: ["Pools [2]", "edge", "lab"], .users: ["Users [2]", "alice", "root"],
+    ]
+
     @Test("every pane at 80x24, 120x40 and 200x50 matches its golden file, and renders the same twice",
           arguments: [(80, 24), (120, 40), (200, 50)])
     func panes(width: Int, height: Int) {
@@ -135,7 +142,7 @@ struct ConsoleViewTests {
             view.focus = Pane.Kind.allCases.firstIndex(of: kind)!
             let first = view.render(width: width, height: height)
             #expect(view.render(width: width, height: height) == first)
-            Golden.check(first.text(), named: "\(kind.rawValue)-\(width)x\(height)")
+            Golden.check(first.text(), named: "\(kind.rawValue)-\(width)x\(height)", shows: ["‹\(kind.rawValue)›"] + Self.shown[kind, default: []])
         }
     }
 
@@ -144,7 +151,8 @@ struct ConsoleViewTests {
         var view = Self.sampleView()
         view.zoomed = true
         view.header.dockerProblem = "cannot reach Docker at unix:///var/run/docker.sock: cannot connect; is dockerd running?"
-        Golden.check(view.render(width: 120, height: 20).text(), named: "nodes-zoomed-banner-120x20")
+        Golden.check(view.render(width: 120, height: 20).text(), named: "nodes-zoomed-banner-120x20",
+                     shows: ["cannot reach Docker at unix:///var/run/docker.sock", "Nodes [3]", "tb-mgr"])
     }
 
     @Test("rows refreshed with new and changed entries are marked added and modified")

@@ -3,7 +3,7 @@ import Console
 import Logging
 import Testing
 
-@Suite("Terminal text")
+@Suite("Terminal text", .timeLimit(.minutes(2)))
 struct TerminalTextTests {
     @Test("the ncursesw binding links and reports its version")
     func cursesVersion() {
@@ -19,7 +19,7 @@ struct TerminalTextTests {
     }
 }
 
-@Suite("Console log")
+@Suite("Console log", .timeLimit(.minutes(2)))
 struct FileLogTests {
     @Test("a log on a full disk drops its lines instead of stopping the program")
     func fullDisk() throws {

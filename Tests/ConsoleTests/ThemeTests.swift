@@ -6,7 +6,7 @@ import Testing
 
 /// The shipped themes load, and resolve to the same colours at 256, 16 and 8 colours as their
 /// golden files say.
-@Suite("Themes")
+@Suite("Themes", .timeLimit(.minutes(2)))
 struct ThemeTests {
     static let directory = TestBed.repositoryRoot + "/themes"
 
@@ -30,7 +30,7 @@ struct ThemeTests {
         view.border = theme.border
         lines.append("")
         lines.append(view.render(width: 80, height: 10).text())
-        Golden.check(lines.joined(separator: "\n"), named: "theme-\(name)")
+        Golden.check(lines.joined(separator: "\n"), named: "theme-\(name)", shows: ["Nodes [3]", "tb-mgr"])
     }
 
     @Test("colours degrade: #rrggbb to the 256 cube and greys, then to 16 and 8", arguments: [

@@ -6,7 +6,7 @@ import Testing
 @testable import Engine
 
 /// The console's loader reads only what a notification says changed.
-@Suite("Console loading")
+@Suite("Console loading", .timeLimit(.minutes(2)))
 struct TopologySnapshotTests {
     @Test("a node notification re-reads the nodes, not the processes; a full refresh reads everything once")
     func readsOnlyStaleCollections() async throws {
