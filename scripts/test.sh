@@ -21,6 +21,15 @@ unset DEFPI_UPDATE_GOLDEN
 swift build --build-tests
 # At most 6 tests at once: on 2 cores, every suite at once starves the timing tests (lease
 # renewal, heartbeats, idle timeouts) of CPU for seconds; 6 keeps the cores busy without that.
-swift test --skip-build --experimental-maximum-parallelization-width 6 "$@"
+# Every suite has its own time limit; the whole run has this one (DEFPI_TEST_TIMEOUT seconds),
+# so a hang fails the run instead of stalling it.
+limit=${DEFPI_TEST_TIMEOUT:-1800}
+status=0
+timeout --kill-after=30s "$limit" swift test --skip-build --experimental-maximum-parallelization-width 6 "$@" || status=$?
+if [ "$status" = 124 ] || [ "$status" = 137 ]; then
+  echo "test.sh: the tests did not finish within $limit s; stopped" >&2
+  pkill -9 -f defpiPackageTests.xctest || true
+fi
+[ "$status" = 0 ] || exit "$status"
 # The protocol decoder against libFuzzer, for a bounded time (only for a full run).
 [ $# -gt 0 ] || scripts/fuzz.sh 30

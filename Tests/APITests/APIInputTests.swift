@@ -9,7 +9,7 @@ import Testing
 @testable import Engine
 
 /// Bad request bodies get a 400 that says what is wrong, never a 500, and change nothing.
-@Suite("REST API input")
+@Suite("REST API input", .timeLimit(.minutes(5)))
 struct APIInputTests {
     static let admin = APIBed.Who.root.headers
 

@@ -5,7 +5,7 @@ import Testing
 
 /// The verbs' read paths acting as a user (`--as`), on a store holding two users' environments:
 /// each sees their own, nothing of the other's, and another's thing by id is not found.
-@Suite("Command line access")
+@Suite("Command line access", .timeLimit(.minutes(5)))
 struct CLIAccessTests {
     @Test("every read verb --as alice or --as bob: their own things, nothing of the other's", arguments: ["alice", "bob"])
     func reads(viewer: String) async throws {

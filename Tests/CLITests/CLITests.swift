@@ -4,7 +4,7 @@ import Foundation
 import Testing
 
 /// The `defpi` executable as an operator runs it.
-@Suite("Command line")
+@Suite("Command line", .timeLimit(.minutes(5)))
 struct CLITests {
     @Test("--version and --help")
     func versionAndHelp() async throws {

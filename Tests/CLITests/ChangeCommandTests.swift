@@ -4,7 +4,7 @@ import Foundation
 import Testing
 
 /// `defpi change ...` on a store seeded with changes in every interesting state.
-@Suite("Change commands")
+@Suite("Change commands", .timeLimit(.minutes(5)))
 struct ChangeCommandTests {
     let location = StoreBackend.sqlite.freshLocation()
 

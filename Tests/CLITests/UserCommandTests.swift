@@ -3,7 +3,7 @@ import Foundation
 import Testing
 
 /// `defpi user ...` as an operator scripts it.
-@Suite("User commands")
+@Suite("User commands", .timeLimit(.minutes(5)))
 struct UserCommandTests {
     let environment = ["DEFPI_STORE": StoreBackend.sqlite.freshLocation()]
 

@@ -5,7 +5,7 @@ import Testing
 extension SwarmNodeTests {
 /// The console's colours as a real terminal (tmux, xterm-256color) holds them: what the golden
 /// renders cannot show, since they are text.
-@Suite("Console colours on a terminal")
+@Suite("Console colours on a terminal", .timeLimit(.minutes(10)))
 struct ConsoleColourTests {
     static let escape = "\u{1B}["
 

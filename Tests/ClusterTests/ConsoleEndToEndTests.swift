@@ -5,7 +5,7 @@ import Testing
 
 extension SwarmNodeTests {
 /// The real `defpi console` binary in tmux, against the test bed's swarm.
-@Suite("Console end to end")
+@Suite("Console end to end", .timeLimit(.minutes(10)))
 struct ConsoleEndToEndTests {
     @Test("the console shows the swarm's nodes, classifies one into a new pool (Docker labels follow), and shows a worker going down and up")
     func nodesLive() async throws {

@@ -122,11 +122,14 @@ struct ConsoleUsersTests {
         defer { console.kill() }
         #expect(await console.sees("\(viewer)-secret-node"), "\(console.capture())")
         var screens: [String] = []
-        for pane in 1...7 {
-            console.send("\(pane)")
-            try await Task.sleep(for: .milliseconds(300))
-            // The queue pane loads on its own schedule: wait for it.
-            if pane == 4 { _ = await console.sees("\(viewer)-secret-change") }
+        // Each pane is judged once it shows (its name in the header) and has loaded (the viewer's
+        // own item in it, or its title where the viewer has nothing).
+        let panes = [("nodes", "\(viewer)-secret-node"), ("processes", "\(viewer)-secret-process"), ("graph", "\(viewer)-secret-process"),
+                     ("queue", "\(viewer)-secret-change"), ("services", "Services ["), ("pools", "Pools ["), ("users", "Users [1]")]
+        for (index, (pane, loaded)) in panes.enumerated() {
+            console.send("\(index + 1)")
+            #expect(await console.sees("‹\(pane)›"), "\(console.capture())")
+            #expect(await console.sees(loaded), "the \(pane) pane did not load: \(console.capture())")
             screens.append(console.capture())
         }
         let seen = screens.joined(separator: "\n")

@@ -1,5 +1,5 @@
 import DefpiTesting
-import Engine
+@testable import Engine
 import Foundation
 import Testing
 
@@ -26,7 +26,13 @@ struct DockerConnectorTests {
     @Test("the API version is negotiated from /_ping and the daemon is an active swarm manager")
     func versionAndInfo() async throws {
         let version = try await docker.negotiateVersion()
-        #expect(version == ProcessInfo.processInfo.environment["TESTBED_DOCKER_API_VERSION"] ?? "1.41")
+        // The daemon's own version, as its /_ping says it, capped to the newest this client speaks.
+        let socket = try #require(TestBed.dockerEndpoint?.unixSocketPath)
+        let ping = try await ChildProcess.run("/usr/bin/curl", ["-s", "-D", "-", "-o", "/dev/null", "--unix-socket", socket, "http://docker/_ping"])
+        let daemon = try #require(ping.stdout.split(separator: "\r\n").first { $0.lowercased().hasPrefix("api-version:") }?
+            .split(separator: ":").last.map { $0.trimmingCharacters(in: .whitespaces) }, "\(ping.stdout)")
+        #expect(version == (DockerClient.compare(daemon, DockerClient.maximumAPIVersion) > 0 ? DockerClient.maximumAPIVersion : daemon),
+                "daemon \(daemon), negotiated \(version)")
         let info = try await docker.requireSwarmManager()
         #expect(info.swarm.controlAvailable && info.swarm.localNodeState == "active" && !info.swarm.nodeID.isEmpty)
     }

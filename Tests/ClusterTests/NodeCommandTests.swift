@@ -5,7 +5,7 @@ import Testing
 
 extension SwarmNodeTests {
 /// The node and pool verbs as an operator runs them, against the test bed's swarm.
-@Suite("Node and pool commands")
+@Suite("Node and pool commands", .timeLimit(.minutes(10)))
 struct NodeCommandTests {
     let environment: [String: String]
     let workers = TestBed.nodeTestWorkers

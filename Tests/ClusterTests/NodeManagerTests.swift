@@ -9,7 +9,7 @@ enum SwarmNodeTests {}
 
 extension SwarmNodeTests {
 /// The NodeManager against the test bed's swarm.
-@Suite("Node manager")
+@Suite("Node manager", .timeLimit(.minutes(10)))
 struct NodeManagerTests {
     let storePath = TemporaryDirectory.make().path + "/defpi.sqlite"
 

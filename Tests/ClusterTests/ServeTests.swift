@@ -6,7 +6,7 @@ import Testing
 extension SwarmNodeTests {
 /// `defpi serve` and the read-only console as operators run them: the same Engine, headless or
 /// watching only, stopped by signals.
-@Suite("Serve and signals")
+@Suite("Serve and signals", .timeLimit(.minutes(10)))
 struct ServeTests {
     let socket: String
     let gatewayDirectory = TemporaryDirectory.make().path
@@ -115,7 +115,10 @@ struct ServeTests {
     @Test("a read-only console works no queue and serves no API; a signal quits it")
     func readOnlyConsole() async throws {
         let worker = TestBed.nodeTestWorkers[1]
-        #expect(try await defpi("pool", "create", "watched").status == 0)
+        let created = try await defpi("pool", "create", "watched")
+        #expect(created.status == 0, "\(created.stderr)")
+        let pools = try JSONSerialization.jsonObject(with: Data(try await defpi("pool", "ls", "-o", "json").stdout.utf8)) as? [[String: Any]]
+        let watched = try #require(pools?.first { $0["name"] as? String == "watched" }?["id"] as? String)
         let console = try TmuxSession("\(DefpiCommand.executable.path) console --read-only --log \(TemporaryDirectory.make().path)/console.log",
                                       environment: environment)
         defer { console.kill() }
@@ -123,8 +126,9 @@ struct ServeTests {
         let queued = try await defpi("node", "classify", worker, "--pool", "watched", "--detach")
         #expect(queued.status == 0)
         try await Task.sleep(for: .seconds(3))
-        // Other tests on the swarm may label this node for their own stores: only this change's pool counts.
-        #expect(try await orgLabels(worker)["org.defpi.pool"] != "watched", "a read-only console carried out a change")
+        // Other tests on the swarm may label this node for their own stores: only this change's pool
+        // counts, and the label holds the pool's id.
+        #expect(try await orgLabels(worker)["org.defpi.pool"] != watched, "a read-only console carried out a change")
         #expect(try await apiAnswer() == "000", "a read-only console serves the API")
         let waiting = try await defpi("change", "ls", "--state", "new", "-o", "json")
         #expect(waiting.stdout.contains("public in pool watched"))

@@ -57,10 +57,12 @@ public struct TwoEnvironments: Sendable {
         (self.privateNode, self.processes, self.connection, self.change) = (privateNode, processes, connection, change)
     }
 
-    /// Settings of an Engine on this store that reaches no Docker and no registry.
+    /// Settings of an Engine on this store that reaches no Docker, and the test bed's registry
+    /// under a prefix of its own (an empty catalogue) when the bed has one, else none.
     public static func settings(_ location: String) throws -> EngineSettings {
         EngineSettings(store: try StoreLocation(parsing: location), docker: DockerEndpoint(unixSocketPath: "/nonexistent/docker.sock"),
-                       registry: RegistrySettings(url: "http://127.0.0.1:1"))
+                       registry: RegistrySettings(url: TestBed.registryURL ?? "http://127.0.0.1:1",
+                                                  prefix: "access-\(ObjectID.generate().suffix(8))"))
     }
 
     /// What of `username`'s environment no one else may ever read.

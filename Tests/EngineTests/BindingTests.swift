@@ -3,7 +3,7 @@ import CMongoc
 import Testing
 
 /// Each C binding links and answers.
-@Suite("C bindings")
+@Suite("C bindings", .timeLimit(.minutes(3)))
 struct BindingTests {
     @Test("libcurl reports its version and takes options through the typed shim")
     func curl() throws {

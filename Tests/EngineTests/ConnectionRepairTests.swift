@@ -7,7 +7,7 @@ import Testing
 /// never told, or with an old unsettled report, is told again (once); a settled or fresh one is
 /// left alone; a connection whose process is gone is removed, and so is a provisional one left
 /// by a creation that stopped (once it is old), which is never told.
-@Suite("Connection repair")
+@Suite("Connection repair", .timeLimit(.minutes(3)))
 struct ConnectionRepairTests {
     @Test("sides never told or long unsettled are told again, once; others are left alone; a connection to a gone process, or an old provisional one, is removed")
     func repair() async throws {
@@ -69,7 +69,7 @@ struct ConnectionRepairTests {
 
 /// A removal whose changes all ended without both sides ending the connection never leaves it
 /// "removing": cancelled, it is kept and its ended side told again; failed for good, it goes.
-@Suite("Connection removal settled")
+@Suite("Connection removal settled", .timeLimit(.minutes(3)))
 struct ConnectionRemovalSettledTests {
     @Test("a removal cancelled is taken back (its ended side told again), one failed for good removes the connection, one still open is left alone",
           arguments: StoreBackend.available)

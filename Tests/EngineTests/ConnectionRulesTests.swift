@@ -5,7 +5,7 @@ import Testing
 
 /// Every rule a new connection must satisfy, each refusal with the message it gives, the
 /// version pair chosen, the port, and how candidates are classified.
-@Suite("Connection rules")
+@Suite("Connection rules", .timeLimit(.minutes(3)))
 struct ConnectionRulesTests {
     static let alice = "6b0fc7eadb89fb5433e4d001"
     static let bob = "6b0fc7eadb89fb5433e4d002"

@@ -3,7 +3,7 @@ import Testing
 
 @testable import Engine
 
-@Suite("Docker endpoint")
+@Suite("Docker endpoint", .timeLimit(.minutes(3)))
 struct DockerEndpointTests {
     @Test("DOCKER_HOST forms")
     func hosts() throws {

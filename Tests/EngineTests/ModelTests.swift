@@ -3,7 +3,7 @@ import Engine
 import Foundation
 import Testing
 
-@Suite("Model")
+@Suite("Model", .timeLimit(.minutes(3)))
 struct ModelTests {
     @Test("generated ids are 24 hex digits and unique")
     func objectIDs() {

@@ -105,9 +105,13 @@ struct ProcessConnectorTests {
         let peer = try await Peer { _ in }
         defer { Task { await peer.stop() } }
         let connector = ProcessConnector(route: .direct(host: "127.0.0.1", port: peer.port), replyTimeout: .milliseconds(300))
+        let start = ContinuousClock.now
         await #expect(throws: ProcessConnectorError.timedOut(processId: "p1", after: .milliseconds(300))) {
             try await connector.send(Self.request, to: "p1")
         }
+        // At the deadline: not before it, and not at some other, longer one (room for a busy run).
+        let waited = ContinuousClock.now - start
+        #expect(waited >= .milliseconds(300) && waited < .seconds(5), "gave up after \(waited)")
     }
 
     @Test("garbage, or a closed connection, breaks the link; the next request connects afresh and works")
@@ -224,7 +228,19 @@ extension ProcessConnectorTests {
         _ = try await connector.send(Self.request, to: "p1")
         // One connection; two when a busy machine let the first idle out before the request went.
         let opened = await peer.accepted.value
-        #expect(await eventually(timeout: .seconds(30)) { await peer.closed.value == opened }, "the idle connection stayed open")
+        // Kept between requests: one a second later goes over the same connection.
+        try await Task.sleep(for: .seconds(1))
+        _ = try await connector.send(Self.request, to: "p1")
+        let lastUse = ContinuousClock.now
+        #expect(await peer.accepted.value == opened, "the connector opened a connection per request")
+        var closedAfter: Duration?
+        #expect(await eventually(timeout: .seconds(30)) {
+            guard await peer.closed.value == opened else { return false }
+            closedAfter = ContinuousClock.now - lastUse
+            return true
+        }, "the idle connection stayed open")
+        // Closed at the idle timeout, not before it (the poll adds a little).
+        #expect(closedAfter.map { $0 >= .milliseconds(2800) } == true, "closed \(String(describing: closedAfter)) after its last use")
         // Answered without an error, on a new connection (more than one when a busy machine
         // lets the new one idle out before the request is written: it is sent again).
         _ = try await connector.send(Self.request, to: "p1")

@@ -5,7 +5,7 @@ import Testing
 @testable import Engine
 
 /// A process's output printed on an operator's terminal cannot drive it.
-@Suite("Terminal-safe text")
+@Suite("Terminal-safe text", .timeLimit(.minutes(3)))
 struct TerminalSafeTextTests {
     @Test("escape sequences and control characters go, text and tabs stay", arguments: [
         ("plain\ttext", "plain\ttext"), ("\u{1B}[31mred\u{1B}[0m", "red"), ("\u{1B}]0;pwned\u{07}title", "title"),
@@ -18,7 +18,7 @@ struct TerminalSafeTextTests {
 }
 
 /// Docker's log stream split into lines, none longer than the cap however a process writes.
-@Suite("Docker log lines")
+@Suite("Docker log lines", .timeLimit(.minutes(3)))
 struct DockerLogLineTests {
     @Test("a process writing without newlines is cut into lines of at most 64 KiB; short lines stay whole")
     func cappedLines() {

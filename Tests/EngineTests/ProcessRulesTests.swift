@@ -5,7 +5,7 @@ import Testing
 
 /// The process rules that need no cluster: names, configuration and limits; placement with its
 /// reasons; what Docker's tasks say of a process's state.
-@Suite("Process rules")
+@Suite("Process rules", .timeLimit(.minutes(3)))
 struct ProcessRulesTests {
     @Test("names: lower-case letters, digits and dashes", arguments: [
         ("meter-1", true), ("m", true), ("9lives", true), ("Meter", false), ("meter_1", false), ("-meter", false),

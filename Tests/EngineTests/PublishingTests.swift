@@ -4,7 +4,7 @@ import Testing
 
 @testable import Engine
 
-@Suite("Service publishing, offline parts")
+@Suite("Service publishing, offline parts", .timeLimit(.minutes(3)))
 struct PublishingTests {
     @Test("interface hashes follow the dEF-Pi generator: hex without leading zeros, sorted message names")
     func hashes() {

@@ -3,7 +3,7 @@ import Testing
 
 @testable import Engine
 
-@Suite("Registry protocol details")
+@Suite("Registry protocol details", .timeLimit(.minutes(3)))
 struct RegistryProtocolTests {
     @Test("a bearer challenge gives realm, service and a scope with commas")
     func bearerChallenge() {
@@ -49,7 +49,7 @@ struct RegistryProtocolTests {
     }
 }
 
-@Suite("Version order")
+@Suite("Version order", .timeLimit(.minutes(3)))
 struct VersionOrderTests {
     @Test("tags sort by semantic version, names after versions")
     func ascending() {
@@ -61,7 +61,7 @@ struct VersionOrderTests {
     }
 }
 
-@Suite("Interface compatibility")
+@Suite("Interface compatibility", .timeLimit(.minutes(3)))
 struct InterfaceCompatibilityTests {
     static func version(_ name: String, sends: String, receives: String) -> InterfaceVersion {
         InterfaceVersion(versionName: name, receivesHash: receives, sendsHash: sends)

@@ -6,7 +6,7 @@ import Testing
 /// A relocation whose change ended without taking effect is taken back, once, by a relocation
 /// queued with the rewritten intent; one still under way is left alone; a way back that failed
 /// too leaves the process where Docker runs it, saying so, never "busy" for good.
-@Suite("Relocation rollback")
+@Suite("Relocation rollback", .timeLimit(.minutes(3)))
 struct RelocationRollbackTests {
     @Test("an abandoned relocation queues its way back once; one under way is left alone; a failed way back ends it with a problem",
           arguments: StoreBackend.available)

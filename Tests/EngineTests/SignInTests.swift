@@ -8,7 +8,7 @@ import Testing
 /// Signing in: tokens that live on the store (hashed, expiring, revoked with the password),
 /// failed attempts throttled per username and source, and a Basic password checked by bcrypt
 /// once while its hash stays the same.
-@Suite("Sign-in")
+@Suite("Sign-in", .timeLimit(.minutes(3)))
 struct SignInTests {
     let admin = Caller.localOperator(name: "root")
 

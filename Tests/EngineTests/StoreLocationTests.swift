@@ -3,7 +3,7 @@ import Engine
 import Foundation
 import Testing
 
-@Suite("Store location and configuration")
+@Suite("Store location and configuration", .timeLimit(.minutes(3)))
 struct StoreLocationTests {
     @Test("locations parse from paths and URIs", arguments: [
         ("/var/lib/defpi/state.sqlite", StoreLocation.sqlite(path: "/var/lib/defpi/state.sqlite")),
@@ -65,7 +65,7 @@ struct StoreLocationTests {
     }
 }
 
-@Suite("Registry and Docker settings")
+@Suite("Registry and Docker settings", .timeLimit(.minutes(3)))
 struct RegistrySettingsTests {
     @Test("each registry setting comes from its flag, else the environment, else the config file, else the default")
     func precedence() throws {

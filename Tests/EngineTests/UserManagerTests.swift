@@ -6,7 +6,7 @@ import Testing
 
 /// Users: the rules, who may do what, and passwords (bcrypt; the original's hashes accepted
 /// and upgraded at sign-in).
-@Suite("Users")
+@Suite("Users", .timeLimit(.minutes(3)))
 struct UserManagerTests {
     let admin = Caller.localOperator(name: "root")
 
@@ -129,8 +129,13 @@ extension UserManagerTests {
         let prefix = String(heidi.id.prefix(4))
         await #expect(throws: LookupError.notFound(what: "user", reference: prefix)) { try await users.user(prefix, by: asGrace) }
         let queue = PendingChangeManager(store: store, notifications: EngineNotifications())
+        // Heidi has a change waiting: an admin sees it, grace neither by naming heidi nor in her own list.
+        let heidis = try await queue.enqueue(Fixtures.change(["process-of-heidi"], user: heidi.id))
+        #expect(try await queue.changes(ChangeFilter(user: "heidi"), by: admin).items.map(\.id) == [heidis.id])
         #expect(try await queue.changes(ChangeFilter(user: "heidi"), by: asGrace).items.isEmpty)
+        #expect(try await queue.changes(ChangeFilter(), by: asGrace).items.isEmpty)
         #expect(try await queue.changes(ChangeFilter(user: "nobody"), by: asGrace).items.isEmpty)
+        await #expect(throws: (any Error).self) { try await queue.change(heidis.id, by: asGrace) }
         await #expect(throws: UserError.signInRefused) { try await users.authenticate(username: "nobody", password: "x") }
     }
 }

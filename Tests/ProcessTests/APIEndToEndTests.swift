@@ -94,6 +94,17 @@ struct APIEndToEndTests {
                 return process?["runningNodeId"] as? String == nodeIds[1] && process?["state"] as? String == "RUNNING"
                     && process?["relocation"] == nil
             }, "\(server.errors.suffix(3000))")
+            // Docker runs it there (not only the Engine's record says so), and its connection comes back.
+            let target = try #require(try await api.field("dockerId", of: "/privatenode/\(nodeIds[1])", as: "root") as? String)
+            let docker = DockerClient(endpoint: try #require(TestBed.dockerEndpoint))
+            #expect(await eventually(timeout: .seconds(30)) {
+                let tasks = (try? await docker.tasks(service: processIds[0], desiredState: "running")) ?? []
+                return !tasks.isEmpty && tasks.allSatisfy { $0.nodeID == target && $0.status.state == "running" }
+            }, "no running task of the moved process on \(target)")
+            #expect(await eventually(timeout: .seconds(60)) {
+                let connection = try? await api.call("GET", "/connection/\(connectionId)", as: "bob").json as? [String: Any]
+                return ["endpoint1", "endpoint2"].allSatisfy { ((connection?[$0] as? [String: Any])?["state"] as? String) == "CONNECTED" }
+            }, "the connection did not come back after the move: \(server.errors.suffix(3000))")
 
             #expect(try await api.call("DELETE", "/connection/\(connectionId)", as: "bob").status == 204)
             for id in processIds { #expect(try await api.call("DELETE", "/process/\(id)", as: "bob").status == 204) }

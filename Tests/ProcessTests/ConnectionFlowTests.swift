@@ -89,6 +89,7 @@ struct ConnectionFlowTests {
             #expect(connected, "auto-connect did not connect m1 and a1: \(listed)")
             let id = try #require(listed.first?.id)
 
+            let upgradeStart = Date()
             let upgraded = try await bed.defpi("process", "upgrade", "m1", "--version", "2.0.0")
             #expect(upgraded.status == 0, "\(upgraded.stderr)")
             var shown: Connection?
@@ -100,6 +101,20 @@ struct ConnectionFlowTests {
             #expect(shown?.problem == "the versions it was made with (v1/v1) no longer fit meter 2.0.0 and aggregator 1.0.0; no versions of the two fit any more")
             let listing = try await bed.defpi("connection", "ls").stdout
             #expect(listing.contains("no longer fit meter 2.0.0"), "\(listing)")
+
+            // Not told again: no side of it is asked to connect after the upgrade, and no reading
+            // reaches the aggregator any more.
+            func readings() async throws -> Int {
+                try await bed.defpi("process", "logs", "a1", "--tail", "10000").stdout.split(separator: "\n")
+                    .filter { $0.contains("reading ") && $0.contains(" W; total ") }.count
+            }
+            let before = try await readings()
+            try await Task.sleep(for: .seconds(8))
+            #expect(try await readings() == before, "readings still reach the aggregator over a connection that no longer fits")
+            let store = try await bed.makeEngine().store
+            let told = try await store.all(PendingChange.self, .where("type", is: "CONNECT_ENDPOINT"))
+                .filter { $0.created > upgradeStart && $0.resources.contains { $0.hasPrefix("\(id):") } }
+            #expect(told.isEmpty, "told again after the upgrade: \(told.map(\.description))")
             for name in ["m1", "a1"] { #expect(try await bed.defpi("process", "rm", name).status == 0) }
             try await bed.declassify([worker])
         }

@@ -38,19 +38,46 @@ struct GatewayRulesTests {
         #expect((try FileManager.default.attributesOfItem(atPath: directory)[.posixPermissions] as? Int) == 0o750)
     }
 
-    @Test("port 8080 carries the trigger call only: any other request is answered 403")
+    @Test("port 8080 carries the trigger call only, to the Engine's socket: any other request is answered 403 and goes nowhere")
     func triggerOnly() async throws {
         let gateway = try await startGateway()
         defer { gateway.kill() }
+        // A stand-in engine on the gateway's engine socket: writes down each request line it gets, answers 204.
+        let received = TemporaryDirectory.make().path + "/received.txt"
+        let engine = try ChildProcess("/usr/bin/env", ["python3", "-c", Self.standInEngine, directory + "/engine.sock", received])
+        defer { engine.kill() }
+        #expect(await eventually(timeout: .seconds(10)) { FileManager.default.fileExists(atPath: directory + "/engine.sock") })
         for request in ["GET /process HTTP/1.1\r\nHost: x\r\n\r\n", "PUT /user/1 HTTP/1.1\r\nHost: x\r\n\r\n",
                         "POST /process/trigger/x HTTP/1.1\r\nHost: x\r\n\r\n"] {
             let answer = try await exchange(with: "127.0.0.1:\(port)", sending: request)
             #expect(answer.hasPrefix("HTTP/1.1 403 Forbidden"), "\(request): \(answer)")
         }
-        // The trigger call goes on to the Engine's socket (none here: the connection is closed).
         let trigger = try await exchange(with: "127.0.0.1:\(port)", sending: "PUT /process/trigger/x HTTP/1.1\r\nHost: x\r\n\r\n")
-        #expect(!trigger.contains("403"))
+        #expect(trigger.hasPrefix("HTTP/1.1 204"), "the trigger call did not reach the engine: \(trigger)")
+        let lines = (try? String(contentsOfFile: received, encoding: .utf8)) ?? ""
+        #expect(lines == "PUT /process/trigger/x HTTP/1.1\n", "the engine got \(lines.debugDescription)")
     }
+
+    /// A unix-socket HTTP server (python3) that appends each request's first line to a file and answers 204.
+    static let standInEngine = """
+        import os, socket, sys
+        path, log = sys.argv[1], sys.argv[2]
+        server = socket.socket(socket.AF_UNIX)
+        server.bind(path)
+        server.listen(8)
+        while True:
+            client, _ = server.accept()
+            data = b""
+            while b"\\r\\n\\r\\n" not in data:
+                chunk = client.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+            with open(log, "ab") as out:
+                out.write(data.split(b"\\r\\n")[0] + b"\\n")
+            client.sendall(b"HTTP/1.1 204 No Content\\r\\nContent-Length: 0\\r\\n\\r\\n")
+            client.close()
+        """
 
     /// Three connections at once to a gateway that takes two: exactly one is closed, the other
     /// two stay open (idle limit 300 s). They are set up on several event loops, so which one is
@@ -107,7 +134,7 @@ struct GatewayRulesTests {
         defer { gateway.kill() }
         let connected = ContinuousClock.now
         let quiet = try TCPProbe(port: port)
-        #expect(await eventually(timeout: .seconds(20)) { quiet.isClosed() }, "the idle connection stayed open")
+        #expect(await eventually(timeout: .seconds(8)) { quiet.isClosed() }, "the idle connection stayed open")
         // The gateway starts its idle clock after the connection was made: closing it earlier is a bug.
         let open = ContinuousClock.now - connected
         #expect(open >= .seconds(2), "closed after \(open), before its 2 s idle time")

@@ -4,12 +4,14 @@ import DefpiTesting
 import Foundation
 import Testing
 
-/// A sample service as a swarm service on a test-bed worker, reached only through the gateway:
-/// it calls back, gets its configuration, is suspended (its state comes back), resumed in a new
-/// container from that state, and terminated.
-@Suite("Processes on the swarm", .enabled(if: TestBed.hasSwarm && TestBed.hasRegistry), .timeLimit(.minutes(10)))
+/// The service library's side of the management protocol, with the swarm service built by hand
+/// (pinned by hostname; the lifecycle's own deployment, pinned by node id, is `ProcessCommandTests`'s):
+/// on a test-bed worker and reached only through the gateway, the meter calls back, gets its
+/// configuration, is suspended (its state comes back), resumed in a new container from that
+/// state, and terminated.
+@Suite("Service library on the swarm", .enabled(if: TestBed.hasSwarm && TestBed.hasRegistry), .timeLimit(.minutes(10)))
 struct SwarmProcessTests {
-    @Test("a meter on a worker: trigger through the gateway, RUNNING, suspend with state, resume from it, terminate")
+    @Test("a hand-built meter service on a worker: trigger through the gateway, RUNNING, suspend with state, resume from it, terminate")
     func meterOnAWorker() async throws {
         try await SwarmGateway.turn { try await meterOnAWorkerInTurn() }
     }
@@ -57,8 +59,8 @@ struct SwarmProcessTests {
             FileManager.default.fileExists(atPath: engine.settings.gateway.dialSocket)
         }, "the gateway never opened its socket")
 
-        // The process, as the lifecycle will deploy it: a swarm service named by its id, on the
-        // user's network under its id, with the orchestrator's address and its token.
+        // A swarm service named by the process id, on the user's network under that id, with the
+        // orchestrator's address and the process's token: what the service library needs.
         func spec(start: Int) -> DockerServiceSpec {
             DockerServiceSpec(name: process.id, labels: ["org.defpi.process": process.id], taskTemplate: .init(
                 containerSpec: .init(image: image, env: [
@@ -73,8 +75,9 @@ struct SwarmProcessTests {
             (try? await engine.store.fetch(ServiceProcess.self, id: process.id))?.state == .running
         }
         func logs() async throws -> String {
-            try await ChildProcess.run("/usr/bin/docker", ["-H", "unix://\(endpoint.unixSocketPath!)", "service", "logs", "--raw",
-                                                     process.id]).stdout
+            let lines = LogLines()
+            try await docker.streamLogs(service: process.id, tail: 2000, follow: false) { lines.append($0.text) }
+            return lines.text
         }
         /// Waits for `condition`; when it never holds, records `what` with the process's log.
         func expect(_ what: String, within timeout: Duration, _ condition: () async -> Bool) async {
@@ -116,9 +119,19 @@ struct SwarmProcessTests {
 
         try await engine.processes.control.terminate(process.id)
         #expect(await eventually(timeout: .seconds(30)) {
-            (try? await docker.tasks(service: process.id, desiredState: "running"))?.allSatisfy { $0.status.state == "complete" } == true
-        })
+            let tasks = (try? await docker.tasks(service: process.id)) ?? []
+            return !tasks.isEmpty && !tasks.contains { $0.status.state == "running" } && tasks.contains { $0.status.state == "complete" }
+        }, "the terminated container did not end")
         #expect(try await engine.store.fetch(ServiceProcess.self, id: process.id)?.state == .terminated)
         print("swarm process: meter \(process.id) on \(worker); create to RUNNING \(firstStart), restart to RUNNING from state (counter \(counter)) \(secondStart)")
     }
+}
+
+/// Log lines collected from a callback.
+private final class LogLines: @unchecked Sendable {
+    private let lock = NSLock()
+    private var lines: [String] = []
+
+    func append(_ line: String) { lock.withLock { lines.append(line) } }
+    var text: String { lock.withLock { lines.joined(separator: "\n") } }
 }

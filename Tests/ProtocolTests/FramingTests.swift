@@ -1,7 +1,7 @@
 import Protocol
 import Testing
 
-@Suite("Framing")
+@Suite("Framing", .timeLimit(.minutes(2)))
 struct FramingTests {
     @Test("a frame is a big-endian length, the payload and 0xFF")
     func encoding() {

@@ -3,7 +3,7 @@ import Protocol
 import SwiftProtobuf
 import Testing
 
-@Suite("Protocol messages")
+@Suite("Protocol messages", .timeLimit(.minutes(2)))
 struct ProtocolMessageTests {
     /// One line of `Vectors/messages.tsv`: the type, the message in text format, and protoc's bytes.
     struct Vector: CustomTestStringConvertible, Sendable {

@@ -2,7 +2,7 @@ import Testing
 
 @testable import ServiceKit
 
-@Suite("Service configuration")
+@Suite("Service configuration", .timeLimit(.minutes(2)))
 struct ConfigurationTests {
     struct MeterConfiguration: ServiceConfiguration, Equatable {
         var interval: Double = 5

@@ -8,7 +8,7 @@ extension StoreBackend: CustomTestStringConvertible {
 }
 
 /// One suite, every backend: what the managers rely on from a store.
-@Suite("Store conformance")
+@Suite("Store conformance", .timeLimit(.minutes(5)))
 struct StoreConformanceTests {
     @Test("the MongoDB backend is tested whenever the test command runs")
     func mongoIsConfiguredWhenRequired() {

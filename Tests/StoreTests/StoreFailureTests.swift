@@ -6,7 +6,7 @@ import GRDB
 import Testing
 
 /// Bad locations and damaged stores: a clear typed error, nothing overwritten, no hang.
-@Suite("Store failures")
+@Suite("Store failures", .timeLimit(.minutes(5)))
 struct StoreFailureTests {
     @Test("a version-1 SQLite store is migrated: duplicate nodes of one swarm node are merged, the classified one kept")
     func migrateVersionOne() async throws {

@@ -6,7 +6,7 @@ import Testing
 /// The queue primitives every backend provides: leases that exclude shared resources across
 /// engines, are fenced by their expiry, and lease only the kinds asked for. Resources are real
 /// ObjectID ids, as the managers use them.
-@Suite("Store queue")
+@Suite("Store queue", .timeLimit(.minutes(5)))
 struct StoreQueueTests {
     let now = Fixtures.epoch
     let kinds: Set<PendingChangeKind> = [Fixtures.changeKind]
