@@ -18,10 +18,16 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
     ],
     targets: [
+        // What every benchmark target shares: set-up steps retried or reported, never a trap.
+        .target(
+            name: "BenchmarkSupport",
+            dependencies: [.product(name: "Benchmark", package: "benchmark")],
+            path: "Benchmarks/BenchmarkSupport"),
         .executableTarget(
             name: "StoreBenchmarks",
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),
+                "BenchmarkSupport",
                 .product(name: "Engine", package: defpi),
             ],
             path: "Benchmarks/StoreBenchmarks",
@@ -30,6 +36,7 @@ let package = Package(
             name: "ClusterBenchmarks",
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),
+                "BenchmarkSupport",
                 .product(name: "Engine", package: defpi),
             ],
             path: "Benchmarks/ClusterBenchmarks",
@@ -38,6 +45,7 @@ let package = Package(
             name: "APIBenchmarks",
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),
+                "BenchmarkSupport",
                 .product(name: "Engine", package: defpi),
                 .product(name: "DefpiAPI", package: defpi),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -49,6 +57,7 @@ let package = Package(
             name: "ConsoleBenchmarks",
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),
+                "BenchmarkSupport",
                 .product(name: "Console", package: defpi),
                 .product(name: "Engine", package: defpi),
                 .product(name: "Subprocess", package: "swift-subprocess"),

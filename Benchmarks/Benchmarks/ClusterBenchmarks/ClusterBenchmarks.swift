@@ -1,4 +1,5 @@
 import Benchmark
+import BenchmarkSupport
 import Engine
 import Foundation
 
@@ -18,25 +19,32 @@ let benchmarks: @Sendable () -> Void = {
         metrics: [.wallClock, .cpuTotal, .peakMemoryResident], timeUnits: .milliseconds, warmupIterations: 1,
         maxDuration: .seconds(30), maxIterations: 20)
     let prefix = "bench-catalog"
-    let registry = try! RegistryClient(url: registryURL)
+    guard let registry = try? RegistryClient(url: registryURL) else {
+        print("ClusterBenchmarks: \(registryURL) is not a registry URL; skipping")
+        return
+    }
 
     Benchmark("catalog of 200 services x 5 versions, cold") { benchmark in
-        let catalog = try! await ServiceManager(registry: registry, prefix: prefix).catalog()
-        precondition(catalog.entries.count == 200 && catalog.entries.allSatisfy { $0.versions.count == 5 })
+        guard let catalog = await benchmark.step("reading the catalog", attempts: 1, {
+            try await ServiceManager(registry: registry, prefix: prefix).catalog()
+        }) else { return }
+        if !(catalog.entries.count == 200 && catalog.entries.allSatisfy { $0.versions.count == 5 }) {
+            benchmark.error("the catalog has \(catalog.entries.count) services, not 200 of 5 versions")
+        }
         blackHole(catalog)
     } setup: {
         try await CatalogWorkload.publish(registry: registry, prefix: prefix)
     }
 
     let warm = ServiceManager(registry: registry, prefix: prefix)
-    Benchmark("catalog of 200 services x 5 versions, warm (cached)", configuration: .init(timeUnits: .microseconds)) { _ in
-        blackHole(try! await warm.catalog())
+    Benchmark("catalog of 200 services x 5 versions, warm (cached)", configuration: .init(timeUnits: .microseconds)) { benchmark in
+        blackHole(await benchmark.step("reading the catalog", attempts: 1) { try await warm.catalog() })
     } setup: {
         _ = try await warm.catalog()
     }
 
-    Benchmark("catalog of 200 services x 5 versions, refresh (configs cached)") { _ in
-        blackHole(try! await warm.catalog(refresh: true))
+    Benchmark("catalog of 200 services x 5 versions, refresh (configs cached)") { benchmark in
+        blackHole(await benchmark.step("refreshing the catalog", attempts: 1) { try await warm.catalog(refresh: true) })
     } setup: {
         _ = try await warm.catalog()
     }
@@ -46,10 +54,10 @@ let benchmarks: @Sendable () -> Void = {
     Benchmark("Docker node event to Engine state update", configuration: .init(
         metrics: [.wallClock], timeUnits: .milliseconds, warmupIterations: 2, maxDuration: .seconds(60),
         maxIterations: 100)) { benchmark in
-        let probe = NodeEventProbe.shared!
-        let update = try! await probe.nextUpdate()
+        guard let probe = NodeEventProbe.shared,
+              let update = await benchmark.step("reading the node", { try await probe.nextUpdate() }) else { return }
         benchmark.startMeasurement()
-        try! await probe.apply(update)
+        guard await benchmark.step("changing the node", attempts: 1, { try await probe.apply(update) }) != nil else { return }
         benchmark.stopMeasurement()
     } setup: {
         NodeEventProbe.shared = try await NodeEventProbe(socket: socket)

@@ -1,15 +1,19 @@
 import Benchmark
+import BenchmarkSupport
 import Engine
 import Foundation
 
 // Process lifecycle benchmarks on the test bed, side by side with the direct Docker API
-// (scripts/benchmark.sh builds the release defpi, defpi-gateway and sample-meter):
+// (scripts/benchmark.sh builds the release defpi, defpi-gateway and sample-meter). Each iteration
+// runs both sides one after the other, so the two see the same machine at the same moment, and
+// reports both times and their ratio (the ratio's median over the iterations is the figure):
 // - 20 meters created through defpi until all are RUNNING (deployed, started, called back,
-//   configured) vs 20 busybox services, pinned and on an overlay network as defpi's are, created
-//   with direct API calls until their tasks run (target: ratio <= 1.2);
+//   configured) against 20 busybox services, pinned and on an overlay network as defpi's are,
+//   created with direct API calls until their tasks run (target: ratio <= 1.2);
 // - a meter moved to another node through defpi until RUNNING there (suspended, state saved,
-//   service updated, resumed) vs a raw `service update` of the node constraint until the new
-//   task runs (target: ratio <= 1.5).
+//   service updated, resumed) against the best raw Docker does for the same move: a service
+//   update of the node constraint, in the same (stop-first) order, of a container that ends at
+//   once on SIGTERM as the suspended meter has already ended (target: ratio <= 1.5).
 // `defpi serve` works the queue and answers the processes; this program asks the Engine.
 enum LifecycleBenchmarks {
     static func register(socket: String, registryURL: String) {
@@ -23,50 +27,66 @@ enum LifecycleBenchmarks {
         let tools = LifecycleTools(socket: socket, registryURL: registryURL, binary: binary, meter: meter,
                                    description: description, busybox: busybox)
         let configuration = Benchmark.Configuration(
-            metrics: [.wallClock], timeUnits: .milliseconds, warmupIterations: 1, maxDuration: .seconds(90), maxIterations: 5)
+            metrics: Side.metrics, warmupIterations: 1, maxDuration: .seconds(600), maxIterations: 7)
 
-        Benchmark("lifecycle: 20 processes through defpi until RUNNING", configuration: configuration) { benchmark in
-            let bed = LifecycleBed.shared!
-            benchmark.startMeasurement()
-            let processes = try! await bed.create(20)
-            benchmark.stopMeasurement()
-            try! await bed.terminate(processes)
-        } setup: {
-            LifecycleBed.shared = try await LifecycleBed(tools)
-        } teardown: {
-            await LifecycleBed.shared?.stop()
-        }
-
-        Benchmark("lifecycle: 20 raw swarm services (busybox) until their tasks run", configuration: configuration) { benchmark in
+        Benchmark("lifecycle: 20 processes until RUNNING, defpi against raw Docker, interleaved", configuration: configuration) { benchmark in
+            guard let bed = LifecycleBed.shared else { return benchmark.error("the lifecycle bed did not start") }
             let raw = RawServices(tools)
-            benchmark.startMeasurement()
-            let services = try! await raw.create(20)
-            benchmark.stopMeasurement()
-            try! await raw.remove(services)
-        }
-
-        Benchmark("lifecycle: a process moved through defpi until RUNNING on the other node", configuration: configuration) { benchmark in
-            let bed = LifecycleBed.shared!
-            let process = try! await bed.create(1)
-            benchmark.startMeasurement()
-            try! await bed.move(process[0])
-            benchmark.stopMeasurement()
-            try! await bed.terminate(process)
+            let started = ContinuousClock.now
+            guard let processes = await benchmark.step("creating 20 processes through defpi", attempts: 1, { try await bed.create(20) })
+            else { return }
+            let defpi = ContinuousClock.now - started
+            _ = await benchmark.step("terminating them") { try await bed.terminate(processes) }
+            let rawStarted = ContinuousClock.now
+            guard let services = await benchmark.step("creating 20 raw services", attempts: 1, { try await raw.create(20) }) else { return }
+            let direct = ContinuousClock.now - rawStarted
+            _ = await benchmark.step("removing them") { try await raw.remove(services) }
+            Side.record(defpi: defpi, raw: direct, in: benchmark)
         } setup: {
             LifecycleBed.shared = try await LifecycleBed(tools)
         } teardown: {
             await LifecycleBed.shared?.stop()
         }
 
-        Benchmark("lifecycle: a raw service update of its node constraint until the new task runs",
+        Benchmark("lifecycle: a process moved to another node until RUNNING there, defpi against raw Docker, interleaved",
                   configuration: configuration) { benchmark in
+            guard let bed = LifecycleBed.shared else { return benchmark.error("the lifecycle bed did not start") }
             let raw = RawServices(tools)
-            let service = try! await raw.create(1)
-            benchmark.startMeasurement()
-            try! await raw.move(service[0])
-            benchmark.stopMeasurement()
-            try! await raw.remove(service)
+            guard let process = await benchmark.step("creating a process", { try await bed.create(1) }),
+                  let service = await benchmark.step("creating a raw service", { try await raw.create(1) }) else { return }
+            let started = ContinuousClock.now
+            guard await benchmark.step("moving the process", attempts: 1, { try await bed.move(process[0]) }) != nil else { return }
+            let defpi = ContinuousClock.now - started
+            let rawStarted = ContinuousClock.now
+            guard await benchmark.step("moving the raw service", attempts: 1, { try await raw.move(service[0]) }) != nil else { return }
+            let direct = ContinuousClock.now - rawStarted
+            _ = await benchmark.step("terminating the process") { try await bed.terminate(process) }
+            _ = await benchmark.step("removing the raw service") { try await raw.remove(service) }
+            Side.record(defpi: defpi, raw: direct, in: benchmark)
+        } setup: {
+            LifecycleBed.shared = try await LifecycleBed(tools)
+        } teardown: {
+            await LifecycleBed.shared?.stop()
         }
+    }
+}
+
+/// The figures of an interleaved iteration: defpi's time, raw Docker's, and their ratio.
+enum Side {
+    static let defpi = BenchmarkMetric.custom("defpi (ms)", polarity: .prefersSmaller, useScalingFactor: false)
+    static let raw = BenchmarkMetric.custom("raw Docker (ms)", polarity: .prefersSmaller, useScalingFactor: false)
+    static let ratio = BenchmarkMetric.custom("ratio defpi/raw (x100)", polarity: .prefersSmaller, useScalingFactor: false)
+    static let metrics = [defpi, raw, ratio]
+
+    static func record(defpi time: Duration, raw direct: Duration, in benchmark: Benchmark) {
+        let (ours, theirs) = (milliseconds(time), max(1, milliseconds(direct)))
+        benchmark.measurement(defpi, ours)
+        benchmark.measurement(raw, theirs)
+        benchmark.measurement(ratio, ours * 100 / theirs)
+    }
+
+    private static func milliseconds(_ duration: Duration) -> Int {
+        Int(duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)
     }
 }
 
@@ -84,7 +104,11 @@ struct LifecycleTools: Sendable {
     /// The swarm's manager and one worker, by Docker node id.
     func nodes() async throws -> (manager: DockerNode, worker: DockerNode) {
         let nodes = try await docker.nodes()
-        return (nodes.first { $0.spec.role == "manager" }!, nodes.first { $0.spec.role == "worker" && $0.status.state == "ready" }!)
+        guard let manager = nodes.first(where: { $0.spec.role == "manager" }),
+              let worker = nodes.first(where: { $0.spec.role == "worker" && $0.status.state == "ready" }) else {
+            throw BenchmarkSetupError("the swarm has no manager and ready worker")
+        }
+        return (manager, worker)
     }
 }
 
@@ -119,7 +143,9 @@ final class LifecycleBed: @unchecked Sendable {
             if let input { pipe.fileHandleForWriting.write(Data(input.utf8)) }
             try pipe.fileHandleForWriting.close()
             process.waitUntilExit()
-            precondition(process.terminationStatus == 0, "defpi \(arguments.joined(separator: " ")) failed")
+            guard process.terminationStatus == 0 else {
+                throw BenchmarkSetupError("defpi \(arguments.joined(separator: " ")) failed with status \(process.terminationStatus)")
+            }
         }
         try defpi("service", "publish", tools.meter, "--id", "meter", "--version", "1.0.0", "--description", tools.description)
         try defpi("user", "add", "alice", "--password-stdin", input: "a-long-password\n")
@@ -173,7 +199,7 @@ final class LifecycleBed: @unchecked Sendable {
             if done(try await engine.processes.processes(by: .localOperator())) { return }
             try await Task.sleep(for: .milliseconds(20))
         }
-        fatalError("the processes did not get there within 5 minutes")
+        throw BenchmarkSetupError("the processes did not get there within 5 minutes")
     }
 
     func stop() async {
@@ -196,7 +222,10 @@ struct RawServices: Sendable {
         DockerServiceSpec(
             name: name, labels: ["org.defpi.bench": "raw"],
             taskTemplate: .init(
-                containerSpec: .init(image: tools.busybox, command: ["sleep", "3600"], stopGracePeriod: 1_000_000_000),
+                // Ends at once on SIGTERM (a bare `sleep` as PID 1 ignores it and waits out the
+                // grace period), as the suspended meter has ended before defpi moves it.
+                containerSpec: .init(image: tools.busybox, command: ["sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"],
+                                     stopGracePeriod: 1_000_000_000),
                 placement: .init(constraints: ["node.id == \(node)"]),
                 networks: [.init(target: Self.network, aliases: [name])], restartPolicy: .init(condition: "on-failure")))
     }
@@ -214,7 +243,7 @@ struct RawServices: Sendable {
     /// Moves a service to the manager by updating its constraint; returns once a task runs there.
     func move(_ id: String) async throws {
         let manager = try await tools.nodes().manager.id
-        let service = try await tools.docker.service(id)!
+        guard let service = try await tools.docker.service(id) else { throw BenchmarkSetupError("the raw service \(id) is gone") }
         try await tools.docker.updateService(id, version: service.version, spec: spec(service.spec.name, on: manager))
         try await running(id, on: manager)
     }

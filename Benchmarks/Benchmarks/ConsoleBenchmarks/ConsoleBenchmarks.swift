@@ -1,4 +1,5 @@
 import Benchmark
+import BenchmarkSupport
 import Console
 import Engine
 import Foundation
@@ -55,29 +56,30 @@ let benchmarks: @Sendable () -> Void = {
         metrics: [.wallClock], timeUnits: .milliseconds, warmupIterations: 1, maxDuration: .seconds(60),
         maxIterations: 10)) { benchmark in
         let store = ProcessWorkload.directory + "/start.sqlite"
-        let console = try! await ConsoleUnderTest(binary: binary, environment: consoleEnvironment.merging(
-            ["DEFPI_STORE": store]) { _, new in new })
-        let swarm = try! await SwarmProbe.shared(socket: socket)
+        guard let console = await benchmark.step("starting the console in tmux", {
+            try await ConsoleUnderTest(binary: binary, environment: consoleEnvironment.merging(["DEFPI_STORE": store]) { _, new in new })
+        }), let swarm = await benchmark.step("reading the swarm", { try await SwarmProbe.shared(socket: socket) }) else { return }
         benchmark.startMeasurement()
-        try! await console.go()
+        guard await benchmark.step("starting the console", { try await console.go() }) != nil else { return await console.stop() }
         let shown = await console.waitFor { screen in swarm.hostnames.allSatisfy(screen.contains) }
         benchmark.stopMeasurement()
-        await console.require(shown, "the console never showed the swarm's nodes")
+        await console.require(shown, "the console never showed the swarm's nodes", in: benchmark)
         await console.stop()
     }
 
     Benchmark("Docker node event to the repainted nodes pane", configuration: .init(
         metrics: [.wallClock], timeUnits: .milliseconds, warmupIterations: 2, maxDuration: .seconds(60),
         maxIterations: 100)) { benchmark in
-        let console = RunningConsole.shared!
-        let swarm = try! await SwarmProbe.shared(socket: socket)
-        let availability = try! await swarm.flipWorker()
+        guard let console = RunningConsole.shared,
+              let swarm = await benchmark.step("reading the swarm", { try await SwarmProbe.shared(socket: socket) }),
+              let availability = await benchmark.step("changing a worker's availability", { try await swarm.flipWorker() })
+        else { return }
         benchmark.startMeasurement()
         let shown = await console.waitFor { screen in
             screen.split(separator: "\n").contains { $0.contains(swarm.workerHostname) && $0.contains(" \(availability) ") }
         }
         benchmark.stopMeasurement()
-        await console.require(shown, "the nodes pane never showed \(availability)")
+        guard await console.require(shown, "the nodes pane never showed \(availability)", in: benchmark) else { return }
     } setup: {
         let console = try await ConsoleUnderTest(binary: binary, environment: consoleEnvironment.merging(
             ["DEFPI_STORE": ProcessWorkload.directory + "/events.sqlite"]) { _, new in new })
@@ -103,36 +105,34 @@ let benchmarks: @Sendable () -> Void = {
               configuration: .init(metrics: [rss, cpu, peak, busyCPU], warmupIterations: 0, maxDuration: .seconds(120),
                                    maxIterations: 1)) { benchmark in
         let store = ProcessWorkload.directory + "/processes.sqlite"
-        try! await ProcessWorkload.fill(store, with: processes)
-        let console = try! await ConsoleUnderTest(binary: binary, environment: consoleEnvironment.merging(
-            ["DEFPI_STORE": store]) { _, new in new })
-        try! await console.go()
+        guard await benchmark.step("filling the store", { try await ProcessWorkload.fill(store, with: processes) }) != nil,
+              let console = await benchmark.step("starting the console in tmux", {
+                  try await ConsoleUnderTest(binary: binary, environment: consoleEnvironment.merging(["DEFPI_STORE": store]) { _, new in new })
+              }),
+              await benchmark.step("starting the console", { try await console.go() }) != nil else { return }
         let shown = await console.waitFor(timeout: .seconds(30)) { $0.contains("Processes [10000]") }
-        await console.require(shown, "the console never showed the processes")
+        guard await console.require(shown, "the console never showed the processes", in: benchmark) else { return await console.stop() }
         // Let a few full reloads pass, then measure a quiet stretch.
-        try! await Task.sleep(for: .seconds(5))
-        let pid = try! await console.pid()
+        try? await Task.sleep(for: .seconds(5))
+        guard let pid = await benchmark.step("reading the console's pid", { try await console.pid() }) else { return await console.stop() }
         let before = ProcFacts(pid: pid)
-        try! await Task.sleep(for: .seconds(10))
+        try? await Task.sleep(for: .seconds(10))
         let after = ProcFacts(pid: pid)
         benchmark.measurement(rss, after.residentBytes / 1_048_576)
         benchmark.measurement(cpu, ProcFacts.percent(from: before, to: after, seconds: 10))
         // Another process writes to the store every second; the console re-reads it each time.
-        let writer = try! await StoreLocation(parsing: store).open()
+        guard let writer = await benchmark.step("opening the store", { try await StoreLocation(parsing: store).open() }) else {
+            return await console.stop()
+        }
         for index in 0..<10 {
-            _ = try! await writer.insert(NodePool(name: "churn-\(ObjectID.generate())-\(index)"))
-            try! await Task.sleep(for: .seconds(1))
+            _ = await benchmark.step("writing to the store") { try await writer.insert(NodePool(name: "churn-\(ObjectID.generate())-\(index)")) }
+            try? await Task.sleep(for: .seconds(1))
         }
         let busy = ProcFacts(pid: pid)
         benchmark.measurement(peak, busy.peakResidentBytes / 1_048_576)
         benchmark.measurement(busyCPU, ProcFacts.percent(from: after, to: busy, seconds: 10))
         await console.stop()
     }
-}
-
-struct BenchmarkSetupError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
 }
 
 /// The console a benchmark's iterations share, started by its setup.
@@ -144,7 +144,7 @@ enum RunningConsole {
 enum ProcessWorkload {
     static let directory: String = {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("defpi-console-bench-\(ObjectID.generate())").path
-        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         return path
     }()
 

@@ -1,3 +1,5 @@
+import Benchmark
+import BenchmarkSupport
 import Foundation
 import Subprocess
 
@@ -34,11 +36,12 @@ final class ConsoleUnderTest: @unchecked Sendable {
         return false
     }
 
-    /// Stops the benchmark with the screen when `shown` is false.
-    func require(_ shown: Bool, _ what: String) async {
-        guard !shown else { return }
-        let screen = await screen()
-        fatalError("\(what):\n\(screen)")
+    /// Reports `what` with the screen as the benchmark's error when `shown` is false; returns `shown`.
+    @discardableResult
+    func require(_ shown: Bool, _ what: String, in benchmark: Benchmark) async -> Bool {
+        guard !shown else { return true }
+        benchmark.error("\(what):\n\(await screen())")
+        return false
     }
 
     /// The console's process id (the shell execs it).

@@ -1,4 +1,5 @@
 import Benchmark
+import BenchmarkSupport
 import Engine
 import Foundation
 import Synchronization
@@ -15,17 +16,21 @@ let benchmarks: @Sendable () -> Void = {
         let name = backend.name
 
         Benchmark("\(name): insert 10,000 processes", configuration: .init(maxIterations: backend.slowIterations)) { benchmark in
-            let store = try! await backend.freshStore()
-            let processes = Workload.processes(count: 10_000, users: 10)
-            benchmark.startMeasurement()
-            for process in processes { _ = try! await store.insert(process) }
-            benchmark.stopMeasurement()
+            _ = await benchmark.step("inserting 10,000 processes", attempts: 1) {
+                let store = try await backend.freshStore()
+                let processes = Workload.processes(count: 10_000, users: 10)
+                benchmark.startMeasurement()
+                for process in processes { _ = try await store.insert(process) }
+                benchmark.stopMeasurement()
+            }
         }
 
         let listing = SharedStore()
         Benchmark("\(name): list one user's 1,000 of 10,000 processes") { benchmark in
-            let page = try! await listing.store!.all(ServiceProcess.self, .where("userId", is: Workload.userId(3)))
-            precondition(page.count == 1_000)
+            guard let store = listing.store,
+                  let page = await benchmark.step("listing", attempts: 1, { try await store.all(ServiceProcess.self, .where("userId", is: Workload.userId(3))) })
+            else { return benchmark.error("the store was not filled") }
+            if page.count != 1_000 { benchmark.error("listed \(page.count) processes, not 1,000") }
             blackHole(page)
         } setup: {
             let store = try await backend.freshStore()
@@ -35,37 +40,41 @@ let benchmarks: @Sendable () -> Void = {
 
         Benchmark("\(name): one worker leases and finishes 1,000 changes, store calls only",
                   configuration: .init(maxIterations: backend.slowIterations)) { benchmark in
-            let store = try! await backend.freshStore()
-            for index in 0..<1_000 {
-                _ = try! await store.enqueue(try! PendingChange(
-                    NothingToDo.self, .init(index: index), description: "configure process \(index)",
-                    resources: [ObjectID.generate()], createdBy: "benchmark", runAt: Date(timeIntervalSince1970: 0)))
+            _ = await benchmark.step("leasing and finishing 1,000 changes", attempts: 1) {
+                let store = try await backend.freshStore()
+                for index in 0..<1_000 {
+                    _ = try await store.enqueue(try PendingChange(
+                        NothingToDo.self, .init(index: index), description: "configure process \(index)",
+                        resources: [ObjectID.generate()], createdBy: "benchmark", runAt: Date(timeIntervalSince1970: 0)))
+                }
+                benchmark.startMeasurement()
+                while let change = try await store.leaseNextChange(owner: "bench", kinds: [NothingToDo.kind],
+                                                                   leaseUntil: Date() + 60, now: Date()) {
+                    _ = try await store.closeLease(change, owner: "bench", outcome: .finished, audit: nil, now: Date())
+                }
+                benchmark.stopMeasurement()
             }
-            benchmark.startMeasurement()
-            while let change = try! await store.leaseNextChange(owner: "bench", kinds: [NothingToDo.kind],
-                                                                leaseUntil: Date() + 60, now: Date()) {
-                _ = try! await store.closeLease(change, owner: "bench", outcome: .finished, audit: nil, now: Date())
-            }
-            benchmark.stopMeasurement()
         }
 
         Benchmark("\(name): 4 workers lease, run and finish 1,000 queued changes",
                   configuration: .init(maxIterations: backend.slowIterations)) { benchmark in
-            let store = try! await backend.freshStore()
-            let queue = PendingChangeManager(store: store, notifications: EngineNotifications(), owner: "bench",
-                                             settings: QueueSettings(workers: 4))
-            let changes = 1_000
-            queue.register(NothingToDo(queue: queue, stopAfter: changes))
-            for index in 0..<changes {
-                _ = try! await store.enqueue(try! PendingChange(
-                    NothingToDo.self, .init(index: index), description: "configure process \(index)",
-                    resources: [ObjectID.generate()], createdBy: "benchmark", runAt: Date(timeIntervalSince1970: 0)))
+            _ = await benchmark.step("running 1,000 changes on 4 workers", attempts: 1) {
+                let store = try await backend.freshStore()
+                let queue = PendingChangeManager(store: store, notifications: EngineNotifications(), owner: "bench",
+                                                 settings: QueueSettings(workers: 4))
+                let changes = 1_000
+                queue.register(NothingToDo(queue: queue, stopAfter: changes))
+                for index in 0..<changes {
+                    _ = try await store.enqueue(try PendingChange(
+                        NothingToDo.self, .init(index: index), description: "configure process \(index)",
+                        resources: [ObjectID.generate()], createdBy: "benchmark", runAt: Date(timeIntervalSince1970: 0)))
+                }
+                benchmark.startMeasurement()
+                await queue.run()  // The engine's own worker loop; returns once the last change is recorded.
+                benchmark.stopMeasurement()
+                let finished = try await store.count(PendingChange.self, .where("state", is: "FINISHED"))
+                if finished != changes { benchmark.error("\(finished) of \(changes) changes finished") }
             }
-            benchmark.startMeasurement()
-            await queue.run()  // The engine's own worker loop; returns once the last change is recorded.
-            benchmark.stopMeasurement()
-            let finished = try! await store.count(PendingChange.self, .where("state", is: "FINISHED"))
-            precondition(finished == changes)
         }
     }
 }
@@ -110,7 +119,7 @@ struct BenchmarkBackend: Sendable {
     static var available: [BenchmarkBackend] {
         var backends = [BenchmarkBackend(name: "SQLite", slowIterations: 10) {
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("defpi-bench-\(ObjectID.generate())")
-            try! FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             return directory.path + "/defpi.sqlite"
         }]
         let environment = ProcessInfo.processInfo.environment
