@@ -63,23 +63,20 @@ struct ConsoleUsersTests {
         #expect(await carol.sees("Users [2]"), "\(carol.capture())")
         #expect(await carol.row("dave", contains: "3 processes", "1 GiB", within: 10), "\(carol.capture())")
         // Her own password: the current one first; a wrong one changes nothing.
+        /// `p` on her own row, answered with `current` and a new password; waits for `outcome`.
+        func changeOwnPassword(current: String, outcome: String) async {
+            carol.send("p")
+            #expect(await carol.sees("your current password:"), "\(carol.capture())")
+            carol.send("-l", current)
+            carol.send("Enter")
+            #expect(await carol.sees("new password:"), "\(carol.capture())")
+            carol.send("-l", "carol-new-password")
+            carol.send("Enter")
+            #expect(await carol.sees(outcome), "\(carol.capture())")
+        }
         carol.send("g")
-        carol.send("p")
-        #expect(await carol.sees("your current password:"), "\(carol.capture())")
-        carol.send("-l", "not-her-password")
-        carol.send("Enter")
-        #expect(await carol.sees("new password:"), "\(carol.capture())")
-        carol.send("-l", "carol-new-password")
-        carol.send("Enter")
-        #expect(await carol.sees("the current password is not right; nothing was changed"), "\(carol.capture())")
-        carol.send("p")
-        #expect(await carol.sees("your current password:"), "\(carol.capture())")
-        carol.send("-l", "carol-password")
-        carol.send("Enter")
-        #expect(await carol.sees("new password:"), "\(carol.capture())")
-        carol.send("-l", "carol-new-password")
-        carol.send("Enter")
-        #expect(await carol.sees("new password for carol"), "\(carol.capture())")
+        await changeOwnPassword(current: "not-her-password", outcome: "the current password is not right; nothing was changed")
+        await changeOwnPassword(current: "carol-password", outcome: "new password for carol")
         carol.send("q")
 
         // The local operator viewing as dave sees dave alone among the users.

@@ -23,18 +23,23 @@ struct ProcessCrashTests {
             var generator = SystemRandomNumberGenerator()
             var killed: [String] = []
             let observer = try await bed.makeEngine().store
-            /// Runs `arguments`, kills it after a random time; returns whether the kill left a change
-            /// open (one killed before it queued anything, or after its change ended, shows nothing).
+            /// Runs `arguments` until its change is being carried out (leased), then kills it at a
+            /// random point within `milliseconds` of that; returns whether the kill left a change
+            /// open (a verb that ended first, or never queued anything, shows nothing).
             func killSomewhere(_ arguments: [String], within milliseconds: Int) async throws -> Bool {
-                func openChanges() async throws -> Int {
-                    try await observer.count(PendingChange.self, .isIn("state", PendingChangeState.open.map { .string($0.rawValue) }))
+                func openChanges() async throws -> [PendingChange] {
+                    try await observer.all(PendingChange.self, .isIn("state", PendingChangeState.open.map { .string($0.rawValue) }))
                 }
-                let before = try await openChanges()
+                let before = Set(try await openChanges().map(\.id))
                 let child = try DefpiCommand.spawn(arguments, environment: bed.environment)
+                _ = await eventually(timeout: .seconds(20)) {
+                    let leased = (try? await openChanges())?.contains { !before.contains($0.id) && $0.leaseOwner != nil } ?? false
+                    return leased || !child.isRunning
+                }
                 try await Task.sleep(for: .milliseconds(Int.random(in: 0...milliseconds, using: &generator)))
                 child.kill()
                 _ = await child.exited()
-                let midWay = try await openChanges() > before
+                let midWay = try await openChanges().contains { !before.contains($0.id) }
                 if midWay { killed.append(arguments.prefix(3).joined(separator: " ")) }
                 return midWay
             }
@@ -43,13 +48,17 @@ struct ProcessCrashTests {
             var created = 0, creationsKilled = 0
             while created < 10 && creationsKilled < 3 {
                 if try await killSomewhere(["process", "create", "meter:1.0.0", "--user", "alice", "--node", worker,
-                                            "--name", "c\(created)"], within: 3_000) { creationsKilled += 1 }
+                                            "--name", "c\(created)"], within: 1_500) { creationsKilled += 1 }
                 created += 1
             }
+            // Each upgrade is of a stored process with no relocation under way yet (one killed
+            // before it was stored cannot be upgraded; one being relocated refuses another).
             var upgrades = 0, upgradesKilled = 0
             while upgrades < 8 && upgradesKilled < 2 {
-                if try await killSomewhere(["process", "upgrade", "c\(upgrades % created)", "--version", "1.1.0"],
-                                           within: 3_000) { upgradesKilled += 1 }
+                let candidates = try await observer.all(ServiceProcess.self).filter { $0.relocation == nil && $0.serviceVersion == "1.0.0" }
+                    .map(\.name).sorted()
+                guard let name = candidates.first else { break }
+                if try await killSomewhere(["process", "upgrade", name, "--version", "1.1.0"], within: 3_000) { upgradesKilled += 1 }
                 upgrades += 1
             }
 
