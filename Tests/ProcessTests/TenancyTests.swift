@@ -151,8 +151,12 @@ struct TenancyTests {
             #expect(try await bed.defpi("process", "rm", "meter-a").status == 0)
             #expect(try await bed.docker.networks(name: network.name).count == 1, "the network went while meter-b was left")
             #expect(try await bed.defpi("process", "rm", "meter-b").status == 0)  // Waits for the removal queued above.
-            // With her last process, her network and the gateway's attachment to it go (the
-            // manager lists the network until the gateway's old container has left it).
+            // Her last process gone, her network stays for a grace period (a redeploy restarts no
+            // gateway), then the re-sync lets it go with the gateway's attachment (the manager
+            // lists the network until the gateway's old container has left it).
+            try await engine.processes.repair()
+            #expect(try await bed.docker.networks(name: network.name).count == 1, "the network went before its grace period")
+            try await engine.processes.repair(networkGrace: .zero)
             #expect(await eventually(timeout: .seconds(30)) { (try? await bed.docker.networks(name: network.name).isEmpty) == true },
                     "alice's network outlived her last process")
             let attached = try await bed.docker.service(GatewayManager.serviceName)?.spec.taskTemplate.networks ?? []

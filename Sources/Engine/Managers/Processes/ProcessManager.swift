@@ -47,7 +47,7 @@ public final class ProcessManager: Sendable {
             rollback: rollback))
         queue.register(UpdateConfigurationStep(configuration: ProcessConfiguration(store: store, control: control, record: record)))
         queue.register(TerminateProcessStep(termination: ProcessTermination(
-            store: store, docker: docker, control: control, networks: deployment.networks, notifications: notifications)))
+            store: store, docker: docker, control: control, notifications: notifications)))
     }
 
     // MARK: Reading
@@ -310,11 +310,11 @@ public final class ProcessManager: Sendable {
 
     /// Repairs what ended changes and crashes left (part of the engine's periodic re-sync): every
     /// process whose relocation ended without taking effect is taken back (the relocation step
-    /// does it at once when its change ends), and the networks of owners with no process left
-    /// are let go (termination does it at once).
-    func repair() async throws {
+    /// does it at once when its change ends), and the networks of owners who have had no
+    /// process for `networkGrace` are let go.
+    func repair(networkGrace: Duration = OwnerNetworks.idleGrace) async throws {
         try await rollback.rollBackAbandoned()
-        try await deployment.networks.release()
+        try await deployment.networks.releaseIdle(after: networkGrace)
     }
 
     /// Folds what Docker tells about every process (failing tasks, nodes down) into its state.

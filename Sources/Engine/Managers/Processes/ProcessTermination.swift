@@ -9,7 +9,6 @@ struct ProcessTermination: Sendable {
     let store: any Store
     let docker: DockerClient
     let control: ProcessControl
-    let networks: OwnerNetworks
     let notifications: EngineNotifications
     private static let logger = Logger(label: "defpi.processes")
 
@@ -36,12 +35,6 @@ struct ProcessTermination: Sendable {
         let what = "\(process.name) (\(process.serviceId) \(process.serviceVersion))"
         await store.audit(AuditEvent(actor: actor, action: forced == nil ? "process.terminated" : "process.removed-forced",
                                      target: process.id, detail: forced.map { "\(what), forced: \($0)" } ?? what), logger: Self.logger)
-        // The process is gone whatever happens here: a network left is let go by the re-sync.
-        do {
-            try await networks.release(unusedBy: process.userId)
-        } catch {
-            Self.logger.warning("the network of \(process.userId) was not let go: \(error); the re-sync tries again")
-        }
     }
 }
 
