@@ -6,7 +6,7 @@ import Foundation
 // Process lifecycle benchmarks on the test bed, side by side with the direct Docker API
 // (scripts/benchmark.sh builds the release defpi, defpi-gateway and sample-meter). Each iteration
 // runs both sides one after the other, so the two see the same machine at the same moment, and
-// reports both times and their ratio (the ratio's median over the iterations is the figure):
+// reports both times and their ratio (the ratio's median over the iterations (15) is the figure):
 // - 20 meters created through defpi until all are RUNNING (deployed, started, called back,
 //   configured) against 20 busybox services, pinned and on an overlay network as defpi's are,
 //   created with direct API calls until their tasks run (target: ratio <= 1.2);
@@ -27,7 +27,7 @@ enum LifecycleBenchmarks {
         let tools = LifecycleTools(socket: socket, registryURL: registryURL, binary: binary, meter: meter,
                                    description: description, busybox: busybox)
         let configuration = Benchmark.Configuration(
-            metrics: Side.metrics, warmupIterations: 1, maxDuration: .seconds(600), maxIterations: 7)
+            metrics: Side.metrics, warmupIterations: 1, maxDuration: .seconds(900), maxIterations: 15)
 
         Benchmark("lifecycle: 20 processes until RUNNING, defpi against raw Docker, interleaved", configuration: configuration) { benchmark in
             guard let bed = LifecycleBed.shared else { return benchmark.error("the lifecycle bed did not start") }
