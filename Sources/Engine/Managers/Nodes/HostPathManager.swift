@@ -20,6 +20,14 @@ public struct HostPathGrant: Codable, Sendable, Hashable {
     }
 }
 
+/// What holds host path grants: a node or a pool.
+protocol HostPathHolder: Entity {
+    var hostPaths: [HostPathGrant]? { get set }
+}
+
+extension Node: HostPathHolder {}
+extension NodePool: HostPathHolder {}
+
 /// Where host paths are allowed: a node (it counts while the node is private) or a pool.
 public enum HostPathPlace: Sendable, Equatable {
     case node(String)
@@ -82,27 +90,28 @@ public final class HostPathManager: Sendable {
                 case .replace: return false
                 }
             }
-            return kept + wanted
+            // One grant per path: the last one given wins.
+            var seen = Set<String>()
+            return (kept + wanted).reversed().filter { seen.insert($0.path).inserted }.reversed()
         }
-        let stored: [HostPathGrant]
-        switch place {
-        case .node(let reference):
-            let node = try await nodes.node(reference, by: caller)
-            guard apply(node.hostPaths).count <= Self.maximumGrants else { throw HostPathError.tooMany }
-            stored = try await EntityRecord<Node>(store: store, notifications: notifications).update(node.id) {
-                $0.hostPaths = apply($0.hostPaths)
-            }.hostPaths ?? []
-        case .pool(let reference):
-            let pool = try await PoolManager.find(reference, in: store)
-            guard apply(pool.hostPaths).count <= Self.maximumGrants else { throw HostPathError.tooMany }
-            stored = try await EntityRecord<NodePool>(store: store, notifications: notifications).update(pool.id) {
-                $0.hostPaths = apply($0.hostPaths)
-            }.hostPaths ?? []
+        let (id, stored) = switch place {
+        case .node(let reference): try await edit(Node.self, id: try await nodes.node(reference, by: caller).id, apply)
+        case .pool(let reference): try await edit(NodePool.self, id: try await PoolManager.find(reference, in: store).id, apply)
         }
-        await store.audit(AuditEvent(actor: caller.name, action: "hostpath.changed", target: "\(place)",
-                                     detail: stored.map { "\($0.path)\($0.writable ? " (rw)" : "")" }.joined(separator: ", ")),
-                          logger: logger)
+        await store.audit(AuditEvent(actor: caller.name, action: "hostpath.changed", target: id,
+                                     detail: HostPathGrant.list(stored) ?? "no host paths"), logger: logger)
         return stored
+    }
+
+    /// Applies `apply` to the grants of the node or pool `id`, over its latest stored version;
+    /// refused beyond `maximumGrants`. Returns the id and the grants as stored.
+    private func edit<Holder: HostPathHolder>(_ type: Holder.Type, id: String, _ apply: ([HostPathGrant]?) -> [HostPathGrant])
+        async throws -> (String, [HostPathGrant])
+    {
+        guard let current = try await store.fetch(Holder.self, id: id) else { throw LookupError.notFound(what: "node or pool", reference: id) }
+        guard apply(current.hostPaths).count <= Self.maximumGrants else { throw HostPathError.tooMany }
+        let stored = try await EntityRecord<Holder>(store: store, notifications: notifications).update(id) { $0.hostPaths = apply($0.hostPaths) }
+        return (id, stored.hostPaths ?? [])
     }
 
     /// The grants that hold for a process placed at `target`: its private node's, its pool's
